@@ -1,0 +1,145 @@
+"""The `Finding` record: every problem dpn reports, with where it is and how to fix it.
+
+Formatters live in `dpn_action.formatters`; this module stays import-light because every
+face (and every commit hook) needs it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """A stable finding code with its one-line meaning (listed in docs/findings.md)."""
+
+    id: str
+    title: str
+    severity: Severity
+
+
+#: Every code dpn can emit. Codes are never renumbered; retired codes are never reused.
+CODES: dict[str, Code] = {
+    c.id: c
+    for c in (
+        # input files
+        Code("DPN001", "file is not valid JSON or YAML", Severity.ERROR),
+        Code("DPN002", "duplicate key", Severity.ERROR),
+        Code("DPN003", "file cannot be read", Severity.ERROR),
+        # structure (schema)
+        Code("DPN010", "value has the wrong type", Severity.ERROR),
+        Code("DPN011", "unknown key", Severity.ERROR),
+        Code("DPN012", "required key is missing", Severity.ERROR),
+        Code("DPN013", "value is not allowed", Severity.ERROR),
+        Code("DPN014", "unknown field in a resource entry", Severity.ERROR),
+        # references and graph
+        Code("DPN020", "unknown reference", Severity.ERROR),
+        Code("DPN021", "reference cycle", Severity.ERROR),
+        Code("DPN022", "duplicate id", Severity.ERROR),
+        Code("DPN023", "ambiguous reference", Severity.ERROR),
+        # rendering
+        Code("DPN030", "required naming variable has no value", Severity.ERROR),
+        Code("DPN031", "pattern is malformed", Severity.ERROR),
+        Code("DPN040", "value was normalised to the type's alphabet", Severity.WARNING),
+        Code("DPN041", "explicit name differs from the naming convention", Severity.WARNING),
+        Code("DPN042", "name was shortened with a hash", Severity.NOTE),
+        # cloud rules (catalogue)
+        Code("DPN101", "name length is outside the cloud's limits", Severity.ERROR),
+        Code("DPN102", "name has characters the cloud does not allow", Severity.ERROR),
+        Code("DPN103", "name starts with a reserved prefix", Severity.ERROR),
+        Code("DPN104", "name ends with a reserved suffix", Severity.ERROR),
+        Code("DPN105", "name has a shape the cloud forbids", Severity.ERROR),
+        Code("DPN106", "name breaks a case rule", Severity.ERROR),
+        # user rules and uniqueness
+        Code("DPN120", "name breaks a rule of naming-patterns.yaml", Severity.ERROR),
+        Code("DPN130", "name is not unique in its scope", Severity.ERROR),
+        # configuration
+        Code("DPN200", "configuration loosens a cloud rule", Severity.ERROR),
+        Code("DPN201", "configuration has an invalid regular expression", Severity.ERROR),
+        Code("DPN202", "unknown resource type", Severity.ERROR),
+        Code("DPN203", "pattern placeholder has no value source", Severity.WARNING),
+        Code("DPN204", "configuration file not found", Severity.ERROR),
+        Code("DPN205", "invalid --override", Severity.ERROR),
+    )
+}
+
+
+@dataclass(slots=True)
+class Finding:
+    """One problem, located in a file.
+
+    `line` and `column` are 1-based; 0 means "the whole file" (no better position exists).
+    `pointer` is the RFC 6901 JSON pointer of the offending node ("" for the document).
+    """
+
+    code: str
+    message: str
+    file: str = ""
+    line: int = 0
+    column: int = 0
+    pointer: str = ""
+    hint: str = ""
+    severity: Severity = field(default=Severity.ERROR)
+
+    @classmethod
+    def make(
+        cls,
+        code: str,
+        message: str,
+        *,
+        file: str = "",
+        line: int = 0,
+        column: int = 0,
+        pointer: str = "",
+        hint: str = "",
+        severity: Severity | None = None,
+    ) -> Finding:
+        """Build a finding whose severity defaults to the code's."""
+        return cls(
+            code=code,
+            message=message,
+            file=file,
+            line=line,
+            column=column,
+            pointer=pointer,
+            hint=hint,
+            severity=severity or CODES[code].severity,
+        )
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.file, self.line, self.column, self.code)
+
+
+def escape_pointer_token(token: str | int) -> str:
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def join_pointer(base: str, *tokens: str | int) -> str:
+    return base + "".join("/" + escape_pointer_token(t) for t in tokens)
+
+
+def split_pointer(pointer: str) -> list[str]:
+    if not pointer:
+        return []
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
+
+
+def did_you_mean(word: str, candidates: list[str] | set[str] | tuple[str, ...]) -> str:
+    """A ' did you mean ...?' suffix for a mistyped key, or ''."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(candidates), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " did you mean " + " or ".join(f"'{c}'" for c in close) + "?"

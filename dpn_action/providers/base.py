@@ -1,0 +1,83 @@
+"""The one small protocol every cloud provider implements.
+
+The transaction executor (`dpn_action.txn`) only ever talks to this protocol; it knows no
+cloud by name. A provider module (`aws.py`, `databricks.py`) is the only place that imports
+a cloud SDK, and it does so lazily.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+MANAGED_BY_KEY = "managed-by"
+MANAGED_BY_VALUE = "dpn"
+TXN_TAG_KEY = "dpn-transaction"
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One resource to create, as planned.
+
+    `key` is stable across runs (`<type>:<scope>/<name>`), `depends_on` lists other
+    operations' keys, and `refs` maps a reference field of the blueprint entry
+    (`database_ref`, `cluster_ref`, ...) to the key of the operation it points at, so a
+    provider can find, say, the cluster id a job must run on.
+    """
+
+    key: str
+    type_key: str
+    provider: str
+    name: str
+    properties: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+    refs: dict[str, str] = field(default_factory=dict)
+    #: names of the parents the resource is named within: {"database": ...} for a Glue
+    #: table, {"catalog": ..., "schema": ...} for a Unity Catalog table, {} otherwise.
+    scope: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceState:
+    """What the cloud says about a resource that exists."""
+
+    type_key: str
+    name: str
+    resource_id: str
+    tags: dict[str, str] = field(default_factory=dict)
+    scope: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def managed_by_dpn(self) -> bool:
+        return self.tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
+
+    @property
+    def transaction_id(self) -> str | None:
+        return self.tags.get(TXN_TAG_KEY)
+
+
+class Provider(Protocol):
+    """Create, read, delete and tag resources of one cloud."""
+
+    name: str
+
+    def create(
+        self, op: Operation, txn_id: str, resolved: dict[str, ResourceState]
+    ) -> ResourceState:
+        """Create the resource, tagged with `managed-by: dpn` and `txn_id` where the type
+        supports tags. `resolved` maps each key in `op.depends_on` to what it became."""
+        ...
+
+    def read(self, type_key: str, name: str, scope: dict[str, str]) -> ResourceState | None:
+        """The resource as it exists now, or None. `scope` carries parents (database,
+        catalog, schema) for types named within one."""
+        ...
+
+    def delete(self, state: ResourceState) -> None:
+        """Delete the resource. Deleting what is already gone is success."""
+        ...
+
+    def tag(self, state: ResourceState, tags: dict[str, str]) -> None:
+        """Add or replace tags (a no-op for types without tags)."""
+        ...
