@@ -1,0 +1,93 @@
+"""Named crash points for tests of durability and recovery.
+
+Setting `DPN_TEST_CRASH_AT=<point>[:<n>]` makes the process kill itself (SIGKILL: no cleanup,
+no buffered output flushed, exactly like a lost runner) the n-th time (default 1st) the code
+passes `<point>`. The variable is read once at import; without it `crash_point` is one
+comparison against None. It is for tests only and is never needed in production.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+ENV_VAR = "DPN_TEST_CRASH_AT"
+
+#: Every crash point, in the order a transaction meets them. Keep this list the only place
+#: where points are named; `crash_point` refuses a name that is not here.
+CRASH_POINTS: tuple[str, ...] = (
+    # executor, forward direction
+    "after-begin",  # begin record durable, pre-flight not yet run
+    "after-preflight",  # pre-flight record durable, nothing created
+    "before-intent",  # about to write a create intent
+    "after-intent",  # create intent durable, cloud call not made
+    "after-call",  # cloud call returned, outcome not yet recorded
+    "after-done",  # create outcome durable
+    "before-commit",  # every create done, commit record not yet written
+    "after-end",  # final record (commit, rolled back, ...) durable
+    # rollback (executor after a failure, recovery, continue-rollback)
+    "after-abort",  # decision to roll back durable, no compensation yet
+    "rollback-before-intent",  # about to write a delete intent
+    "rollback-after-intent",  # delete intent durable, cloud call not made
+    "rollback-after-call",  # delete returned, outcome not yet recorded
+    "rollback-after-done",  # delete outcome durable
+    "before-rollback-end",  # every compensation tried, final record not yet written
+    # recovery
+    "recovery-after-start",  # recover record durable, nothing resolved
+    "recovery-after-resolve",  # in-doubt operations resolved and recorded
+)
+
+_KNOWN = frozenset(CRASH_POINTS)
+
+
+def _parse(value: str | None) -> tuple[str, int] | None:
+    if not value:
+        return None
+    name, _, nth = value.partition(":")
+    if name not in _KNOWN:
+        known = ", ".join(CRASH_POINTS)
+        raise ValueError(f"{ENV_VAR}={value!r}: unknown crash point; known: {known}")
+    count = int(nth) if nth.isdigit() else (1 if not nth else 0)
+    if count < 1:
+        raise ValueError(f"{ENV_VAR}={value!r}: the hit number must be a whole number, 1 or more")
+    return name, count
+
+
+_target: tuple[str, int] | None = _parse(os.environ.get(ENV_VAR))
+_hits = 0
+_hits_lock = threading.Lock()
+
+
+def crash_point(name: str) -> None:
+    """Die here if the environment asked for it; otherwise do nothing, cheaply."""
+    if _target is None:
+        return
+    _hit(name)
+
+
+def _hit(name: str) -> None:
+    global _hits
+    if name not in _KNOWN:
+        raise ValueError(f"unknown crash point {name!r}; add it to CRASH_POINTS")
+    target = _target
+    if target is None or name != target[0]:
+        return
+    with _hits_lock:
+        _hits += 1
+        if _hits == target[1]:
+            _die()
+
+
+def _die() -> None:
+    kill = getattr(signal, "SIGKILL", None)
+    if kill is not None:
+        os.kill(os.getpid(), kill)
+    os._exit(137)  # platforms without SIGKILL
+
+
+def configure(value: str | None) -> None:
+    """Re-read the setting (tests that run in-process use this instead of the environment)."""
+    global _target, _hits
+    _target = _parse(value)
+    _hits = 0

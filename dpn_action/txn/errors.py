@@ -1,0 +1,39 @@
+"""Errors the transaction core raises. Every message is written for the person at the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TxnError(Exception):
+    """Base class: anything the transaction core refuses to do, with a reason."""
+
+
+class PlanError(TxnError):
+    """The operations handed to the executor do not form a valid plan (cycle, unknown key...)."""
+
+
+class WalCorruptError(TxnError):
+    """A WAL file is damaged somewhere other than its last line; nothing is dropped silently."""
+
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        super().__init__(
+            f"{path}:{line}: WAL record is corrupt ({reason}) and more records follow it; "
+            "refusing to guess. Inspect the file, restore it from the CI artifact, or move it "
+            "aside after checking the resources of that transaction by their dpn-transaction tag."
+        )
+
+
+class LockTimeoutError(TxnError):
+    """Another process held the WAL lock for longer than we were willing to wait."""
+
+
+class UnfinishedTransactionError(TxnError):
+    """An earlier transaction could not be finished automatically; a person must decide."""
+
+    def __init__(self, txn_ids: list[str], message: str) -> None:
+        self.txn_ids = txn_ids
+        super().__init__(message)
