@@ -1,0 +1,1 @@
+"""Blueprints: loading with positions and expansion into resources."""

@@ -1,0 +1,270 @@
+"""Pydantic models of the three files a user writes, and the JSON Schemas generated from them.
+
+The models are the single description of the file formats. `schemas/*.json` (and the copy
+shipped inside the package, which the fast structural check reads) are generated from them
+by `dpn plan schema --write`, and a test fails when a committed schema drifts.
+
+The per-type parts (blueprint collections and entries, per-type config maps) are built from
+the catalogue, so adding a resource type needs no change here.
+
+Importing this module costs pydantic's import (about 0.15 s), so the lint path never does:
+it validates against the generated schema instead.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+
+from dpn_action.schema_files import SCHEMA_BASE, SCHEMA_FILES
+from dpn_action.naming.catalogue import CATALOGUE, CHILDREN, COMMON_ENTRY_KEYS, ResourceType
+
+
+Scalar = str | int | float | bool
+_JSON_TYPES: dict[str, Any] = {
+    "string": str,
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "array": list[Any],
+    "object": dict[str, Any],
+}
+_SCALAR_SCHEMA = {"type": ["string", "number", "boolean"]}
+
+
+def _strict(title: str, extra: dict[str, Any] | None = None) -> ConfigDict:
+    cfg = ConfigDict(extra="forbid", title=title, populate_by_name=True)
+    if extra:
+        cfg["json_schema_extra"] = extra
+    return cfg
+
+
+def _pytype(t: str | tuple[str, ...]) -> Any:
+    if isinstance(t, tuple):
+        out: Any = _JSON_TYPES[t[0]]
+        for more in t[1:]:
+            out = out | _JSON_TYPES[more]
+        return out
+    return _JSON_TYPES[t]
+
+
+# ---------------------------------------------------------------------------- naming-values
+ScalarMap = dict[str, Scalar]
+
+
+def _per_type(title: str, value: Any, description: str) -> type[BaseModel]:
+    """A model with one optional field per resource type key (typos get 'did you mean')."""
+    fields: dict[str, Any] = {
+        key: (value | None, Field(default=None, description=f"{t.title}: {description}"))
+        for key, t in CATALOGUE.items()
+    }
+    return create_model(title, __config__=_strict(title), **fields)
+
+
+ResourceTypeValues = _per_type("ResourceTypeValues", ScalarMap, "values for this type")
+
+
+class NamingValues(BaseModel):
+    """`.dpn/naming-values.yaml`: the values substituted into name patterns."""
+
+    model_config = _strict("dpn naming values")
+    schema_: str | None = Field(default=None, alias="$schema")
+    version: Literal["1.0"] = "1.0"
+    defaults: ScalarMap = Field(default_factory=dict, description="lowest precedence")
+    environments: dict[str, ScalarMap] = Field(
+        default_factory=dict, description="values per blueprint `metadata.environment`"
+    )
+    resource_types: ResourceTypeValues = Field(  # type: ignore[valid-type]
+        default_factory=ResourceTypeValues, description="values per resource type"
+    )
+    custom: ScalarMap = Field(default_factory=dict, description="extra values for patterns")
+
+
+# --------------------------------------------------------------------------- naming-patterns
+class HashGeneration(BaseModel):
+    model_config = _strict("HashGeneration")
+    algorithm: Literal["md5", "sha256"] = "sha256"
+    length: int = Field(default=8, ge=4, le=64)
+    prefix: str = ""
+    separator: str = Field(default="-", max_length=1)
+
+
+class Transformations(BaseModel):
+    model_config = _strict("Transformations")
+    region_mapping: dict[str, str] = Field(default_factory=dict)
+    lowercase: list[str] = Field(default_factory=list)
+    uppercase: list[str] = Field(default_factory=list)
+    replace_hyphens: dict[str, str] = Field(default_factory=dict)
+    hash_generation: HashGeneration = Field(default_factory=HashGeneration)
+
+
+PerTypeInt = _per_type("MaxLength", int, "maximum name length (only stricter than the cloud)")
+PerTypeRegex = _per_type("AllowedChars", str, "regular expression every name must match")
+PerTypeList = _per_type("RequiredVariables", list[str], "variables that must have a value")
+PerTypeTooLong = _per_type(
+    "OnTooLong", Literal["error", "hash"], "what to do with an over-long name"
+)
+PerTypeKeep = _per_type("Keep", list[str], "variables never shortened by `on_too_long: hash`")
+
+
+class Validation(BaseModel):
+    model_config = _strict("Validation")
+    max_length: PerTypeInt = Field(default_factory=PerTypeInt)  # type: ignore[valid-type]
+    allowed_chars: PerTypeRegex = Field(default_factory=PerTypeRegex)  # type: ignore[valid-type]
+    required_variables: PerTypeList = Field(  # type: ignore[valid-type]
+        default_factory=PerTypeList
+    )
+    on_too_long: PerTypeTooLong = Field(  # type: ignore[valid-type]
+        default_factory=PerTypeTooLong
+    )
+    keep: PerTypeKeep = Field(default_factory=PerTypeKeep)  # type: ignore[valid-type]
+
+
+Patterns = _per_type("Patterns", str, "name pattern with {placeholders}")
+
+
+class NamingPatterns(BaseModel):
+    """`.dpn/naming-patterns.yaml`: one pattern per type, transformations, validation."""
+
+    model_config = _strict("dpn naming patterns")
+    schema_: str | None = Field(default=None, alias="$schema")
+    version: Literal["1.0"] = "1.0"
+    patterns: Patterns = Field(default_factory=Patterns)  # type: ignore[valid-type]
+    transformations: Transformations = Field(default_factory=Transformations)
+    validation: Validation = Field(default_factory=Validation)
+
+
+# -------------------------------------------------------------------------------- blueprint
+class Metadata(BaseModel):
+    model_config = ConfigDict(
+        extra="allow", title="Metadata", json_schema_extra={"additionalProperties": _SCALAR_SCHEMA}
+    )
+    environment: str = Field(min_length=1, description="selects `environments.<name>` values")
+    project: str | None = None
+    region: str | None = None
+    team: str | None = None
+    cost_center: str | None = None
+    data_classification: str | None = None
+
+
+class Scope(BaseModel):
+    model_config = _strict("Scope")
+    mode: Literal["include", "exclude"] = "include"
+    patterns: list[str] = Field(min_length=1, description="shell-style wildcards of type keys")
+
+
+def _entry_model(t: ResourceType, built: dict[str, type[BaseModel]]) -> type[BaseModel]:
+    if t.key in built:
+        return built[t.key]
+    fields: dict[str, Any] = {}
+    for name, jt in {**COMMON_ENTRY_KEYS, **t.properties}.items():
+        fields[name] = (_pytype(jt) | None, None)
+    fields["tags"] = (dict[str, str] | None, None)
+    fields["depends_on"] = (list[str] | None, None)
+    fields["keep"] = (list[str] | None, None)
+    fields["on_too_long"] = (Literal["error", "hash"] | None, None)
+    for ref in t.refs:
+        fields[ref] = (str | None, Field(default=None, description=f"an id or short key of a "
+                                         f"{CATALOGUE[t.refs[ref]].title}"))
+    for child in CHILDREN.get(t.key, []):
+        fields[child.collection[-1]] = (list[_entry_model(child, built)] | None, None)  # type: ignore[misc]
+    name = "".join(p.capitalize() for p in t.key.split("_")) + "Entry"
+    model = create_model(
+        name,
+        __config__=ConfigDict(
+            extra="allow",
+            title=f"{t.title} ({t.key})",
+            json_schema_extra={"additionalProperties": _SCALAR_SCHEMA},
+        ),
+        **fields,
+    )
+    built[t.key] = model
+    return model
+
+
+def _resources_model() -> type[BaseModel]:
+    built: dict[str, type[BaseModel]] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for t in CATALOGUE.values():
+        if t.parent is not None:
+            continue
+        entry = _entry_model(t, built)
+        path = t.collection
+        if len(path) == 2:
+            groups.setdefault(path[0], {})[path[1]] = (list[entry] | None, None)  # type: ignore[valid-type]
+        else:
+            nested.setdefault(path[1], {})[path[2]] = (list[entry] | None, None)  # type: ignore[valid-type]
+    for inner, f in nested.items():
+        title = "".join(p.capitalize() for p in inner.split("_"))
+        model = create_model(title, __config__=_strict(title), **f)
+        groups["databricks"][inner] = (model | None, None)
+    out: dict[str, Any] = {}
+    for provider, f in groups.items():
+        title = f"{provider.capitalize()}Resources"
+        out[provider] = (create_model(title, __config__=_strict(title), **f) | None, None)
+    return create_model("Resources", __config__=_strict("Resources"), **out)
+
+
+Resources = _resources_model()
+
+
+class Blueprint(BaseModel):
+    """A blueprint: the resources a team wants, in one environment."""
+
+    model_config = _strict("dpn blueprint")
+    schema_: str | None = Field(default=None, alias="$schema")
+    version: Literal["1.0"]
+    metadata: Metadata
+    scope: Scope | None = None
+    resources: Resources = Field(default_factory=Resources)  # type: ignore[valid-type]
+
+
+MODELS: dict[str, type[BaseModel]] = {
+    "blueprint": Blueprint,
+    "naming-values": NamingValues,
+    "naming-patterns": NamingPatterns,
+}
+
+
+class _Generator(GenerateJsonSchema):
+    """Optional fields are written as plain optional properties: a key a user leaves out is
+    fine, an explicit `null` is not (no dpn file needs one)."""
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        return self.generate_inner(schema["schema"])
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        out = super().default_schema(schema)
+        if out.get("default", ...) is None:
+            del out["default"]
+        return out
+
+
+def json_schema(kind: str) -> dict[str, Any]:
+    schema = MODELS[kind].model_json_schema(by_alias=True, schema_generator=_Generator)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{SCHEMA_BASE}/{SCHEMA_FILES[kind]}",
+        **schema,
+    }
+
+
+def render_schema(kind: str) -> str:
+    return json.dumps(json_schema(kind), indent=2, sort_keys=False) + "\n"
+
+
+def write_schemas(*dirs: Path) -> list[Path]:
+    written = []
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
+        for kind, fname in SCHEMA_FILES.items():
+            p = d / fname
+            p.write_text(render_schema(kind), encoding="utf-8")
+            written.append(p)
+    return written

@@ -1,0 +1,1 @@
+"""The naming core: resource-type catalogue, configs and the name engine."""

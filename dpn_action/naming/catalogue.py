@@ -1,0 +1,463 @@
+"""The resource-type catalogue: everything dpn knows about each of the 27 types, as data.
+
+Adding a type is adding one entry here (and one provider mapping). Each cloud rule carries
+the address of the page where the cloud documents it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from dpn_action.naming.rules import Rule
+
+# JSON types of creation properties (as in JSON Schema)
+S, I, B, A, O, N = "string", "integer", "boolean", "array", "object", "number"
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceType:
+    key: str
+    provider: str  # "aws" | "databricks"
+    title: str
+    #: where entries live in a blueprint: a path under `resources`, or (parent type, key)
+    collection: tuple[str, ...]
+    pattern: str
+    rules: tuple[Rule, ...]
+    #: the character class (regex class body) naming values are normalised to
+    value_chars: str
+    separator: str
+    #: placeholders of the default pattern that may be missing (their segment is dropped);
+    #: every other placeholder of the default pattern is required
+    optional: tuple[str, ...] = ()
+    defaults: dict[str, str] = field(default_factory=dict)
+    #: name is folded to lower case by the cloud (or must be lower case)
+    lowercase: bool = False
+    #: uniqueness: "global", "account", "region", "workspace", "metastore" or "parent"
+    unique_scope: str = "region"
+    case_insensitive: bool = False
+    #: reference field -> target type
+    refs: dict[str, str] = field(default_factory=dict)
+    #: creation property -> JSON type(s)
+    properties: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
+    parent: str | None = None
+    #: the reference field naming the parent a type is named within (Glue table -> database)
+    parent_ref: str | None = None
+    #: the short key the original tool used to refer to an entry of this type
+    short_key: str | None = None
+    supports_tags: bool = True
+    #: a FIFO resource's name carries this suffix (SQS, SNS)
+    fifo_suffix: str | None = None
+
+    @property
+    def max_length(self) -> int | None:
+        for r in self.rules:
+            if r.kind == "length":
+                hi: int | None = r.arg[1]
+                return hi
+        return None
+
+    @property
+    def length_unit(self) -> str:
+        for r in self.rules:
+            if r.kind == "length":
+                return str(r.opts.get("unit", "chars"))
+        return "chars"
+
+    @property
+    def required(self) -> frozenset[str]:
+        """Variables that must have a value for the default pattern."""
+        return frozenset(self.placeholders()) - set(self.optional) - set(self.defaults)
+
+    @property
+    def collection_label(self) -> str:
+        if self.parent is not None:
+            return f"{CATALOGUE[self.parent].collection_label}[].{self.collection[-1]}"
+        return ".".join(self.collection)
+
+    def placeholders(self, pattern: str | None = None) -> list[str]:
+        return PLACEHOLDER.findall(pattern if pattern is not None else self.pattern)
+
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+# --- rule sources -------------------------------------------------------------------------
+_S3 = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html"
+_GLUE = "https://docs.aws.amazon.com/glue/latest/dg/aws-glue-api-common.html#aws-glue-api-regex-oneLine"
+_ATHENA = "https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html"
+_CRAWLER = "https://docs.aws.amazon.com/glue/latest/webapi/API_CreateCrawler.html"
+_LAMBDA = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html"
+_IAM_ROLE = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html"
+_IAM_POLICY = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html"
+_IAM_NAMES = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
+_KINESIS = "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_CreateStream.html"
+_FIREHOSE = (
+    "https://docs.aws.amazon.com/firehose/latest/APIReference/API_CreateDeliveryStream.html"
+)
+_DYNAMO = (
+    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/"
+    "HowItWorks.NamingRulesDataTypes.html"
+)
+_SNS = "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html"
+_SQS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html"
+_SFN = "https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html"
+_DBX_WS = "https://docs.databricks.com/api/account/workspaces/create"
+_DBX_CLUSTER = "https://docs.databricks.com/api/workspace/clusters/create"
+_DBX_JOB = "https://docs.databricks.com/api/workspace/jobs/create"
+_DBX_WSPATH = "https://docs.databricks.com/api/workspace/workspace/mkdirs"
+_DBX_REPO = "https://docs.databricks.com/api/workspace/repos/create"
+_DBX_PIPE = "https://docs.databricks.com/api/workspace/pipelines/create"
+_DBX_WH = "https://docs.databricks.com/api/workspace/warehouses/create"
+_UC_NAMES = "https://docs.databricks.com/en/sql/language-manual/sql-ref-names.html"
+_UC_CASE = "https://docs.databricks.com/en/sql/language-manual/sql-ref-identifiers.html"
+_DBX_SECRETS = "https://docs.databricks.com/api/workspace/secrets/createscope"
+_DBX_POOL = "https://docs.databricks.com/api/workspace/instancepools/create"
+_DBX_POLICY = "https://docs.databricks.com/api/workspace/clusterpolicies/create"
+
+
+def _len(lo: int, hi: int | None, src: str, unit: str = "chars") -> Rule:
+    return Rule("length", (lo, hi), src, {"unit": unit})
+
+
+def _uc(parent: str | None, **kw: Any) -> dict[str, Any]:
+    """Shared rules of Unity Catalog securables (catalog, schema, table, volume)."""
+    return {
+        "rules": (
+            _len(1, 255, _UC_NAMES),
+            Rule("forbidden", " ./", _UC_NAMES),
+            Rule("lowercase", None, _UC_CASE),
+        ),
+        "value_chars": "a-z0-9_",
+        "separator": "_",
+        "lowercase": True,
+        "case_insensitive": True,
+        "parent": parent,
+        "supports_tags": False,
+        **kw,
+    }
+
+
+_TYPES: tuple[ResourceType, ...] = (
+    # ---------------------------------------------------------------- AWS
+    ResourceType(
+        key="aws_s3_bucket", provider="aws", title="S3 bucket",
+        collection=("aws", "s3_buckets"),
+        pattern="{project}-{purpose}-{layer}-{environment}-{region_short}",
+        rules=(
+            _len(3, 63, _S3),
+            Rule("charset", "a-z0-9.-", _S3),
+            Rule("edges", "a-z0-9", _S3),
+            Rule("substring", ("..",), _S3),
+            Rule("not_ip", None, _S3),
+            Rule("prefix", ("xn--", "sthree-", "amzn-s3-demo-"), _S3),
+            Rule("suffix", ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"), _S3),
+        ),
+        value_chars="a-z0-9", separator="-", lowercase=True, unique_scope="global",
+        properties={"versioning": B, "lifecycle_days": I, "encryption": S, "object_lock": B,
+                    "region": S},
+    ),
+    ResourceType(
+        key="aws_glue_database", provider="aws", title="Glue database",
+        collection=("aws", "glue_databases"),
+        pattern="{project}_{domain}_{layer}_{environment}",
+        rules=(
+            _len(1, 255, _GLUE, "bytes"),
+            Rule("charset", "a-z0-9_", _ATHENA),
+            Rule("lowercase", None, _ATHENA),
+        ),
+        value_chars="a-z0-9_", separator="_", lowercase=True, case_insensitive=True,
+        properties={"description": S, "location_uri": S},
+        short_key="{domain}-{layer}",
+    ),
+    ResourceType(
+        key="aws_glue_table", provider="aws", title="Glue table",
+        collection=("aws", "glue_tables"),
+        pattern="{table_type}_{entity}",
+        rules=(
+            _len(1, 255, _GLUE, "bytes"),
+            Rule("charset", "a-z0-9_", _ATHENA),
+            Rule("lowercase", None, _ATHENA),
+        ),
+        value_chars="a-z0-9_", separator="_", lowercase=True, case_insensitive=True,
+        defaults={"table_type": "fact"},
+        unique_scope="parent", refs={"database_ref": "aws_glue_database"},
+        parent_ref="database_ref",
+        properties={"columns": A, "partition_keys": A, "description": S, "location": S,
+                    "format": S},
+        supports_tags=False,
+    ),
+    ResourceType(
+        key="aws_glue_crawler", provider="aws", title="Glue crawler",
+        collection=("aws", "glue_crawlers"),
+        pattern="{project}-{environment}-crawler-{database}-{source}",
+        rules=(_len(1, 255, _CRAWLER, "bytes"), Rule("forbidden", "", _GLUE)),
+        value_chars="A-Za-z0-9_-", separator="-",
+        refs={"database_ref": "aws_glue_database", "role_ref": "aws_iam_role",
+              "bucket_ref": "aws_s3_bucket"},
+        properties={"targets": A, "s3_path": S, "schedule_expression": S, "description": S},
+    ),
+    ResourceType(
+        key="aws_lambda_function", provider="aws", title="Lambda function",
+        collection=("aws", "lambda_functions"),
+        pattern="{project}-{environment}-{domain}-{trigger}-{action}",
+        rules=(_len(1, 64, _LAMBDA), Rule("charset", "A-Za-z0-9_-", _LAMBDA)),
+        value_chars="A-Za-z0-9_-", separator="-",
+        refs={"role_ref": "aws_iam_role"},
+        properties={"runtime": S, "handler": S, "memory_size": I, "timeout": I, "code": (S, O),
+                    "environment_variables": O, "description": S},
+    ),
+    ResourceType(
+        key="aws_iam_role", provider="aws", title="IAM role",
+        collection=("aws", "iam_roles"),
+        pattern="{project}-{environment}-{service}-{purpose}-role",
+        rules=(
+            _len(1, 64, _IAM_ROLE),
+            Rule("charset", "A-Za-z0-9_+=,.@-", _IAM_ROLE),
+        ),
+        value_chars="A-Za-z0-9_+=,.@-", separator="-",
+        unique_scope="account", case_insensitive=True,
+        properties={"trust_policy": O, "assume_role_service": S, "managed_policy_arns": A,
+                    "description": S, "max_session_duration": I, "path": S},
+    ),
+    ResourceType(
+        key="aws_iam_policy", provider="aws", title="IAM policy",
+        collection=("aws", "iam_policies"),
+        pattern="{project}-{environment}-{service}-{purpose}-policy",
+        rules=(
+            _len(1, 128, _IAM_POLICY),
+            Rule("charset", "A-Za-z0-9_+=,.@-", _IAM_POLICY),
+        ),
+        value_chars="A-Za-z0-9_+=,.@-", separator="-",
+        unique_scope="account", case_insensitive=True,
+        properties={"policy_document": O, "description": S, "path": S},
+    ),
+    ResourceType(
+        key="aws_kinesis_stream", provider="aws", title="Kinesis data stream",
+        collection=("aws", "kinesis_streams"),
+        pattern="{project}-{environment}-{domain}-{source}-stream",
+        rules=(_len(1, 128, _KINESIS), Rule("charset", "A-Za-z0-9_.-", _KINESIS)),
+        value_chars="A-Za-z0-9_.-", separator="-",
+        properties={"shard_count": I, "retention_hours": I, "stream_mode": S},
+    ),
+    ResourceType(
+        key="aws_kinesis_firehose", provider="aws", title="Firehose stream",
+        collection=("aws", "kinesis_firehoses"),
+        pattern="{project}-{environment}-{domain}-to-{destination}",
+        rules=(_len(1, 64, _FIREHOSE), Rule("charset", "A-Za-z0-9_.-", _FIREHOSE)),
+        value_chars="A-Za-z0-9_.-", separator="-",
+        refs={"bucket_ref": "aws_s3_bucket", "role_ref": "aws_iam_role",
+              "stream_ref": "aws_kinesis_stream"},
+        properties={"buffer_seconds": I, "buffer_mb": I, "prefix": S, "compression": S},
+    ),
+    ResourceType(
+        key="aws_dynamodb_table", provider="aws", title="DynamoDB table",
+        collection=("aws", "dynamodb_tables"),
+        pattern="{project}-{environment}-{entity}-{purpose}",
+        rules=(_len(3, 255, _DYNAMO), Rule("charset", "A-Za-z0-9_.-", _DYNAMO)),
+        value_chars="A-Za-z0-9_.-", separator="-",
+        properties={"partition_key": (S, O), "sort_key": (S, O), "billing_mode": S,
+                    "read_capacity": I, "write_capacity": I, "ttl_attribute": S},
+    ),
+    ResourceType(
+        key="aws_sns_topic", provider="aws", title="SNS topic",
+        collection=("aws", "sns_topics"),
+        pattern="{project}-{environment}-{event_type}-{purpose}",
+        rules=(
+            _len(1, 256, _SNS),
+            Rule("charset", "A-Za-z0-9_-", _SNS, {"suffix": ".fifo"}),
+            Rule("fifo", None, _SNS),
+        ),
+        value_chars="A-Za-z0-9_-", separator="-", fifo_suffix=".fifo",
+        properties={"fifo": B, "content_based_deduplication": B, "display_name": S},
+    ),
+    ResourceType(
+        key="aws_sqs_queue", provider="aws", title="SQS queue",
+        collection=("aws", "sqs_queues"),
+        pattern="{project}-{environment}-{purpose}-{queue_type}",
+        rules=(
+            _len(1, 80, _SQS),
+            Rule("charset", "A-Za-z0-9_-", _SQS, {"suffix": ".fifo"}),
+            Rule("fifo", None, _SQS),
+        ),
+        value_chars="A-Za-z0-9_-", separator="-", fifo_suffix=".fifo",
+        properties={"fifo": B, "content_based_deduplication": B, "visibility_timeout": I,
+                    "message_retention_seconds": I, "delay_seconds": I},
+    ),
+    ResourceType(
+        key="aws_step_function", provider="aws", title="Step Functions state machine",
+        collection=("aws", "step_functions"),
+        pattern="{project}-{environment}-{workflow}-{purpose}",
+        rules=(_len(1, 80, _SFN), Rule("charset", "A-Za-z0-9_-", _SFN)),
+        value_chars="A-Za-z0-9_-", separator="-",
+        refs={"role_ref": "aws_iam_role"},
+        properties={"definition": (O, S), "state_machine_type": S},
+    ),
+    # ---------------------------------------------------------------- Databricks
+    ResourceType(
+        key="dbx_workspace", provider="databricks", title="Workspace",
+        collection=("databricks", "workspaces"),
+        pattern="dbx-{project}-{purpose}-{environment}-{region_short}",
+        rules=(
+            _len(1, 63, _DBX_WS),
+            Rule("charset", "a-z0-9-", _DBX_WS),
+            Rule("edges", "a-z0-9", _DBX_WS),
+        ),
+        value_chars="a-z0-9", separator="-", lowercase=True, unique_scope="account",
+        properties={"aws_region": S, "credentials_id": S, "storage_configuration_id": S,
+                    "network_id": S, "pricing_tier": S},
+    ),
+    ResourceType(
+        key="dbx_cluster", provider="databricks", title="Cluster",
+        collection=("databricks", "clusters"),
+        pattern="{project}-{workload}-{cluster_type}-{environment}",
+        rules=(_len(1, None, _DBX_CLUSTER), Rule("forbidden", "", _DBX_CLUSTER)),
+        value_chars="A-Za-z0-9_.-", separator="-", unique_scope="workspace",
+        refs={"instance_pool_ref": "dbx_instance_pool", "policy_ref": "dbx_policy"},
+        properties={"node_type": S, "spark_version": S, "autoscale": O, "num_workers": I,
+                    "autotermination_minutes": I, "driver_node_type": S, "spark_conf": O,
+                    "data_security_mode": S, "runtime_engine": S},
+        short_key="{workload}",
+    ),
+    ResourceType(
+        key="dbx_job", provider="databricks", title="Job",
+        collection=("databricks", "jobs"),
+        pattern="{project}-{job_type}-{purpose}-{schedule}-{environment}",
+        rules=(_len(1, 4096, _DBX_JOB, "bytes"), Rule("forbidden", "", _DBX_JOB)),
+        value_chars="A-Za-z0-9_.-", separator="-", unique_scope="workspace",
+        optional=("schedule",),
+        refs={"cluster_ref": "dbx_cluster"},
+        properties={"tasks": A, "cron": S, "timezone": S, "max_concurrent_runs": I,
+                    "email_notifications": O, "timeout_seconds": I},
+    ),
+    ResourceType(
+        key="dbx_notebook_path", provider="databricks", title="Notebook path",
+        collection=("databricks", "notebooks"),
+        pattern="/{project}/{domain}/{purpose}/{environment}/{notebook_name}",
+        rules=(_len(1, 4096, _DBX_WSPATH, "bytes"), Rule("forbidden", "", _DBX_WSPATH),
+               Rule("abs_path", None, _DBX_WSPATH)),
+        value_chars="A-Za-z0-9_.-", separator="-", unique_scope="workspace",
+        properties={"language": S, "content": S, "format": S},
+        supports_tags=False,
+    ),
+    ResourceType(
+        key="dbx_repo", provider="databricks", title="Repo",
+        collection=("databricks", "repos"),
+        pattern="{project}-{repo_purpose}-{environment}",
+        rules=(_len(1, 4096, _DBX_REPO, "bytes"), Rule("forbidden", "", _DBX_REPO),
+               Rule("repos_path", None, _DBX_REPO)),
+        value_chars="A-Za-z0-9_.-", separator="-", unique_scope="workspace",
+        properties={"url": S, "git_provider": S, "branch": S, "folder": S},
+        supports_tags=False,
+    ),
+    ResourceType(
+        key="dbx_pipeline", provider="databricks", title="Lakeflow declarative pipeline",
+        collection=("databricks", "pipelines"),
+        pattern="{project}-{pipeline_type}-{source}-{target}-{environment}",
+        rules=(_len(1, None, _DBX_PIPE), Rule("forbidden", "", _DBX_PIPE)),
+        value_chars="A-Za-z0-9_.-", separator="-", unique_scope="workspace",
+        refs={"catalog_ref": "dbx_catalog"},
+        properties={"libraries": A, "continuous": B, "development": B, "serverless": B,
+                    "channel": S, "edition": S, "configuration": O, "target_schema": S},
+    ),
+    ResourceType(
+        key="dbx_sql_warehouse", provider="databricks", title="SQL warehouse",
+        collection=("databricks", "sql_warehouses"),
+        pattern="{project}-sql-{purpose}-{size}-{environment}",
+        rules=(_len(1, 99, _DBX_WH), Rule("forbidden", "", _DBX_WH)),
+        value_chars="A-Za-z0-9_.-", separator="-", unique_scope="workspace",
+        properties={"cluster_size": S, "min_num_clusters": I, "max_num_clusters": I,
+                    "auto_stop_mins": I, "warehouse_type": S, "enable_serverless_compute": B},
+    ),
+    ResourceType(
+        key="dbx_catalog", provider="databricks", title="Unity Catalog catalog",
+        collection=("databricks", "unity_catalog", "catalogs"),
+        pattern="{project}_{catalog_type}_{environment}",
+        **_uc(None, unique_scope="metastore",
+              properties={"storage_root": S, "comment": S, "schemas": A}),
+    ),
+    ResourceType(
+        key="dbx_schema", provider="databricks", title="Unity Catalog schema",
+        collection=("schemas",),
+        pattern="{domain}_{layer}",
+        **_uc("dbx_catalog", unique_scope="parent",
+              properties={"storage_root": S, "comment": S, "tables": A, "volumes": A}),
+    ),
+    ResourceType(
+        key="dbx_table", provider="databricks", title="Unity Catalog table",
+        collection=("tables",),
+        pattern="{table_type}_{entity}",
+        **_uc("dbx_schema", unique_scope="parent",
+              defaults={"table_type": "fact"},
+              properties={"columns": A, "comment": S, "data_source_format": S,
+                          "storage_location": S, "partition_columns": A}),
+    ),
+    ResourceType(
+        key="dbx_volume", provider="databricks", title="Unity Catalog volume",
+        collection=("volumes",),
+        pattern="{data_type}_{purpose}",
+        **_uc("dbx_schema", unique_scope="parent",
+              properties={"volume_type": S, "storage_location": S, "comment": S}),
+    ),
+    ResourceType(
+        key="dbx_secret_scope", provider="databricks", title="Secret scope",
+        collection=("databricks", "secret_scopes"),
+        pattern="{project}-{purpose}-{environment}",
+        rules=(_len(1, 128, _DBX_SECRETS), Rule("charset", "A-Za-z0-9_.-", _DBX_SECRETS)),
+        value_chars="A-Za-z0-9_.-", separator="-", unique_scope="workspace",
+        case_insensitive=True,
+        properties={"backend_type": S, "initial_manage_principal": S},
+        supports_tags=False,
+    ),
+    ResourceType(
+        key="dbx_instance_pool", provider="databricks", title="Instance pool",
+        collection=("databricks", "instance_pools"),
+        pattern="{project}-pool-{node_type}-{purpose}-{environment}",
+        rules=(_len(1, 100, _DBX_POOL), Rule("forbidden", "", _DBX_POOL)),
+        value_chars="A-Za-z0-9_-", separator="-", unique_scope="workspace",
+        properties={"node_type_id": S, "min_idle_instances": I, "max_capacity": I,
+                    "idle_instance_autotermination_minutes": I},
+    ),
+    ResourceType(
+        key="dbx_policy", provider="databricks", title="Cluster policy",
+        collection=("databricks", "policies"),
+        pattern="{project}-{target}-{policy_type}-{environment}",
+        rules=(_len(1, 100, _DBX_POLICY), Rule("forbidden", "", _DBX_POLICY)),
+        value_chars="A-Za-z0-9_.-", separator="-", unique_scope="workspace",
+        properties={"definition": (O, S), "max_clusters_per_user": I},
+        supports_tags=False,
+    ),
+)
+
+CATALOGUE: dict[str, ResourceType] = {t.key: t for t in _TYPES}
+
+#: child types of each parent, in catalogue order
+CHILDREN: dict[str, list[ResourceType]] = {}
+for _t in _TYPES:
+    if _t.parent is not None:
+        CHILDREN.setdefault(_t.parent, []).append(_t)
+
+#: top-level collections: ("aws", "s3_buckets") -> type
+COLLECTIONS: dict[tuple[str, ...], ResourceType] = {
+    t.collection: t for t in _TYPES if t.parent is None
+}
+
+#: keys every entry may carry, whatever its type
+COMMON_ENTRY_KEYS: dict[str, str | tuple[str, ...]] = {
+    "id": S,
+    "name": S,
+    "tags": O,
+    "depends_on": A,
+    "on_too_long": S,
+    "keep": A,
+    "description": S,
+    "comment": S,
+}
+
+#: variable names dpn knows without any configuration (metadata and common values)
+KNOWN_VARIABLES = frozenset(
+    {
+        "project", "environment", "region", "region_short", "team", "cost_center",
+        "data_classification", "owner", "account", "workspace",
+    }
+)

@@ -1,0 +1,231 @@
+"""Structural checks of a document against dpn's generated JSON Schemas, with positions.
+
+A deliberately small validator for the subset of JSON Schema that pydantic generates for
+dpn's models (`type`, `properties`, `additionalProperties`, `required`, `items`, `enum`,
+`const`, `pattern`, length and range bounds, `anyOf`, local `$ref`). It reports *every*
+problem as a located finding, with "did you mean" for mistyped keys, and it imports nothing
+heavy, so a commit hook can afford it. A property test checks that it agrees with the
+`jsonschema` library on valid/invalid.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from dpn_action.findings import Finding, did_you_mean, join_pointer
+from dpn_action.source import Document
+
+Schema = dict[str, Any]
+
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
+}
+
+
+@cache
+def load_schema(kind: str) -> Schema:
+    """The generated schema shipped in the package (`blueprint`, `naming-values`, ...)."""
+    from dpn_action.schema_files import SCHEMA_FILES
+
+    text = (Path(__file__).parent / "schemas" / SCHEMA_FILES[kind]).read_text(encoding="utf-8")
+    schema: Schema = json.loads(text)
+    return schema
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _is_type(value: Any, t: str) -> bool:
+    if isinstance(value, bool) and t in ("integer", "number"):
+        return False
+    if t == "integer" and isinstance(value, float):
+        return value.is_integer()
+    return isinstance(value, _PY_TYPES[t])
+
+
+class _Validator:
+    def __init__(self, root: Schema, doc: Document, context: str) -> None:
+        self.root = root
+        self.doc = doc
+        self.context = context
+        self.findings: list[Finding] = []
+        self._patterns: dict[str, re.Pattern[str]] = {}
+
+    def resolve(self, schema: Schema) -> Schema:
+        while "$ref" in schema:
+            ref = schema["$ref"]
+            if not ref.startswith("#/$defs/"):
+                raise ValueError(f"unsupported $ref {ref}")
+            schema = self.root["$defs"][ref[len("#/$defs/") :]]
+        return schema
+
+    def add(self, code: str, message: str, pointer: str, hint: str = "", key: bool = False) -> None:
+        self.findings.append(self.doc.finding(code, message, pointer, hint=hint, key=key))
+
+    # -- one node ---------------------------------------------------------------------
+    def errors(self, value: Any, schema: Schema, pointer: str) -> list[tuple[str, str, str, str]]:
+        """Validate without reporting: (code, message, pointer, hint) list. Used by anyOf."""
+        saved = self.findings
+        self.findings = []
+        self.check(value, schema, pointer)
+        out = [(f.code, f.message, f.pointer, f.hint) for f in self.findings]
+        self.findings = saved
+        return out
+
+    def check(self, value: Any, schema: Schema, pointer: str) -> None:
+        schema = self.resolve(schema)
+        if "anyOf" in schema:
+            self._any_of(value, schema, pointer)
+            return
+        t = schema.get("type")
+        if t is not None:
+            types = t if isinstance(t, list) else [t]
+            if not any(_is_type(value, x) for x in types):
+                want = " or ".join(types)
+                self.add("DPN010", f"{self.where(pointer)} must be {_article(want)}, "
+                         f"not {_article(_type_name(value))}", pointer,
+                         hint=self.type_hint(types, value))
+                return
+        if "const" in schema and value != schema["const"]:
+            self.add("DPN013", f"{self.where(pointer)} must be {json.dumps(schema['const'])}, "
+                     f"not {json.dumps(value)}", pointer)
+        if "enum" in schema and value not in schema["enum"]:
+            choices = ", ".join(json.dumps(c) for c in schema["enum"])
+            extra = did_you_mean(value, [str(c) for c in schema["enum"]]) if isinstance(
+                value, str) else ""
+            self.add("DPN013", f"{self.where(pointer)} is {json.dumps(value)}; allowed: "
+                     f"{choices}.{extra}".rstrip("."), pointer)
+        if isinstance(value, dict):
+            self._object(value, schema, pointer)
+        elif isinstance(value, list):
+            self._array(value, schema, pointer)
+        elif isinstance(value, str):
+            self._string(value, schema, pointer)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            self._number(value, schema, pointer)
+
+    def _any_of(self, value: Any, schema: Schema, pointer: str) -> None:
+        branches = schema["anyOf"]
+        results = [self.errors(value, b, pointer) for b in branches]
+        if any(not r for r in results):
+            return
+        # Report the branch whose type matched (its errors are the useful ones).
+        best = min(results, key=lambda r: (any(c == "DPN010" and p == pointer for c, _, p, _ in r),
+                                           len(r)))
+        for code, message, p, hint in best:
+            self.add(code, message, p, hint)
+
+    def _object(self, value: dict[str, Any], schema: Schema, pointer: str) -> None:
+        props: dict[str, Schema] = schema.get("properties", {})
+        for req in schema.get("required", ()):
+            if req not in value:
+                self.add("DPN012", f"{self.where(pointer)} is missing required key '{req}'",
+                         pointer, hint=f"add '{req}'")
+        extra = schema.get("additionalProperties", True)
+        for k, v in value.items():
+            child = join_pointer(pointer, k)
+            sub = props.get(k)
+            if sub is not None:
+                self.check(v, sub, child)
+            elif extra is False:
+                what = "collection" if pointer.startswith("/resources") and _is_collections(
+                    props) else "key"
+                self.add("DPN011", f"unknown {what} '{k}' in {self.where(pointer)}",
+                         child, key=True,
+                         hint=(did_you_mean(k, list(props)).strip().capitalize()
+                               or "allowed: " + ", ".join(sorted(props)[:12])))
+            elif isinstance(extra, dict):
+                errs = self.errors(v, extra, child)
+                close = did_you_mean(k, list(props)) if errs else ""
+                if close:
+                    self.add("DPN014", f"unknown field '{k}' in {self.where(pointer)}", child,
+                             key=True, hint=close.strip().capitalize())
+                else:
+                    for code, message, p, hint in errs:
+                        self.add(code, message, p, hint)
+
+    def _array(self, value: list[Any], schema: Schema, pointer: str) -> None:
+        lo = schema.get("minItems")
+        if lo is not None and len(value) < lo:
+            self.add("DPN013", f"{self.where(pointer)} needs at least {lo} item(s)", pointer)
+        items = schema.get("items")
+        if items is not None:
+            for i, v in enumerate(value):
+                self.check(v, items, join_pointer(pointer, i))
+
+    def _string(self, value: str, schema: Schema, pointer: str) -> None:
+        lo, hi = schema.get("minLength"), schema.get("maxLength")
+        if lo is not None and len(value) < lo:
+            self.add("DPN013", f"{self.where(pointer)} must not be empty" if lo == 1 else
+                     f"{self.where(pointer)} needs at least {lo} characters", pointer)
+        if hi is not None and len(value) > hi:
+            self.add("DPN013", f"{self.where(pointer)} has more than {hi} characters", pointer)
+        pat = schema.get("pattern")
+        if pat is not None:
+            rx = self._patterns.get(pat) or self._patterns.setdefault(pat, re.compile(pat))
+            if not rx.search(value):
+                self.add("DPN013", f"{self.where(pointer)} does not match {pat}", pointer)
+
+    def _number(self, value: float, schema: Schema, pointer: str) -> None:
+        for key, ok, word in (
+            ("minimum", lambda b: value >= b, "at least"),
+            ("maximum", lambda b: value <= b, "at most"),
+            ("exclusiveMinimum", lambda b: value > b, "more than"),
+            ("exclusiveMaximum", lambda b: value < b, "less than"),
+        ):
+            if key in schema and not ok(schema[key]):
+                self.add("DPN013", f"{self.where(pointer)} must be {word} {schema[key]}", pointer)
+
+    # -- wording ------------------------------------------------------------------------
+    def where(self, pointer: str) -> str:
+        return f"'{pointer}'" if pointer else f"the {self.context}"
+
+    @staticmethod
+    def type_hint(types: list[str], value: Any) -> str:
+        if "string" in types and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f'quote the value: "{value}"'
+        if types == ["string", "number", "boolean"]:
+            return ("naming values are plain strings; nested data is only allowed for the "
+                    "type's creation properties")
+        return ""
+
+
+def _is_collections(props: dict[str, Schema]) -> bool:
+    return all(isinstance(p, dict) for p in props.values())
+
+
+def _article(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
+def validate(doc: Document, kind: str, context: str) -> list[Finding]:
+    """Structural findings for a parsed document against the generated schema of `kind`."""
+    schema = load_schema(kind)
+    v = _Validator(schema, doc, context)
+    v.check(doc.data, schema, "")
+    return v.findings
