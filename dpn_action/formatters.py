@@ -30,8 +30,15 @@ NO_FILE = "dpn"
 _SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING, Severity.NOTE)
 
 
+def _order(finding: Finding) -> tuple[str, int, int, str, str, str, str, str]:
+    # The tail breaks ties between findings at one position, so the output never depends
+    # on the order the checks happened to run in.
+    tail = (finding.pointer, finding.message, finding.hint, finding.severity.value)
+    return (*finding.sort_key(), *tail)
+
+
 def _sorted(findings: Iterable[Finding]) -> list[Finding]:
-    return sorted(findings, key=Finding.sort_key)
+    return sorted(findings, key=_order)
 
 
 def _plural(count: int, word: str) -> str:

@@ -25,7 +25,8 @@ class ResourceType:
     collection: tuple[str, ...]
     pattern: str
     rules: tuple[Rule, ...]
-    #: the character class (regex class body) naming values are normalised to
+    #: the character class (regex class body) naming values are normalised to; it always
+    #: holds the separator, so a value is only rewritten where the type forbids a character
     value_chars: str
     separator: str
     #: placeholders of the default pattern that may be missing (their segment is dropped);
@@ -153,7 +154,7 @@ _TYPES: tuple[ResourceType, ...] = (
             Rule("prefix", ("xn--", "sthree-", "amzn-s3-demo-"), _S3),
             Rule("suffix", ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"), _S3),
         ),
-        value_chars="a-z0-9", separator="-", lowercase=True, unique_scope="global",
+        value_chars="a-z0-9.-", separator="-", lowercase=True, unique_scope="global",
         properties={"versioning": B, "lifecycle_days": I, "encryption": S, "object_lock": B,
                     "region": S},
     ),
@@ -303,7 +304,7 @@ _TYPES: tuple[ResourceType, ...] = (
             Rule("charset", "a-z0-9-", _DBX_WS),
             Rule("edges", "a-z0-9", _DBX_WS),
         ),
-        value_chars="a-z0-9", separator="-", lowercase=True, unique_scope="account",
+        value_chars="a-z0-9-", separator="-", lowercase=True, unique_scope="account",
         properties={"aws_region": S, "credentials_id": S, "storage_configuration_id": S,
                     "network_id": S, "pricing_tier": S},
     ),

@@ -1,0 +1,304 @@
+"""The two naming configs: discovery, loading with positions, checks, and the merged view.
+
+Discovery, first hit wins, for each file: an explicit flag; `.dpn/` in the current directory
+or its nearest parent that has one; `~/.dpn/`; the defaults built into dpn (every type has a
+default pattern in the catalogue, so no config at all is a valid setup).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dpn_action.findings import Finding, join_pointer
+from dpn_action.naming.catalogue import CATALOGUE, KNOWN_VARIABLES, PLACEHOLDER
+from dpn_action.source import Document, read_document
+
+VALUES_FILE = "naming-values.yaml"
+PATTERNS_FILE = "naming-patterns.yaml"
+BUILT_IN = "built-in defaults"
+
+
+def discover(
+    start: Path,
+    values_flag: str | None = None,
+    patterns_flag: str | None = None,
+    home: Path | None = None,
+) -> tuple[Path | None, Path | None]:
+    """Paths of the values and patterns files to use (None: built-in defaults)."""
+    found: list[Path | None] = []
+    home = home if home is not None else Path.home()
+    for flag, fname in ((values_flag, VALUES_FILE), (patterns_flag, PATTERNS_FILE)):
+        if flag:
+            found.append(Path(flag))
+            continue
+        hit: Path | None = None
+        here = start.resolve()
+        for d in (here, *here.parents):
+            if (d / ".dpn").is_dir():
+                if (d / ".dpn" / fname).is_file():
+                    hit = d / ".dpn" / fname
+                break
+        if hit is None and (home / ".dpn" / fname).is_file():
+            hit = home / ".dpn" / fname
+        found.append(hit)
+    return found[0], found[1]
+
+
+@dataclass
+class HashSettings:
+    algorithm: str = "sha256"
+    length: int = 8
+    prefix: str = ""
+    separator: str = "-"
+
+
+@dataclass
+class NamingConfig:
+    """Both configs merged over the built-in defaults, ready for the engine."""
+
+    values_path: str = BUILT_IN
+    patterns_path: str = BUILT_IN
+    defaults: dict[str, str] = field(default_factory=dict)
+    custom: dict[str, str] = field(default_factory=dict)
+    environments: dict[str, dict[str, str]] = field(default_factory=dict)
+    resource_types: dict[str, dict[str, str]] = field(default_factory=dict)
+    patterns: dict[str, str] = field(default_factory=dict)
+    #: which types' patterns came from the user's file
+    user_patterns: set[str] = field(default_factory=set)
+    region_mapping: dict[str, str] = field(default_factory=dict)
+    lowercase: frozenset[str] = frozenset()
+    uppercase: frozenset[str] = frozenset()
+    replace_hyphens: dict[str, str] = field(default_factory=dict)
+    hash: HashSettings = field(default_factory=HashSettings)
+    max_length: dict[str, int] = field(default_factory=dict)
+    allowed_chars: dict[str, re.Pattern[str]] = field(default_factory=dict)
+    required_variables: dict[str, frozenset[str]] = field(default_factory=dict)
+    on_too_long: dict[str, str] = field(default_factory=dict)
+    keep: dict[str, frozenset[str]] = field(default_factory=dict)
+    overrides: dict[str, str] = field(default_factory=dict)
+    values_doc: Document | None = None
+    patterns_doc: Document | None = None
+
+    def pattern(self, type_key: str) -> str:
+        return self.patterns.get(type_key) or CATALOGUE[type_key].pattern
+
+    def required(self, type_key: str) -> frozenset[str]:
+        t = CATALOGUE[type_key]
+        base = t.required if type_key not in self.user_patterns else frozenset()
+        return base | self.required_variables.get(type_key, frozenset())
+
+    def value_vocabulary(self) -> set[str]:
+        """Every variable some config layer gives a value to."""
+        out = set(self.defaults) | set(self.custom) | set(self.overrides)
+        for layer in (*self.environments.values(), *self.resource_types.values()):
+            out |= set(layer)
+        return out
+
+
+def _scalar_map(d: Any) -> dict[str, str]:
+    if not isinstance(d, dict):
+        return {}
+    return {str(k): _as_str(v) for k, v in d.items() if _is_scalar(v)}
+
+
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, (str, int, float)) and not isinstance(v, bool)
+
+
+def _as_str(v: Any) -> str:
+    return v if isinstance(v, str) else str(v)
+
+
+def parse_overrides(items: tuple[str, ...] | list[str]) -> tuple[dict[str, str], list[Finding]]:
+    out: dict[str, str] = {}
+    findings: list[Finding] = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            findings.append(Finding.make(
+                "DPN205", f"--override '{item}' is not key=value", file="<command line>",
+                hint="write --override project=sales"))
+            continue
+        out[key] = value
+    return out, findings
+
+
+def load_config(
+    values_path: Path | None,
+    patterns_path: Path | None,
+    overrides: dict[str, str] | None = None,
+    *,
+    display_root: Path | None = None,
+) -> tuple[NamingConfig, list[Finding]]:
+    """Load, check and merge both configs. Problems are findings; the config returned is
+    still usable (bad parts are ignored) so that blueprints can be checked too."""
+    from dpn_action.structure import validate
+
+    cfg = NamingConfig(overrides=dict(overrides or {}))
+    findings: list[Finding] = []
+
+    def load(path: Path | None, kind: str, label: str) -> tuple[Document | None, dict[str, Any]]:
+        if path is None:
+            return None, {}
+        shown = _display(path, display_root)
+        if not path.is_file():
+            findings.append(Finding.make(
+                "DPN204", f"{label} not found: {shown}", file=shown,
+                hint="check the path, or run `dpn config init`"))
+            return None, {}
+        doc = read_document(path, shown)
+        findings.extend(doc.findings)
+        if doc.data is None and doc.ok:
+            doc.data = {}
+        if doc.data is None:
+            return doc, {}
+        structural = validate(doc, kind, label)
+        findings.extend(structural)
+        return doc, doc.data if isinstance(doc.data, dict) else {}
+
+    vdoc, values = load(values_path, "naming-values", VALUES_FILE)
+    pdoc, patterns = load(patterns_path, "naming-patterns", PATTERNS_FILE)
+    cfg.values_doc, cfg.patterns_doc = vdoc, pdoc
+    if vdoc is not None:
+        cfg.values_path = vdoc.path
+    if pdoc is not None:
+        cfg.patterns_path = pdoc.path
+
+    cfg.defaults = _scalar_map(values.get("defaults"))
+    cfg.custom = _scalar_map(values.get("custom"))
+    envs = values.get("environments")
+    if isinstance(envs, dict):
+        cfg.environments = {str(k): _scalar_map(v) for k, v in envs.items()}
+    rts = values.get("resource_types")
+    if isinstance(rts, dict):
+        cfg.resource_types = {k: _scalar_map(v) for k, v in rts.items() if k in CATALOGUE}
+
+    pats = patterns.get("patterns")
+    if isinstance(pats, dict):
+        for k, v in pats.items():
+            if k in CATALOGUE and isinstance(v, str):
+                problem = pattern_problem(v)
+                if problem and pdoc is not None:
+                    findings.append(pdoc.finding(
+                        "DPN031", f"pattern of {k} {problem}: {v!r}", join_pointer(
+                            "/patterns", k), hint="placeholders look like {project}"))
+                    continue
+                cfg.patterns[k] = v
+                cfg.user_patterns.add(k)
+    tr = patterns.get("transformations") if isinstance(patterns.get("transformations"), dict) \
+        else {}
+    assert isinstance(tr, dict)
+    cfg.region_mapping = _scalar_map(tr.get("region_mapping"))
+    cfg.lowercase = frozenset(x for x in tr.get("lowercase") or () if isinstance(x, str))
+    cfg.uppercase = frozenset(x for x in tr.get("uppercase") or () if isinstance(x, str))
+    cfg.replace_hyphens = {k: v for k, v in _scalar_map(tr.get("replace_hyphens")).items()}
+    hg = tr.get("hash_generation")
+    if isinstance(hg, dict):
+        cfg.hash = HashSettings(
+            algorithm=hg.get("algorithm", "sha256") if hg.get("algorithm") in ("md5", "sha256")
+            else "sha256",
+            length=hg["length"] if isinstance(hg.get("length"), int)
+            and 4 <= hg["length"] <= 64 else 8,
+            prefix=str(hg.get("prefix", "")),
+            separator=str(hg.get("separator", "-"))[:1],
+        )
+    val = patterns.get("validation") if isinstance(patterns.get("validation"), dict) else {}
+    assert isinstance(val, dict)
+    findings.extend(_load_validation(cfg, val, pdoc))
+    findings.extend(_check_sources(cfg, pdoc))
+    return cfg, findings
+
+
+def _load_validation(cfg: NamingConfig, val: dict[str, Any], doc: Document | None) -> list[
+        Finding]:
+    findings: list[Finding] = []
+
+    def at(*tokens: str) -> str:
+        return join_pointer("/validation", *tokens)
+
+    for k, n in (val.get("max_length") or {}).items():
+        if k not in CATALOGUE or not isinstance(n, int) or isinstance(n, bool):
+            continue
+        t = CATALOGUE[k]
+        limit = t.max_length
+        if limit is not None and n > limit:
+            unit = "UTF-8 bytes" if t.length_unit == "bytes" else "characters"
+            if doc is not None:
+                findings.append(doc.finding(
+                    "DPN200", f"max_length {n} for {k} is above the cloud's limit of {limit} "
+                    f"{unit}", at("max_length", k),
+                    hint=f"user rules can only be stricter: use a value up to {limit}"))
+            continue
+        if n < 1:
+            if doc is not None:
+                findings.append(doc.finding(
+                    "DPN200", f"max_length {n} for {k} must be at least 1", at("max_length", k)))
+            continue
+        cfg.max_length[k] = n
+    for k, rx in (val.get("allowed_chars") or {}).items():
+        if k not in CATALOGUE or not isinstance(rx, str):
+            continue
+        try:
+            cfg.allowed_chars[k] = re.compile(rx)
+        except re.error as exc:
+            if doc is not None:
+                findings.append(doc.finding(
+                    "DPN201", f"allowed_chars for {k} is not a valid regular expression: {exc}",
+                    at("allowed_chars", k), hint="write a Python regular expression"))
+    for k, names in (val.get("required_variables") or {}).items():
+        if k in CATALOGUE and isinstance(names, list):
+            cfg.required_variables[k] = frozenset(x for x in names if isinstance(x, str))
+    for k, mode in (val.get("on_too_long") or {}).items():
+        if k in CATALOGUE and mode in ("error", "hash"):
+            cfg.on_too_long[k] = mode
+    for k, names in (val.get("keep") or {}).items():
+        if k in CATALOGUE and isinstance(names, list):
+            cfg.keep[k] = frozenset(x for x in names if isinstance(x, str))
+    return findings
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """What is wrong with a pattern's braces, or None."""
+    stripped = PLACEHOLDER.sub("", pattern)
+    if "{" in stripped or "}" in stripped:
+        return "has an unbalanced or invalid placeholder"
+    if not PLACEHOLDER.search(pattern):
+        return "has no placeholder"
+    return None
+
+
+def _check_sources(cfg: NamingConfig, doc: Document | None) -> list[Finding]:
+    """A placeholder of a user pattern that nothing can fill is most likely a typo."""
+    if doc is None:
+        return []
+    findings = []
+    vocab = cfg.value_vocabulary() | KNOWN_VARIABLES
+    for k in sorted(cfg.user_patterns):
+        t = CATALOGUE[k]
+        known = (vocab | set(t.placeholders()) | set(t.defaults) | set(t.properties)
+                 | set(cfg.resource_types.get(k, {})))
+        for ph in t.placeholders(cfg.patterns[k]):
+            if ph not in known:
+                from dpn_action.findings import did_you_mean
+
+                findings.append(doc.finding(
+                    "DPN203", f"placeholder {{{ph}}} in the pattern of {k} has no value source",
+                    join_pointer("/patterns", k),
+                    hint=(did_you_mean(ph, sorted(known)).strip().capitalize() + " " if
+                          did_you_mean(ph, sorted(known)) else "") +
+                    f"give it a value in {VALUES_FILE} (defaults or resource_types.{k}) or a "
+                    f"'{ph}' field on each entry"))
+    return findings
+
+
+def _display(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return str(path)

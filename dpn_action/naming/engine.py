@@ -1,0 +1,320 @@
+"""The name engine: values -> transformations -> render -> normalise -> fit -> validate.
+
+Pure and deterministic: no I/O, no clock, no randomness. Every step can be traced for
+`dpn explain`; tracing is off on the hot path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from dpn_action.naming.catalogue import PLACEHOLDER, ResourceType
+from dpn_action.naming.config import NamingConfig
+from dpn_action.naming.regions import short_region
+from dpn_action.naming.rules import check, charset_regex
+
+SEPARATORS = "-_./"
+
+
+@dataclass(slots=True)
+class Sourced:
+    """A naming value and where it came from (for `explain` and for finding positions)."""
+
+    value: str
+    source: str
+    #: (file, JSON pointer) of the value, when it came from a file
+    origin: tuple[str, str] | None = None
+
+
+@dataclass(slots=True)
+class Issue:
+    code: str
+    message: str
+    hint: str = ""
+    #: the variable the issue is about (its origin is the best place to point at)
+    var: str | None = None
+
+
+@dataclass(slots=True)
+class Step:
+    """One line of an explanation."""
+
+    kind: str
+    text: str
+    source: str = ""
+
+
+@dataclass(slots=True)
+class NameResult:
+    name: str | None
+    issues: list[Issue] = field(default_factory=list)
+    values: dict[str, Sourced] = field(default_factory=dict)
+    trace: list[Step] | None = None
+    #: the name the convention gives, when an explicit `name` was used
+    convention: str | None = None
+    shortened: bool = False
+
+
+@cache
+def _parts(pattern: str) -> tuple[tuple[bool, str], ...]:
+    """A pattern as (is_placeholder, text) parts."""
+    out: list[tuple[bool, str]] = []
+    pos = 0
+    for m in PLACEHOLDER.finditer(pattern):
+        if m.start() > pos:
+            out.append((False, pattern[pos : m.start()]))
+        out.append((True, m.group(1)))
+        pos = m.end()
+    if pos < len(pattern):
+        out.append((False, pattern[pos:]))
+    return tuple(out)
+
+
+@cache
+def _forbidden_run(chars: str) -> re.Pattern[str]:
+    return re.compile(f"[^{chars}]+")
+
+
+def measure(name: str, unit: str) -> int:
+    return len(name.encode("utf-8")) if unit == "bytes" else len(name)
+
+
+def normalise(value: str, t: ResourceType) -> str:
+    """The value in the type's alphabet: lower case where the type needs it, and each run of
+    characters the type forbids replaced by its separator (`Data Platform` -> `data-platform`)."""
+    v = value.lower() if t.lowercase else value
+    return _forbidden_run(t.value_chars).sub(t.separator, v)
+
+
+def derive_values(values: dict[str, Sourced], cfg: NamingConfig, trace: list[Step] | None) -> None:
+    """Fill `region_short` from `region` and apply the configured transformations."""
+    if "region_short" not in values and "region" in values:
+        region = values["region"].value
+        mapped = cfg.region_mapping.get(region)
+        how = "region_mapping" if mapped else "built-in region codes"
+        mapped = mapped or short_region(region)
+        if mapped:
+            values["region_short"] = Sourced(
+                mapped, f"derived from region '{region}' ({how})", values["region"].origin)
+            if trace is not None:
+                trace.append(Step("derive", f"region_short = '{mapped}' from region "
+                                  f"'{region}' ({how})"))
+    if not (cfg.lowercase or cfg.uppercase or cfg.replace_hyphens):
+        return
+    for var, sv in values.items():
+        new = sv.value
+        how = []
+        if var in cfg.lowercase and new != new.lower():
+            new, _ = new.lower(), how.append("lowercase")
+        if var in cfg.uppercase and new != new.upper():
+            new, _ = new.upper(), how.append("uppercase")
+        repl = cfg.replace_hyphens.get(var)
+        if repl is not None and "-" in new:
+            new, _ = new.replace("-", repl), how.append(f"replace_hyphens '{repl}'")
+        if new != sv.value:
+            if trace is not None:
+                trace.append(Step("transform", f"{var}: '{sv.value}' -> '{new}' "
+                                  f"({', '.join(how)})", cfg.patterns_path))
+            values[var] = Sourced(new, sv.source, sv.origin)
+
+
+def make_name(
+    t: ResourceType,
+    values: dict[str, Sourced],
+    cfg: NamingConfig,
+    *,
+    explicit: str | None = None,
+    props: dict[str, Any] | None = None,
+    on_too_long: str | None = None,
+    keep: frozenset[str] = frozenset(),
+    trace: bool = False,
+) -> NameResult:
+    """Build (or, for an explicit name, check) one resource name."""
+    props = props or {}
+    steps: list[Step] | None = [] if trace else None
+    derive_values(values, cfg, steps)
+    res = NameResult(name=None, values=values, trace=steps)
+    rendered, render_issues = _render(t, values, cfg, props, on_too_long, keep, steps)
+    if explicit is not None:
+        res.name = explicit
+        res.convention = rendered if not any(
+            i.code != "DPN040" for i in render_issues) else None
+        if steps is not None:
+            steps.append(Step("explicit", f"name '{explicit}' given in the blueprint; "
+                              "validated as written, never normalised"))
+        if res.convention is not None and res.convention != explicit:
+            res.issues.append(Issue(
+                "DPN041", f"explicit name '{explicit}' differs from the convention "
+                f"'{res.convention}'", hint="remove `name` to use the convention, or keep it "
+                "deliberately", var="name"))
+    else:
+        res.issues.extend(render_issues)
+        if rendered is None:
+            return res
+        res.name = rendered
+        res.shortened = any(i.code == "DPN042" for i in render_issues)
+    res.issues.extend(_validate(t, res.name, cfg, props, steps))
+    return res
+
+
+def _render(
+    t: ResourceType,
+    values: dict[str, Sourced],
+    cfg: NamingConfig,
+    props: dict[str, Any],
+    on_too_long: str | None,
+    keep: frozenset[str],
+    steps: list[Step] | None,
+) -> tuple[str | None, list[Issue]]:
+    pattern = cfg.pattern(t.key)
+    issues: list[Issue] = []
+    required = cfg.required(t.key)
+    # segments: [text, variable or None]
+    segs: list[list[Any]] = []
+    missing: list[str] = []
+    for is_var, text in _parts(pattern):
+        if not is_var:
+            segs.append([text, None])
+            continue
+        sv = values.get(text)
+        if sv is None or sv.value == "":
+            if text in required:
+                missing.append(text)
+            else:
+                segs.append(["", "-drop-"])
+                if steps is not None:
+                    steps.append(Step("drop", f"{{{text}}} has no value: its segment and one "
+                                      "separator are left out"))
+            continue
+        value = normalise(sv.value, t)
+        if value != sv.value:
+            issues.append(Issue(
+                "DPN040", f"{text} '{sv.value}' was normalised to '{value}' for {t.key}",
+                hint=f"{t.title} names allow [{t.value_chars}] in values"
+                + (" in lower case" if t.lowercase else "")
+                + "; write the value that way to silence this", var=text))
+            if steps is not None:
+                steps.append(Step("normalise", f"{text}: '{sv.value}' -> '{value}'"))
+        if steps is not None:
+            steps.append(Step("value", f"{text} = '{value}'", sv.source))
+        segs.append([value, text])
+    if missing:
+        for var in missing:
+            issues.append(Issue(
+                "DPN030", f"{t.key} needs a value for {{{var}}} in pattern '{pattern}'",
+                hint=f"add '{var}' to the entry, to the blueprint metadata, or to "
+                f"naming-values.yaml (defaults, environments or resource_types.{t.key})",
+                var=var))
+        return None, issues
+    _drop_separators(segs)
+    if t.fifo_suffix and props.get("fifo") is True:
+        segs.append([t.fifo_suffix, "-suffix-"])
+    name = "".join(s[0] for s in segs)
+    if steps is not None:
+        steps.append(Step("render", f"{pattern} -> '{name}'", cfg.patterns_path if
+                          t.key in cfg.user_patterns else "catalogue default pattern"))
+    limit = _limit(t, cfg)
+    mode = on_too_long or cfg.on_too_long.get(t.key, "error")
+    if limit is not None and measure(name, t.length_unit) > limit and mode == "hash":
+        short, issue = _shorten(t, segs, cfg, limit, keep | cfg.keep.get(t.key, frozenset()))
+        if short is not None:
+            issues.append(Issue("DPN042", f"'{name}' is over the limit of {limit}; shortened "
+                                f"to '{short}'", hint="the hash is of the full name, so the "
+                                "short name is stable"))
+            if steps is not None:
+                steps.append(Step("fit", f"'{name}' -> '{short}' (limit {limit}, hash of the "
+                                  f"full name, {cfg.hash.algorithm})"))
+            name = short
+        elif issue is not None:
+            issues.append(issue)
+    return name, issues
+
+
+def _drop_separators(segs: list[list[Any]]) -> None:
+    """Remove each dropped placeholder together with one adjacent separator."""
+    for i, seg in enumerate(segs):
+        if seg[1] != "-drop-":
+            continue
+        prev = segs[i - 1] if i > 0 and segs[i - 1][1] is None else None
+        nxt = segs[i + 1] if i + 1 < len(segs) and segs[i + 1][1] is None else None
+        if prev is not None and prev[0][-1:] in tuple(SEPARATORS):
+            prev[0] = prev[0][:-1]
+        elif nxt is not None and nxt[0][:1] in tuple(SEPARATORS):
+            nxt[0] = nxt[0][1:]
+    segs[:] = [s for s in segs if s[1] != "-drop-"]
+
+
+def _limit(t: ResourceType, cfg: NamingConfig) -> int | None:
+    cloud = t.max_length
+    user = cfg.max_length.get(t.key)
+    if cloud is None:
+        return user
+    return min(cloud, user) if user is not None else cloud
+
+
+def _shorten(
+    t: ResourceType,
+    segs: list[list[Any]],
+    cfg: NamingConfig,
+    limit: int,
+    keep: frozenset[str],
+) -> tuple[str | None, Issue | None]:
+    """Trim values (never kept ones) and append a hash of the full name."""
+    full = "".join(s[0] for s in segs)
+    h = cfg.hash
+    digest = hashlib.new(h.algorithm, full.encode("utf-8")).hexdigest()[: h.length]
+    sep = h.separator if not charset_regex(t.value_chars + re.escape(t.separator)).match(
+        h.separator) else t.separator
+    suffix = segs[-1][0] if segs and segs[-1][1] == "-suffix-" else ""
+    body = [list(s) for s in (segs[:-1] if suffix else segs)]
+    tail = sep + h.prefix + digest
+    unit = t.length_unit
+    budget = limit - measure(tail + suffix, unit)
+    trimmable = [s for s in body if s[1] is not None and s[1] not in keep]
+    while measure("".join(s[0] for s in body), unit) > budget:
+        candidates = [s for s in trimmable if len(s[0]) > 1]
+        if not candidates:
+            kept = ", ".join(sorted(keep)) or "none"
+            return None, Issue(
+                "DPN101", f"'{full}' cannot be shortened to {limit} without cutting a kept "
+                f"component (keep: {kept})", hint="shorten a value or keep fewer components")
+        longest = max(candidates, key=lambda s: (len(s[0]), body.index(s)))
+        longest[0] = longest[0][:-1]
+    for s in trimmable:
+        stripped = s[0].rstrip(SEPARATORS)
+        s[0] = stripped or s[0]
+    return "".join(s[0] for s in body) + tail + suffix, None
+
+
+def _validate(
+    t: ResourceType, name: str, cfg: NamingConfig, props: dict[str, Any], steps: list[Step] | None
+) -> list[Issue]:
+    issues = []
+    violations = check(t.rules, name, props)
+    if steps is not None:
+        failed = {id(v.rule) for v in violations}
+        for rule in t.rules:
+            mark = "fails" if id(rule) in failed else "ok"
+            steps.append(Step("rule", f"{mark:5} {rule.describe()}", rule.source))
+    for v in violations:
+        issues.append(Issue(v.code, v.message, v.hint + f" (rule: {v.rule.source})"))
+    user_max = cfg.max_length.get(t.key)
+    if user_max is not None and measure(name, t.length_unit) > user_max:
+        issues.append(Issue("DPN120", f"'{name}' is longer than max_length {user_max} set for "
+                            f"{t.key}", hint="shorten a value, or set `on_too_long: hash`"))
+    rx = cfg.allowed_chars.get(t.key)
+    if rx is not None and not rx.fullmatch(name):
+        issues.append(Issue("DPN120", f"'{name}' does not match allowed_chars "
+                            f"'{rx.pattern}' set for {t.key}",
+                            hint="change the values or the rule in naming-patterns.yaml"))
+    if steps is not None:
+        if user_max is not None:
+            steps.append(Step("rule", f"{'ok':5} max_length {user_max} (user)", cfg.patterns_path))
+        if rx is not None:
+            steps.append(Step("rule", f"{'ok' if rx.fullmatch(name) else 'fails':5} "
+                              f"allowed_chars {rx.pattern} (user)", cfg.patterns_path))
+    return issues

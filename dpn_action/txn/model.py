@@ -1,0 +1,128 @@
+"""What the transaction core reports: statuses, results, progress events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from dpn_action.providers.base import ResourceState
+
+
+class TxnStatus(StrEnum):
+    """How a transaction ended (or, for `status` listings, where it stands)."""
+
+    COMMITTED = "COMMITTED"  # every operation created or adopted
+    ROLLED_BACK = "ROLLED_BACK"  # it failed and nothing it created remains
+    ROLLBACK_FAILED = "ROLLBACK_FAILED"  # it failed and `left` lists what remains
+    CONFLICT = "CONFLICT"  # pre-flight found resources that are not ours; nothing was created
+    NOTHING_TO_DO = "NOTHING_TO_DO"  # everything already existed and was ours
+    FAILED = "FAILED"  # stopped before creating anything (a pre-flight read failed)
+    PLANNED = "PLANNED"  # dry run only: pre-flight passed, `to_create` would be created
+    UNFINISHED = "UNFINISHED"  # listing only: no final record (running, or crashed)
+    CORRUPT = "CORRUPT"  # listing only: the WAL is damaged before its last line
+
+
+#: Statuses after which a transaction needs nothing more.
+FINAL = frozenset(
+    {
+        TxnStatus.COMMITTED,
+        TxnStatus.ROLLED_BACK,
+        TxnStatus.CONFLICT,
+        TxnStatus.NOTHING_TO_DO,
+        TxnStatus.FAILED,
+    }
+)
+
+
+class KeyState(StrEnum):
+    """Where one planned operation stands, as the WAL tells it."""
+
+    PENDING = "pending"  # no intent recorded: never sent to the cloud
+    ADOPTED = "adopted"  # existed before and is ours: used, never created or deleted
+    CONFLICT = "conflict"  # exists and is not ours
+    CREATING = "creating"  # intent without outcome: in doubt
+    CREATE_FAILED = "create-failed"  # the call raised; the cloud may still have done it
+    CREATED = "created"
+    ABSENT = "absent"  # in doubt, then found not to exist (or not made by this transaction)
+    DELETING = "deleting"  # delete intent without outcome
+    DELETE_FAILED = "delete-failed"
+    DELETED = "deleted"
+    RETAINED = "retained"  # kept on purpose during continue-rollback
+    SKIPPED = "skipped"  # declared gone by the operator during continue-rollback
+
+
+IN_DOUBT = frozenset({KeyState.CREATING, KeyState.CREATE_FAILED})
+#: Created by this transaction and not (known to be) deleted yet.
+PRESENT = frozenset({KeyState.CREATED, KeyState.DELETING, KeyState.DELETE_FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class LeftResource:
+    """A resource a failed rollback could not remove (or could not prove absent)."""
+
+    key: str
+    type_key: str
+    name: str
+    resource_id: str | None
+    state: KeyState
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """A planned resource that already exists and does not carry `managed-by: dpn`."""
+
+    key: str
+    found: ResourceState
+
+
+@dataclass(slots=True)
+class TxnResult:
+    txn_id: str | None
+    status: TxnStatus
+    wal_path: Path | None = None
+    created: list[str] = field(default_factory=list)  # keys this transaction created
+    adopted: list[str] = field(default_factory=list)
+    rolled_back: list[str] = field(default_factory=list)  # created, then deleted again
+    left: list[LeftResource] = field(default_factory=list)
+    retained: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    to_create: list[str] = field(default_factory=list)  # dry run: what would be created
+    #: what each created or adopted key is in the cloud now (committed transactions)
+    resources: dict[str, ResourceState] = field(default_factory=dict)
+    error: str | None = None
+    started: str | None = None
+    ended: str | None = None
+    #: earlier transactions that `apply` finished first
+    recovered: list[TxnResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in {
+            TxnStatus.COMMITTED,
+            TxnStatus.NOTHING_TO_DO,
+            TxnStatus.PLANNED,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One step of work, for progress bars. Always delivered on the calling thread.
+
+    `phase` is "preflight", "create", "resolve" or "rollback"; `event` is "start" or the
+    outcome ("ok", "failed", "adopted", "conflict", "absent"); `completed` of `total` counts
+    finished steps of the phase.
+    """
+
+    phase: str
+    key: str
+    event: str
+    completed: int
+    total: int
+    txn_id: str | None = None
+
+
+ProgressCallback = Callable[[Progress], None]

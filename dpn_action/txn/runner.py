@@ -1,0 +1,411 @@
+"""The steps a transaction is made of, shared by the executor and recovery.
+
+Every step writes its record before acting (intent) and right after the provider answers
+(outcome), and reads its decisions from the `TxnLog` those records build. The executor runs
+forward from a fresh log; recovery runs the same steps from a log that a crash interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dpn_action.providers.base import Operation, Provider, ResourceState
+from dpn_action.txn.crash import crash_point
+from dpn_action.txn.graph import dependents_of, walk
+from dpn_action.txn.log import (
+    ABORT,
+    CREATE,
+    DELETE,
+    DONE,
+    END,
+    FAILED,
+    INTENT,
+    PREFLIGHT,
+    RESOLVED,
+    RETAINED,
+    TxnLog,
+    state_to_json,
+)
+from dpn_action.txn.model import (
+    IN_DOUBT,
+    PRESENT,
+    KeyState,
+    Progress,
+    ProgressCallback,
+    TxnResult,
+    TxnStatus,
+)
+from dpn_action.txn.wal import Record, WalWriter
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def host_info() -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+@dataclass(slots=True)
+class Preflight:
+    """What the cloud holds for each planned key before anything is created."""
+
+    adopted: dict[str, ResourceState] = field(default_factory=dict)
+    conflicts: dict[str, ResourceState] = field(default_factory=dict)
+    ours: dict[str, ResourceState] = field(default_factory=dict)  # tagged with this txn
+    absent: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def preflight(
+    ops: list[Operation],
+    providers: Mapping[str, Provider],
+    txn_id: str | None,
+    *,
+    max_parallel: int,
+    progress: ProgressCallback | None,
+) -> Preflight:
+    """Read every operation's resource; sort them into absent, adopted and conflicting."""
+    found: dict[str, ResourceState | None] = {}
+    by_key = {op.key: op for op in ops}
+
+    def read(key: str) -> None:
+        op = by_key[key]
+        found[key] = providers[op.provider].read(op.type_key, op.name, op.scope)
+
+    out = Preflight()
+    counter = _Counter("preflight", len(ops), txn_id, progress)
+    result = walk(
+        [op.key for op in ops],
+        {},
+        read,
+        max_parallel=max_parallel,
+        stop_on_failure=False,
+        on_start=counter.start,
+        on_finish=lambda key, exc: counter.finish(key, _preflight_event(exc, found.get(key))),
+    )
+    for key, exc in result.failed.items():
+        out.errors[key] = describe(exc)
+    for op in ops:
+        if op.key in result.failed:
+            continue
+        state = found.get(op.key)
+        if state is None:
+            out.absent.append(op.key)
+        elif txn_id is not None and state.transaction_id == txn_id:
+            out.ours[op.key] = state
+        elif state.managed_by_dpn:
+            out.adopted[op.key] = state
+        else:
+            out.conflicts[op.key] = state
+    return out
+
+
+def _preflight_event(exc: BaseException | None, state: ResourceState | None) -> str:
+    if exc is not None:
+        return "failed"
+    if state is None:
+        return "absent"
+    return "adopted" if state.managed_by_dpn else "conflict"
+
+
+class _Counter:
+    """Turns walk callbacks into `Progress` events."""
+
+    def __init__(
+        self, phase: str, total: int, txn_id: str | None, progress: ProgressCallback | None
+    ) -> None:
+        self.phase = phase
+        self.total = total
+        self.txn_id = txn_id
+        self.progress = progress
+        self.completed = 0
+
+    def start(self, key: str) -> None:
+        if self.progress:
+            self.progress(
+                Progress(self.phase, key, "start", self.completed, self.total, self.txn_id)
+            )
+
+    def finish(self, key: str, event: str) -> None:
+        self.completed += 1
+        if self.progress:
+            self.progress(Progress(self.phase, key, event, self.completed, self.total, self.txn_id))
+
+
+class Run:
+    """One transaction being driven: its log, its WAL writer, its providers."""
+
+    def __init__(
+        self,
+        log: TxnLog,
+        writer: WalWriter,
+        providers: Mapping[str, Provider],
+        *,
+        max_parallel: int,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.log = log
+        self.writer = writer
+        self.providers = providers
+        self.max_parallel = max_parallel
+        self.progress = progress
+        self._lock = threading.Lock()
+
+    @property
+    def txn_id(self) -> str:
+        return self.log.txn_id
+
+    def record(self, record_type: str, fields: Mapping[str, Any] | None = None) -> Record:
+        """Append a durable record and apply it to the log, atomically for other threads."""
+        with self._lock:
+            record = self.writer.append(record_type, fields)
+            self.log.feed(record)
+            return record
+
+    def _provider(self, key: str) -> tuple[Operation, Provider]:
+        op = self.log.ops[key]
+        return op, self.providers[op.provider]
+
+    # --- forward --------------------------------------------------------------------------
+
+    def forward(self) -> TxnResult:
+        """Pre-flight what is not decided yet, create what is missing, commit or roll back."""
+        log = self.log
+        todo = log.keys_in({KeyState.PENDING, KeyState.ABSENT})
+        pre = preflight(
+            [log.ops[k] for k in todo],
+            self.providers,
+            self.txn_id,
+            max_parallel=self.max_parallel,
+            progress=self.progress,
+        )
+        self.record(
+            PREFLIGHT,
+            {
+                "absent": pre.absent,
+                "adopted": {k: state_to_json(s) for k, s in pre.adopted.items()},
+                "conflicts": {k: state_to_json(s) for k, s in pre.conflicts.items()},
+                "errors": pre.errors,
+            },
+        )
+        for key, state in pre.ours.items():
+            # Only possible after a lost record: the cloud has it, tagged with this txn.
+            self.record(RESOLVED, {"key": key, "exists": True, "resource": state_to_json(state)})
+        crash_point("after-preflight")
+        anything_created = any(i.ever_created for i in log.keys.values())
+        if pre.errors or pre.conflicts:
+            if pre.errors:
+                error = "pre-flight read failed: " + "; ".join(
+                    f"{k}: {e}" for k, e in pre.errors.items()
+                )
+                status = TxnStatus.FAILED
+            else:
+                error = "already exist and are not managed by dpn: " + ", ".join(pre.conflicts)
+                status = TxnStatus.CONFLICT
+            if not anything_created and not log.keys_in(IN_DOUBT):
+                return self.end(status, error)
+            return self.abort_and_roll_back(error)
+        to_create = log.keys_in({KeyState.PENDING, KeyState.ABSENT})
+        if not to_create and not anything_created:
+            return self.end(TxnStatus.NOTHING_TO_DO)
+        failure = self.create(to_create)
+        if failure is not None:
+            return self.abort_and_roll_back(failure)
+        crash_point("before-commit")
+        return self.end(TxnStatus.COMMITTED)
+
+    def create(self, keys: list[str]) -> str | None:
+        """Create `keys` in dependency order; the first failure's message, or None."""
+        keyset = set(keys)
+        prereqs = {k: [d for d in self.log.ops[k].depends_on if d in keyset] for k in keys}
+        counter = _Counter("create", len(keys), self.txn_id, self.progress)
+        result = walk(
+            keys,
+            prereqs,
+            self._create_one,
+            max_parallel=self.max_parallel,
+            stop_on_failure=True,
+            on_start=counter.start,
+            on_finish=lambda key, exc: counter.finish(key, "ok" if exc is None else "failed"),
+        )
+        if not result.failed:
+            return None
+        first = next(iter(result.failed.items()))
+        more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
+        return f"creating {first[0]} failed: {describe(first[1])}{more}"
+
+    def _create_one(self, key: str) -> None:
+        op, provider = self._provider(key)
+        resolved: dict[str, ResourceState] = {}
+        for dep in op.depends_on:
+            state = self.log.keys[dep].resource
+            if state is None:  # cannot happen: the walk starts a key only after its deps
+                raise RuntimeError(f"{key}: dependency {dep} has no recorded resource")
+            resolved[dep] = state
+        crash_point("before-intent")
+        self.record(INTENT, {"key": key, "action": CREATE})
+        crash_point("after-intent")
+        try:
+            state = provider.create(op, self.txn_id, resolved)
+        except Exception as exc:
+            # The cloud may still have done it (a lost response): rollback resolves it by
+            # reading, so the failure is recorded as an outcome without a resource.
+            self.record(FAILED, {"key": key, "action": CREATE, "error": describe(exc)})
+            raise
+        crash_point("after-call")
+        self.record(DONE, {"key": key, "action": CREATE, "resource": state_to_json(state)})
+        crash_point("after-done")
+
+    # --- rollback -------------------------------------------------------------------------
+
+    def abort_and_roll_back(self, reason: str) -> TxnResult:
+        if self.log.abort_reason is None:
+            self.record(ABORT, {"reason": reason})
+        crash_point("after-abort")
+        return self.roll_back()
+
+    def resolve_in_doubt(self, *, include_pending: bool = False) -> None:
+        """Ask the cloud about every create that may or may not have happened.
+
+        It happened if the resource exists and carries this transaction's tag. With
+        `include_pending`, keys without any record are asked about too: after a torn last
+        record the log can no longer vouch that they were never sent.
+        """
+        states = set(IN_DOUBT) | ({KeyState.PENDING} if include_pending else set())
+        keys = self.log.keys_in(states)
+        if not keys:
+            return
+
+        def resolve(key: str) -> None:
+            op, provider = self._provider(key)
+            found = provider.read(op.type_key, op.name, op.scope)
+            if found is not None and found.transaction_id == self.txn_id:
+                self.record(
+                    RESOLVED, {"key": key, "exists": True, "resource": state_to_json(found)}
+                )
+            elif self.log.state(key) is not KeyState.PENDING:
+                note = "not found" if found is None else "exists but was not made by this txn"
+                self.record(RESOLVED, {"key": key, "exists": False, "note": note})
+
+        counter = _Counter("resolve", len(keys), self.txn_id, self.progress)
+        walk(
+            keys,
+            {},
+            resolve,
+            max_parallel=self.max_parallel,
+            stop_on_failure=False,
+            on_start=counter.start,
+            on_finish=lambda key, exc: counter.finish(key, "ok" if exc is None else "failed"),
+        )
+        # A read that failed leaves its key in doubt; roll_back reports it as left.
+
+    def retain(self, key: str, reason: str) -> list[str]:
+        """Keep `key`, and everything it needs that this transaction created."""
+        kept: list[str] = []
+        stack = [(key, reason)]
+        while stack:
+            current, why = stack.pop()
+            if self.log.state(current) not in PRESENT | IN_DOUBT:
+                continue
+            self.record(RETAINED, {"key": current, "reason": why})
+            kept.append(current)
+            stack.extend(
+                (dep, f"required by retained {current}") for dep in self.log.ops[current].depends_on
+            )
+        return kept
+
+    def roll_back(self) -> TxnResult:
+        """Delete what this transaction created, dependents before what they depend on."""
+        log = self.log
+        self.resolve_in_doubt()
+        dependents = dependents_of(log.ops.values())
+        present = log.keys_in(PRESENT)
+        # Never delete something that a resource we keep (or cannot account for) depends on:
+        # the cloud would refuse, or worse, cascade into it.
+        keeping = set(
+            log.keys_in(IN_DOUBT | {KeyState.RETAINED, KeyState.ADOPTED, KeyState.CONFLICT})
+        )
+        blocked: dict[str, str] = {}
+        changed = True
+        while changed:
+            changed = False
+            for key in present:
+                if key in blocked:
+                    continue
+                for dep in dependents.get(key, []):
+                    if dep in keeping or dep in blocked:
+                        blocked[key] = f"kept because {dep} ({log.state(dep)}) depends on it"
+                        changed = True
+                        break
+        nodes = [k for k in present if k not in blocked]
+        prereqs = {k: [d for d in dependents.get(k, []) if d in nodes] for k in nodes}
+        counter = _Counter("rollback", len(nodes), self.txn_id, self.progress)
+        result = walk(
+            nodes,
+            prereqs,
+            self._delete_one,
+            max_parallel=self.max_parallel,
+            stop_on_failure=False,
+            on_start=counter.start,
+            on_finish=lambda key, exc: counter.finish(key, "ok" if exc is None else "failed"),
+        )
+        crash_point("before-rollback-end")
+        reasons = dict(blocked)
+        for key, exc in result.failed.items():
+            reasons[key] = f"delete failed: {describe(exc)}"
+        stuck = set(result.failed) | set(result.not_started)
+        for key in result.not_started:
+            still = [d for d in dependents.get(key, []) if d in stuck]
+            reasons[key] = f"not deleted: {', '.join(still)} still exists and depends on it"
+        for key in log.keys_in(IN_DOUBT):
+            info = log.keys[key]
+            reasons[key] = "in doubt: could not read it back to tell whether it was created" + (
+                f" ({info.error})" if info.error else ""
+            )
+        left = [{"key": k, "reason": reasons[k]} for k in log.keys if k in reasons]
+        if left:
+            error = log.abort_reason or "rollback did not finish"
+            return self.end(TxnStatus.ROLLBACK_FAILED, error, left=left)
+        return self.end(TxnStatus.ROLLED_BACK, log.abort_reason)
+
+    def _delete_one(self, key: str) -> None:
+        _, provider = self._provider(key)
+        state = self.log.keys[key].resource
+        if state is None:  # cannot happen: PRESENT keys always have a recorded resource
+            raise RuntimeError(f"{key}: no recorded resource to delete")
+        crash_point("rollback-before-intent")
+        self.record(INTENT, {"key": key, "action": DELETE})
+        crash_point("rollback-after-intent")
+        try:
+            provider.delete(state)  # deleting what is already gone is success, by contract
+        except Exception as exc:
+            self.record(FAILED, {"key": key, "action": DELETE, "error": describe(exc)})
+            raise
+        crash_point("rollback-after-call")
+        self.record(DONE, {"key": key, "action": DELETE})
+        crash_point("rollback-after-done")
+
+    # --- end ------------------------------------------------------------------------------
+
+    def end(
+        self,
+        status: TxnStatus,
+        error: str | None = None,
+        *,
+        left: list[dict[str, str]] | None = None,
+    ) -> TxnResult:
+        fields: dict[str, Any] = {"status": status.value}
+        if error:
+            fields["error"] = error
+        if left:
+            fields["left"] = left
+        self.record(END, fields)
+        crash_point("after-end")
+        return self.log.result()
