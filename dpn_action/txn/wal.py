@@ -185,6 +185,8 @@ class WalWriter:
 
     def __init__(self, path: Path, txn_id: str, next_seq: int, prev_crc: int) -> None:
         self.path = path
+        #: the begin record, when this writer created the file
+        self.begin_record: Record = {}
         self._size = path.stat().st_size
         self.txn_id = txn_id
         self._next_seq = next_seq
@@ -214,7 +216,9 @@ class WalWriter:
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
         fsync_dir(wal_dir)
-        return cls(path, txn_id, 1, record["crc"])
+        writer = cls(path, txn_id, 1, record["crc"])
+        writer.begin_record = record
+        return writer
 
     @classmethod
     def open(cls, path: Path) -> tuple[WalWriter, WalRead]:

@@ -1,0 +1,118 @@
+"""Apply a plan: lock, finish earlier transactions, pre-flight, create, commit or roll back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from dpn_action.providers.base import Operation, Provider
+from dpn_action.txn.crash import crash_point
+from dpn_action.txn.errors import UnfinishedTransactionError
+from dpn_action.txn.graph import validate_plan
+from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, WalLock
+from dpn_action.txn.log import TxnLog, op_to_json
+from dpn_action.txn.model import Conflict, ProgressCallback, TxnResult, TxnStatus
+from dpn_action.txn.recovery import recover_locked
+from dpn_action.txn.runner import Run, host_info, preflight
+from dpn_action.txn.wal import DEFAULT_WAL_DIR, WalWriter, new_txn_id
+
+DEFAULT_MAX_PARALLEL = 8
+
+
+def apply(
+    operations: Iterable[Operation],
+    providers: Mapping[str, Provider],
+    *,
+    wal_dir: Path | str = DEFAULT_WAL_DIR,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+    dry_run: bool = False,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_progress: ProgressCallback | None = None,
+) -> TxnResult:
+    """Create `operations` as one transaction, all or nothing.
+
+    Holding the WAL lock, first finishes every unfinished earlier transaction (rolling it
+    back), then reads every planned resource: one that exists and is ours is adopted, one
+    that exists and is not ours is a conflict and nothing is created. Then creates the rest
+    in dependency order, at most `max_parallel` at a time. On the first failure nothing new
+    starts, running calls finish, and everything this transaction created is deleted again.
+
+    `dry_run` only runs the pre-flight reads: no lock, no WAL, nothing created.
+    Raises `PlanError` for an invalid plan, `LockTimeoutError` when another process keeps
+    the lock, `UnfinishedTransactionError` when an earlier transaction needs a person
+    (`ROLLBACK_FAILED`), `WalCorruptError` for a damaged WAL.
+    """
+    ops = list(operations)
+    validate_plan(ops, providers)
+    if max_parallel < 1:
+        raise ValueError("max_parallel must be at least 1")
+    if dry_run:
+        return _dry_run(ops, providers, max_parallel, on_progress)
+    wal_dir = Path(wal_dir)
+    with WalLock(wal_dir, timeout=lock_timeout, purpose="apply") as lock:
+        recovered = recover_locked(
+            wal_dir, providers, max_parallel=max_parallel, on_progress=on_progress
+        )
+        stuck = [r for r in recovered if r.status is TxnStatus.ROLLBACK_FAILED]
+        if stuck:
+            raise UnfinishedTransactionError(
+                [r.txn_id or "" for r in stuck], _stuck_message(stuck, wal_dir)
+            )
+        txn_id = new_txn_id()
+        lock.set_txn(txn_id)
+        begin = {
+            "ops": [op_to_json(op) for op in ops],
+            "max_parallel": max_parallel,
+            **host_info(),
+        }
+        with WalWriter.create(wal_dir, txn_id, begin) as writer:
+            log = TxnLog(txn_id, writer.path)
+            log.feed(writer.begin_record)
+            crash_point("after-begin")
+            run = Run(log, writer, providers, max_parallel=max_parallel, progress=on_progress)
+            result = run.forward()
+    result.recovered = recovered
+    return result
+
+
+def _dry_run(
+    ops: list[Operation],
+    providers: Mapping[str, Provider],
+    max_parallel: int,
+    on_progress: ProgressCallback | None,
+) -> TxnResult:
+    pre = preflight(ops, providers, None, max_parallel=max_parallel, progress=on_progress)
+    result = TxnResult(
+        txn_id=None,
+        status=TxnStatus.PLANNED,
+        adopted=list(pre.adopted),
+        to_create=list(pre.absent),
+        conflicts=[Conflict(k, s) for k, s in pre.conflicts.items()],
+        resources=dict(pre.adopted),
+    )
+    if pre.errors:
+        result.status = TxnStatus.FAILED
+        result.error = "pre-flight read failed: " + "; ".join(
+            f"{k}: {e}" for k, e in pre.errors.items()
+        )
+    elif pre.conflicts:
+        result.status = TxnStatus.CONFLICT
+        result.error = "already exist and are not managed by dpn: " + ", ".join(pre.conflicts)
+    elif not pre.absent:
+        result.status = TxnStatus.NOTHING_TO_DO
+    return result
+
+
+def _stuck_message(stuck: list[TxnResult], wal_dir: Path) -> str:
+    lines = [
+        "an earlier transaction could not be rolled back completely; "
+        "nothing new is applied until it is settled:"
+    ]
+    for result in stuck:
+        lines.append(f"  {result.txn_id}: {result.error or 'rollback failed'}")
+        lines.extend(f"    left: {item.key} ({item.reason})" for item in result.left)
+    lines.append(
+        f"Fix the cause and run `dpn recover --continue-rollback <txn>` (WAL directory "
+        f"{wal_dir}); --skip KEY for what is already gone, --retain KEY to keep a resource."
+    )
+    return "\n".join(lines)

@@ -1,0 +1,186 @@
+"""Finish what a crash interrupted, settle failed rollbacks, and list every transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from dpn_action.providers.base import Provider
+from dpn_action.txn.crash import crash_point
+from dpn_action.txn.errors import PlanError, TxnError, WalCorruptError
+from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, WalLock
+from dpn_action.txn.log import RECOVER, SKIPPED, TxnLog
+from dpn_action.txn.model import (
+    IN_DOUBT,
+    PRESENT,
+    KeyState,
+    ProgressCallback,
+    TxnResult,
+    TxnStatus,
+)
+from dpn_action.txn.runner import Run, host_info
+from dpn_action.txn.wal import (
+    DEFAULT_WAL_DIR,
+    WalWriter,
+    list_wal_files,
+    read_wal,
+    txn_id_of,
+    wal_path,
+)
+
+DEFAULT_MAX_PARALLEL = 8
+
+
+def recover(
+    providers: Mapping[str, Provider],
+    *,
+    wal_dir: Path | str = DEFAULT_WAL_DIR,
+    forward: bool = False,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_progress: ProgressCallback | None = None,
+) -> list[TxnResult]:
+    """Finish every unfinished transaction in `wal_dir`, oldest first.
+
+    Creates in doubt (an intent without outcome, or a call that raised) are settled by
+    reading the resource: it was created if it exists and carries the transaction's tag.
+    Then the transaction is rolled back, or with `forward` completed, unless it had already
+    decided to roll back. Returns one result per transaction that needed work, plus the
+    `ROLLBACK_FAILED` ones, which are left for `continue_rollback`.
+    """
+    wal_dir = Path(wal_dir)
+    with WalLock(wal_dir, timeout=lock_timeout, purpose="recover"):
+        return recover_locked(
+            wal_dir, providers, forward=forward, max_parallel=max_parallel, on_progress=on_progress
+        )
+
+
+def recover_locked(
+    wal_dir: Path,
+    providers: Mapping[str, Provider],
+    *,
+    forward: bool = False,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+    on_progress: ProgressCallback | None = None,
+) -> list[TxnResult]:
+    """`recover` for a caller that already holds the WAL lock (the executor)."""
+    results: list[TxnResult] = []
+    for path in list_wal_files(wal_dir):
+        log = TxnLog.from_read(read_wal(path))
+        if log.finished or log.records == 0:
+            continue  # done, or an empty file: nothing was ever sent to a cloud
+        if log.status is TxnStatus.ROLLBACK_FAILED:
+            results.append(log.result())
+            continue
+        run = _open_run(path, providers, max_parallel, on_progress)
+        results.append(_recover_one(run, forward=forward))
+    return results
+
+
+def _open_run(
+    path: Path,
+    providers: Mapping[str, Provider],
+    max_parallel: int,
+    on_progress: ProgressCallback | None,
+) -> Run:
+    writer, read = WalWriter.open(path)  # repairs a torn last record, keeping a copy
+    log = TxnLog.from_read(read)
+    missing = sorted({op.provider for op in log.ops.values()} - set(providers))
+    if missing:
+        writer.close()
+        raise PlanError(
+            f"transaction {log.txn_id} ({path}) needs providers {', '.join(missing)}, "
+            "which are not configured; cannot recover it"
+        )
+    return Run(log, writer, providers, max_parallel=max_parallel, progress=on_progress)
+
+
+def _recover_one(run: Run, *, forward: bool) -> TxnResult:
+    log = run.log
+    with run.writer:
+        mode = "forward" if forward and log.abort_reason is None else "rollback"
+        run.record(RECOVER, {"mode": mode, "torn": log.torn, **host_info()})
+        crash_point("recovery-after-start")
+        run.resolve_in_doubt(include_pending=log.torn)
+        crash_point("recovery-after-resolve")
+        if mode == "forward" and not log.keys_in(IN_DOUBT):
+            return run.forward()
+        reason = log.abort_reason or "recovery: rolled back a transaction a crash interrupted"
+        return run.abort_and_roll_back(reason)
+
+
+def continue_rollback(
+    txn_id: str,
+    providers: Mapping[str, Provider],
+    *,
+    wal_dir: Path | str = DEFAULT_WAL_DIR,
+    skip: Iterable[str] = (),
+    retain: Iterable[str] = (),
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_progress: ProgressCallback | None = None,
+) -> TxnResult:
+    """Finish the rollback of a `ROLLBACK_FAILED` transaction.
+
+    Every resource still left is deleted again (or, if in doubt, read again), except:
+    `skip` keys are taken as already gone and not touched; `retain` keys are kept, and so is
+    everything they depend on that the transaction created. Both are recorded in the WAL.
+    """
+    wal_dir = Path(wal_dir)
+    skip, retain = list(skip), list(retain)
+    with WalLock(wal_dir, timeout=lock_timeout, purpose="continue-rollback") as lock:
+        lock.set_txn(txn_id)
+        path = wal_path(wal_dir, txn_id)
+        if not path.exists():
+            raise TxnError(f"no transaction {txn_id} in {wal_dir}")
+        log = TxnLog.from_read(read_wal(path))
+        if log.status is not TxnStatus.ROLLBACK_FAILED:
+            state = log.status or TxnStatus.UNFINISHED
+            hint = " (use recover for unfinished transactions)" if log.status is None else ""
+            raise TxnError(f"transaction {txn_id} is {state}, not ROLLBACK_FAILED{hint}")
+        open_keys = set(log.keys_in(PRESENT | IN_DOUBT))
+        settled = set(log.keys_in({KeyState.SKIPPED, KeyState.RETAINED}))  # by an earlier try
+        unknown = [k for k in [*skip, *retain] if k not in open_keys | settled]
+        if unknown:
+            raise TxnError(
+                f"transaction {txn_id} has nothing left under {', '.join(unknown)}; "
+                f"left: {', '.join(sorted(open_keys)) or 'nothing'}"
+            )
+        both = set(skip) & set(retain)
+        if both:
+            raise TxnError(f"cannot both skip and retain {', '.join(sorted(both))}")
+        run = _open_run(path, providers, max_parallel, on_progress)
+        with run.writer:
+            run.record(
+                RECOVER,
+                {"mode": "continue-rollback", "skip": skip, "retain": retain, **host_info()},
+            )
+            crash_point("recovery-after-start")
+            for key in skip:
+                if key in open_keys:
+                    run.record(SKIPPED, {"key": key, "reason": "declared gone by the operator"})
+            for key in retain:
+                run.retain(key, "kept by the operator")
+            return run.roll_back()
+
+
+def status(wal_dir: Path | str = DEFAULT_WAL_DIR) -> list[TxnResult]:
+    """Every transaction in `wal_dir` with its state, oldest first. Changes nothing.
+
+    Without the lock a running transaction shows as UNFINISHED, and a damaged log as
+    CORRUPT with the reason in `error`.
+    """
+    out: list[TxnResult] = []
+    for path in list_wal_files(Path(wal_dir)):
+        try:
+            read = read_wal(path)
+        except WalCorruptError as exc:
+            out.append(TxnResult(txn_id_of(path), TxnStatus.CORRUPT, wal_path=path, error=str(exc)))
+            continue
+        log = TxnLog.from_read(read)
+        result = log.result()
+        if read.torn:
+            note = f"last record torn ({read.torn}); recovery will truncate it"
+            result.error = f"{result.error}; {note}" if result.error else note
+        out.append(result)
+    return out
