@@ -1,0 +1,272 @@
+"""The core every face calls: configs + blueprints -> named resources and findings.
+
+`analyse()` names every in-scope resource of every blueprint, checks entries for unknown
+fields, and checks uniqueness within each type's real scope across *all* blueprints given.
+Blueprints passed only as `context` take part in the uniqueness check, but their own
+findings are not reported (a commit hook lints the staged files against the whole repo).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dpn_action.blueprint.expand import BlueprintFile, Resource, load_blueprint
+from dpn_action.findings import Finding, did_you_mean, join_pointer
+from dpn_action.naming.catalogue import COMMON_ENTRY_KEYS, KNOWN_VARIABLES, ResourceType
+from dpn_action.naming.config import NamingConfig
+from dpn_action.naming.engine import Issue, Sourced, make_name
+from dpn_action.source import Document
+
+#: entry keys that are never naming values
+_NOT_VALUES = frozenset(COMMON_ENTRY_KEYS) - {"description", "comment"}
+
+
+@dataclass
+class Analysis:
+    blueprints: list[BlueprintFile] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def resources(self) -> list[Resource]:
+        return [r for bp in self.blueprints for r in bp.resources if r.in_scope]
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.is_error for f in self.findings)
+
+
+def analyse(
+    cfg: NamingConfig,
+    targets: list[Path],
+    *,
+    context: list[Path] | None = None,
+    names: bool = True,
+    display_root: Path | None = None,
+    trace_type: str | None = None,
+) -> Analysis:
+    """Load and check blueprints. With `names=False` only structure, scope and references
+    are checked (the fast `plan validate`)."""
+    out = Analysis()
+    target_files: set[str] = set()
+    docs: dict[str, Document] = {}
+    for d in (cfg.values_doc, cfg.patterns_doc):
+        if d is not None:
+            docs[d.path] = d
+    seen: set[Path] = set()
+    for path, is_target in [(p, True) for p in targets] + [(p, False) for p in context or []]:
+        key = path.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        bp, findings = load_blueprint(path, _display(path, display_root))
+        out.blueprints.append(bp)
+        docs[bp.doc.path] = bp.doc
+        if is_target:
+            target_files.add(bp.doc.path)
+            out.findings.extend(findings)
+    if names:
+        namer = _Namer(cfg, docs, trace_type)
+        for bp in out.blueprints:
+            fs = namer.name_blueprint(bp)
+            if bp.doc.path in target_files:
+                out.findings.extend(fs)
+        out.findings.extend(
+            f for f in _uniqueness(out.blueprints) if f.file in target_files)
+    out.findings = _dedupe(out.findings)
+    return out
+
+
+def _display(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, str, int, int, str]] = set()
+    out = []
+    for f in findings:
+        k = (f.code, f.file, f.line, f.column, f.message)
+        if k not in seen:
+            seen.add(k)
+            out.append(f)
+    out.sort(key=Finding.sort_key)
+    return out
+
+
+def _scalar(v: Any) -> str | None:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return str(v)
+    return None
+
+
+class _Namer:
+    def __init__(self, cfg: NamingConfig, docs: dict[str, Document], trace_type: str | None):
+        self.cfg = cfg
+        self.docs = docs
+        self.trace_type = trace_type
+        self._base: dict[tuple[int, str], dict[str, Sourced]] = {}
+        self._allowed: dict[str, frozenset[str]] = {}
+        self._vocab = frozenset(cfg.value_vocabulary() | KNOWN_VARIABLES)
+
+    def base_values(self, bp: BlueprintFile, t: ResourceType) -> dict[str, Sourced]:
+        """Values up to blueprint metadata, by precedence (cached per blueprint and type)."""
+        key = (id(bp), t.key)
+        hit = self._base.get(key)
+        if hit is not None:
+            return hit
+        cfg = self.cfg
+        vals: dict[str, Sourced] = {}
+        for k, v in t.defaults.items():
+            vals[k] = Sourced(v, f"built-in default for {t.key}")
+        vp = cfg.values_path
+        layers: list[tuple[dict[str, str], str, str]] = [
+            (cfg.defaults, "defaults", "/defaults"),
+            (cfg.custom, "custom", "/custom"),
+            (cfg.environments.get(bp.environment, {}), f"environments.{bp.environment}",
+             join_pointer("/environments", bp.environment)),
+            (cfg.resource_types.get(t.key, {}), f"resource_types.{t.key}",
+             join_pointer("/resource_types", t.key)),
+        ]
+        for layer, label, ptr in layers:
+            for k, v in layer.items():
+                vals[k] = Sourced(v, f"{vp} {label}", (vp, join_pointer(ptr, k)))
+        for k, raw in bp.metadata.items():
+            sv = _scalar(raw)
+            if sv is not None:
+                vals[k] = Sourced(sv, f"{bp.doc.path} metadata",
+                                  (bp.doc.path, join_pointer("/metadata", k)))
+        self._base[key] = vals
+        return vals
+
+    def allowed_fields(self, t: ResourceType) -> frozenset[str]:
+        hit = self._allowed.get(t.key)
+        if hit is None:
+            hit = frozenset(
+                set(COMMON_ENTRY_KEYS) | set(t.refs) | set(t.properties) | set(t.defaults)
+                | {c.collection[-1] for c in _children(t)}
+                | set(t.placeholders()) | set(t.placeholders(self.cfg.pattern(t.key)))
+                | self._vocab
+            )
+            self._allowed[t.key] = hit
+        return hit
+
+    def name_blueprint(self, bp: BlueprintFile) -> list[Finding]:
+        findings: list[Finding] = []
+        cfg = self.cfg
+        for r in bp.resources:
+            if not r.in_scope:
+                continue
+            t = r.type
+            values = dict(self.base_values(bp, t))
+            allowed = self.allowed_fields(t)
+            for k, raw in r.entry.items():
+                sv = _scalar(raw)
+                if sv is None:
+                    continue
+                if k not in allowed:
+                    findings.append(r.finding(
+                        "DPN014", f"unknown field '{k}' in a {t.title} entry", field_name=k,
+                        key=True, hint=(did_you_mean(k, sorted(allowed)).strip().capitalize()
+                                        or f"{t.key} uses: " + ", ".join(t.placeholders(
+                                            cfg.pattern(t.key))))))
+                if k in _NOT_VALUES or k in t.refs:
+                    continue
+                values[k] = Sourced(sv, f"{bp.doc.path} entry",
+                                    (bp.doc.path, join_pointer(r.pointer, k)))
+            for k, v in cfg.overrides.items():
+                values[k] = Sourced(v, "--override")
+            explicit = r.entry.get("name")
+            keep = r.entry.get("keep")
+            otl = r.entry.get("on_too_long")
+            res = make_name(
+                t, values, cfg,
+                explicit=explicit if isinstance(explicit, str) else None,
+                props=r.entry,
+                on_too_long=otl if isinstance(otl, str) else None,
+                keep=frozenset(x for x in keep if isinstance(x, str))
+                if isinstance(keep, list) else frozenset(),
+                trace=self.trace_type == t.key,
+            )
+            r.result = res
+            for issue in res.issues:
+                findings.append(self.locate(r, issue))
+        return findings
+
+    def locate(self, r: Resource, issue: Issue) -> Finding:
+        """Point an engine issue at the value it is about, else at the entry."""
+        if issue.var == "name" or (issue.var is None and "name" in r.entry):
+            return r.finding(issue.code, issue.message, field_name="name", hint=issue.hint)
+        if issue.var is not None and r.result is not None:
+            sv = r.result.values.get(issue.var)
+            if sv is not None and sv.origin is not None:
+                doc = self.docs.get(sv.origin[0])
+                if doc is not None:
+                    return doc.finding(issue.code, issue.message, sv.origin[1], hint=issue.hint)
+        return r.finding(issue.code, issue.message, hint=issue.hint)
+
+
+def _children(t: ResourceType) -> list[ResourceType]:
+    from dpn_action.naming.catalogue import CHILDREN
+
+    return CHILDREN.get(t.key, [])
+
+
+def scope_key(r: Resource) -> str:
+    """Where a name must be unique: the type's real scope, made concrete."""
+    t = r.type
+    vals = r.result.values if r.result is not None else {}
+
+    def v(name: str) -> str:
+        sv = vals.get(name)
+        return sv.value if sv is not None else ""
+
+    scope = t.unique_scope
+    if scope == "global":
+        return ""
+    if scope == "account":
+        return f"account={v('account')}"
+    if scope == "region":
+        return f"account={v('account')},region={v('region')}"
+    if scope in ("workspace", "metastore"):
+        return f"workspace={v('workspace')}"
+    c = r.container
+    return f"in={c.full_name}" if c is not None else "in=?"
+
+
+def _uniqueness(blueprints: list[BlueprintFile]) -> list[Finding]:
+    seen: dict[tuple[str, str, str], Resource] = {}
+    findings: list[Finding] = []
+    for bp in blueprints:
+        for r in bp.resources:
+            if not r.in_scope or r.name is None:
+                continue
+            if r.container is not None and r.container.full_name is None:
+                continue
+            t = r.type
+            folded = r.name.lower() if t.case_insensitive else r.name
+            key = (t.key, scope_key(r), folded)
+            first = seen.get(key)
+            if first is None:
+                seen[key] = r
+                continue
+            line, col = first.blueprint.doc.position(first.pointer)
+            where = {"global": "in every AWS account", "account": "in the account",
+                     "region": "in the account and region", "workspace": "in the workspace",
+                     "metastore": "in the metastore",
+                     "parent": f"in {r.container.full_name if r.container else '?'}"}[
+                t.unique_scope]
+            case = " (ignoring case)" if t.case_insensitive else ""
+            findings.append(r.finding(
+                "DPN130", f"{t.title} name '{r.name}' is already used at "
+                f"{first.blueprint.doc.path}:{line}:{col}; names must be unique {where}{case}",
+                field_name="name", hint="change a naming value (for example purpose) of one "
+                "of them"))
+    return findings

@@ -1,0 +1,105 @@
+"""Desired resources -> planned operations; canonical JSON, the plan hash, and renderers.
+
+The plan hash is the SHA-256 of the canonical JSON of the planned operations (sorted keys,
+no whitespace, operations sorted by key), so the same blueprints and configs give the same
+hash on any machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from dpn_action.blueprint.expand import Resource, topological
+from dpn_action.naming.catalogue import CATALOGUE
+
+
+def resource_key(r: Resource) -> str:
+    """Stable identity of a planned resource: `<type>:<full name>`."""
+    return f"{r.type.key}:{r.full_name or r.name}"
+
+
+def properties(r: Resource) -> dict[str, Any]:
+    """The creation properties of an entry (everything the cloud needs besides the name)."""
+    t = r.type
+    return {k: v for k, v in r.entry.items() if k in t.properties and k not in _CHILD_KEYS}
+
+
+_CHILD_KEYS = frozenset({"schemas", "tables", "volumes"})
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    key: str
+    type: str
+    provider: str
+    name: str
+    full_name: str
+    environment: str
+    file: str
+    pointer: str
+    depends_on: tuple[str, ...]
+    properties: dict[str, Any]
+
+    def canonical(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "type": self.type,
+            "name": self.name,
+            "full_name": self.full_name,
+            "environment": self.environment,
+            "depends_on": sorted(self.depends_on),
+            "properties": self.properties,
+        }
+
+
+def planned(resources: list[Resource]) -> list[PlannedResource]:
+    """Named, in-scope resources in dependency order."""
+    out = []
+    for r in topological([r for r in resources if r.in_scope]):
+        if r.name is None or not r.in_scope:
+            continue
+        out.append(PlannedResource(
+            key=resource_key(r),
+            type=r.type.key,
+            provider=r.type.provider,
+            name=r.name,
+            full_name=r.full_name or r.name,
+            environment=r.blueprint.environment,
+            file=r.blueprint.doc.path,
+            pointer=r.pointer,
+            depends_on=tuple(resource_key(d) for d in r.deps if d.name is not None),
+            properties=properties(r),
+        ))
+    return out
+
+
+def canonical_json(items: list[PlannedResource]) -> str:
+    ops = sorted((p.canonical() for p in items), key=lambda d: d["key"])
+    return json.dumps(ops, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def plan_hash(items: list[PlannedResource]) -> str:
+    return hashlib.sha256(canonical_json(items).encode("utf-8")).hexdigest()
+
+
+def preview_json(items: list[PlannedResource]) -> dict[str, Any]:
+    by_type: dict[str, int] = {}
+    for p in items:
+        by_type[p.type] = by_type.get(p.type, 0) + 1
+    return {
+        "plan_hash": plan_hash(items),
+        "resources": [
+            {"type": p.type, "name": p.name, "full_name": p.full_name,
+             "environment": p.environment, "file": p.file, "pointer": p.pointer,
+             "depends_on": list(p.depends_on)}
+            for p in items
+        ],
+        "summary": {"total": len(items), "by_type": dict(sorted(by_type.items()))},
+    }
+
+
+def type_title(key: str) -> str:
+    return CATALOGUE[key].title
