@@ -72,8 +72,7 @@ def analyse(
             fs = namer.name_blueprint(bp)
             if bp.doc.path in target_files:
                 out.findings.extend(fs)
-        out.findings.extend(
-            f for f in _uniqueness(out.blueprints) if f.file in target_files)
+        out.findings.extend(f for f in _uniqueness(out.blueprints) if f.file in target_files)
     out.findings = _dedupe(out.findings)
     return out
 
@@ -130,10 +129,16 @@ class _Namer:
         layers: list[tuple[dict[str, str], str, str]] = [
             (cfg.defaults, "defaults", "/defaults"),
             (cfg.custom, "custom", "/custom"),
-            (cfg.environments.get(bp.environment, {}), f"environments.{bp.environment}",
-             join_pointer("/environments", bp.environment)),
-            (cfg.resource_types.get(t.key, {}), f"resource_types.{t.key}",
-             join_pointer("/resource_types", t.key)),
+            (
+                cfg.environments.get(bp.environment, {}),
+                f"environments.{bp.environment}",
+                join_pointer("/environments", bp.environment),
+            ),
+            (
+                cfg.resource_types.get(t.key, {}),
+                f"resource_types.{t.key}",
+                join_pointer("/resource_types", t.key),
+            ),
         ]
         for layer, label, ptr in layers:
             for k, v in layer.items():
@@ -141,8 +146,9 @@ class _Namer:
         for k, raw in bp.metadata.items():
             sv = _scalar(raw)
             if sv is not None:
-                vals[k] = Sourced(sv, f"{bp.doc.path} metadata",
-                                  (bp.doc.path, join_pointer("/metadata", k)))
+                vals[k] = Sourced(
+                    sv, f"{bp.doc.path} metadata", (bp.doc.path, join_pointer("/metadata", k))
+                )
         self._base[key] = vals
         return vals
 
@@ -150,9 +156,13 @@ class _Namer:
         hit = self._allowed.get(t.key)
         if hit is None:
             hit = frozenset(
-                set(COMMON_ENTRY_KEYS) | set(t.refs) | set(t.properties) | set(t.defaults)
+                set(COMMON_ENTRY_KEYS)
+                | set(t.refs)
+                | set(t.properties)
+                | set(t.defaults)
                 | {c.collection[-1] for c in _children(t)}
-                | set(t.placeholders()) | set(t.placeholders(self.cfg.pattern(t.key)))
+                | set(t.placeholders())
+                | set(t.placeholders(self.cfg.pattern(t.key)))
                 | self._vocab
             )
             self._allowed[t.key] = hit
@@ -172,27 +182,38 @@ class _Namer:
                 if sv is None:
                     continue
                 if k not in allowed:
-                    findings.append(r.finding(
-                        "DPN014", f"unknown field '{k}' in a {t.title} entry", field_name=k,
-                        key=True, hint=(did_you_mean(k, sorted(allowed)).strip().capitalize()
-                                        or f"{t.key} uses: " + ", ".join(t.placeholders(
-                                            cfg.pattern(t.key))))))
+                    findings.append(
+                        r.finding(
+                            "DPN014",
+                            f"unknown field '{k}' in a {t.title} entry",
+                            field_name=k,
+                            key=True,
+                            hint=(
+                                did_you_mean(k, sorted(allowed)).strip().capitalize()
+                                or f"{t.key} uses: " + ", ".join(t.placeholders(cfg.pattern(t.key)))
+                            ),
+                        )
+                    )
                 if k in _NOT_VALUES or k in t.refs:
                     continue
-                values[k] = Sourced(sv, f"{bp.doc.path} entry",
-                                    (bp.doc.path, join_pointer(r.pointer, k)))
+                values[k] = Sourced(
+                    sv, f"{bp.doc.path} entry", (bp.doc.path, join_pointer(r.pointer, k))
+                )
             for k, v in cfg.overrides.items():
                 values[k] = Sourced(v, "--override")
             explicit = r.entry.get("name")
             keep = r.entry.get("keep")
             otl = r.entry.get("on_too_long")
             res = make_name(
-                t, values, cfg,
+                t,
+                values,
+                cfg,
                 explicit=explicit if isinstance(explicit, str) else None,
                 props=r.entry,
                 on_too_long=otl if isinstance(otl, str) else None,
                 keep=frozenset(x for x in keep if isinstance(x, str))
-                if isinstance(keep, list) else frozenset(),
+                if isinstance(keep, list)
+                else frozenset(),
                 trace=self.trace_type == t.key,
             )
             r.result = res
@@ -258,15 +279,22 @@ def _uniqueness(blueprints: list[BlueprintFile]) -> list[Finding]:
                 seen[key] = r
                 continue
             line, col = first.blueprint.doc.position(first.pointer)
-            where = {"global": "in every AWS account", "account": "in the account",
-                     "region": "in the account and region", "workspace": "in the workspace",
-                     "metastore": "in the metastore",
-                     "parent": f"in {r.container.full_name if r.container else '?'}"}[
-                t.unique_scope]
+            where = {
+                "global": "in every AWS account",
+                "account": "in the account",
+                "region": "in the account and region",
+                "workspace": "in the workspace",
+                "metastore": "in the metastore",
+                "parent": f"in {r.container.full_name if r.container else '?'}",
+            }[t.unique_scope]
             case = " (ignoring case)" if t.case_insensitive else ""
-            findings.append(r.finding(
-                "DPN130", f"{t.title} name '{r.name}' is already used at "
-                f"{first.blueprint.doc.path}:{line}:{col}; names must be unique {where}{case}",
-                field_name="name", hint="change a naming value (for example purpose) of one "
-                "of them"))
+            findings.append(
+                r.finding(
+                    "DPN130",
+                    f"{t.title} name '{r.name}' is already used at "
+                    f"{first.blueprint.doc.path}:{line}:{col}; names must be unique {where}{case}",
+                    field_name="name",
+                    hint="change a naming value (for example purpose) of one of them",
+                )
+            )
     return findings

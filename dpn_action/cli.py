@@ -25,19 +25,36 @@ BLUEPRINT_SUFFIXES = (".json", ".yaml", ".yml")
 
 def config_options(fn: F) -> F:
     """--values-config, --patterns-config and --override, shared by every naming command."""
-    fn = click.option("--override", "overrides", multiple=True, metavar="KEY=VALUE",
-                      help="Set a naming value at the highest precedence (repeatable).")(fn)
-    fn = click.option("--patterns-config", type=click.Path(dir_okay=False),
-                      help="naming-patterns.yaml to use (default: discovered).")(fn)
-    fn = click.option("--values-config", type=click.Path(dir_okay=False),
-                      help="naming-values.yaml to use (default: discovered).")(fn)
+    fn = click.option(
+        "--override",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Set a naming value at the highest precedence (repeatable).",
+    )(fn)
+    fn = click.option(
+        "--patterns-config",
+        type=click.Path(dir_okay=False),
+        help="naming-patterns.yaml to use (default: discovered).",
+    )(fn)
+    fn = click.option(
+        "--values-config",
+        type=click.Path(dir_okay=False),
+        help="naming-values.yaml to use (default: discovered).",
+    )(fn)
     return fn
 
 
 def findings_format_option(fn: F) -> F:
     default = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
-    return click.option("--format", "fmt", type=click.Choice(FINDING_FORMATS), default=default,
-                        show_default=True, help="How to print findings.")(fn)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FINDING_FORMATS),
+        default=default,
+        show_default=True,
+        help="How to print findings.",
+    )(fn)
 
 
 def _emit(findings: list[Finding], fmt: str, *, stream: Any = None, quiet_ok: bool = False) -> None:
@@ -53,10 +70,19 @@ def _failed(findings: Iterable[Finding], strict: bool = False) -> bool:
     return any(f.is_error or (strict and f.severity is Severity.WARNING) for f in findings)
 
 
-def _load_config(values_config: str | None, patterns_config: str | None,
-                 overrides: tuple[str, ...], extra: list[Path] | None = None) -> Any:
-    from dpn_action.naming.config import PATTERNS_FILE, VALUES_FILE, discover, load_config
-    from dpn_action.naming.config import parse_overrides
+def _load_config(
+    values_config: str | None,
+    patterns_config: str | None,
+    overrides: tuple[str, ...],
+    extra: list[Path] | None = None,
+) -> Any:
+    from dpn_action.naming.config import (
+        PATTERNS_FILE,
+        VALUES_FILE,
+        discover,
+        load_config,
+        parse_overrides,
+    )
 
     for p in extra or []:
         if p.name == VALUES_FILE and not values_config:
@@ -79,8 +105,9 @@ def _discover_blueprints(root: Path) -> list[Path]:
     base = root / "blueprints"
     if not base.is_dir():
         return []
-    return sorted(p for p in base.rglob("*") if p.suffix.lower() in BLUEPRINT_SUFFIXES
-                  and p.is_file())
+    return sorted(
+        p for p in base.rglob("*") if p.suffix.lower() in BLUEPRINT_SUFFIXES and p.is_file()
+    )
 
 
 class _Group(click.Group):
@@ -113,13 +140,25 @@ def main() -> None:
 @config_options
 @findings_format_option
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-@click.option("--context", "context_globs", multiple=True, metavar="GLOB",
-              help="Also load these blueprints for the repository-wide uniqueness check "
-              "(default: blueprints/** when FILES are given).")
+@click.option(
+    "--context",
+    "context_globs",
+    multiple=True,
+    metavar="GLOB",
+    help="Also load these blueprints for the repository-wide uniqueness check "
+    "(default: blueprints/** when FILES are given).",
+)
 @click.option("--no-context", is_flag=True, help="Check the given files on their own.")
-def lint(files: tuple[Path, ...], values_config: str | None, patterns_config: str | None,
-         overrides: tuple[str, ...], fmt: str, strict: bool, context_globs: tuple[str, ...],
-         no_context: bool) -> None:
+def lint(
+    files: tuple[Path, ...],
+    values_config: str | None,
+    patterns_config: str | None,
+    overrides: tuple[str, ...],
+    fmt: str,
+    strict: bool,
+    context_globs: tuple[str, ...],
+    no_context: bool,
+) -> None:
     """Check blueprints and naming configs: structure, references, names, uniqueness.
 
     With no FILES, lints the discovered configs and every blueprint under blueprints/.
@@ -171,12 +210,18 @@ def plan_validate(files: tuple[Path, ...], fmt: str, strict: bool) -> None:
 @plan.command("preview")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @config_options
-@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
+)
 @click.option("--type", "type_glob", metavar="GLOB", help="Only these types (aws_*, dbx_job).")
-def plan_preview(files: tuple[Path, ...], values_config: str | None,
-                 patterns_config: str | None, overrides: tuple[str, ...], fmt: str,
-                 type_glob: str | None) -> None:
+def plan_preview(
+    files: tuple[Path, ...],
+    values_config: str | None,
+    patterns_config: str | None,
+    overrides: tuple[str, ...],
+    fmt: str,
+    type_glob: str | None,
+) -> None:
     """Show the name of every resource the blueprints describe."""
     import fnmatch
 
@@ -201,8 +246,16 @@ def plan_preview(files: tuple[Path, ...], values_config: str | None,
 
 
 def _finding_dict(f: Finding) -> dict[str, Any]:
-    return {"code": f.code, "severity": f.severity.value, "file": f.file, "line": f.line,
-            "column": f.column, "pointer": f.pointer, "message": f.message, "hint": f.hint}
+    return {
+        "code": f.code,
+        "severity": f.severity.value,
+        "file": f.file,
+        "line": f.line,
+        "column": f.column,
+        "pointer": f.pointer,
+        "message": f.message,
+        "hint": f.hint,
+    }
 
 
 def _preview_table(items: list[Any], cfg: Any) -> None:
@@ -211,8 +264,7 @@ def _preview_table(items: list[Any], cfg: Any) -> None:
 
     from dpn_action.plan import plan_hash, type_title
 
-    console = Console(highlight=False, soft_wrap=False,
-                      width=None if sys.stdout.isatty() else 240)
+    console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 240)
     table = Table(title=None, show_lines=False, header_style="bold", box=None)
     table.add_column("type", no_wrap=True)
     table.add_column("name", no_wrap=True)
@@ -223,15 +275,24 @@ def _preview_table(items: list[Any], cfg: Any) -> None:
         shown = p.full_name if p.full_name != p.name else p.name
         table.add_row(type_title(p.type), shown, p.environment, deps)
     console.print(table)
-    console.print(f"{len(items)} resources, plan {plan_hash(items)[:12]} "
-                  f"(values: {cfg.values_path}, patterns: {cfg.patterns_path})")
+    console.print(
+        f"{len(items)} resources, plan {plan_hash(items)[:12]} "
+        f"(values: {cfg.values_path}, patterns: {cfg.patterns_path})"
+    )
 
 
 @plan.command("schema")
-@click.argument("kind", type=click.Choice(("blueprint", "naming-values", "naming-patterns")),
-                default="blueprint")
-@click.option("--write", "write_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write all three schemas into this directory instead of printing one.")
+@click.argument(
+    "kind",
+    type=click.Choice(("blueprint", "naming-values", "naming-patterns")),
+    default="blueprint",
+)
+@click.option(
+    "--write",
+    "write_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write all three schemas into this directory instead of printing one.",
+)
 def plan_schema(kind: str, write_dir: Path | None) -> None:
     """Print the JSON Schema of a dpn file (generated from dpn's models)."""
     from dpn_action.models import render_schema, write_schemas
@@ -247,17 +308,21 @@ def plan_schema(kind: str, write_dir: Path | None) -> None:
 @click.option("--env", "environment", default="dev", show_default=True)
 @click.option("--project", default="dataplatform", show_default=True)
 @click.option("--region", default="us-east-1", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write (default: blueprints/<env>.json).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write (default: blueprints/<env>.json).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def plan_init(environment: str, project: str, region: str, output: Path | None,
-              force: bool) -> None:
+def plan_init(
+    environment: str, project: str, region: str, output: Path | None, force: bool
+) -> None:
     """Write a starter blueprint."""
     from dpn_action.starter import starter_blueprint, write_new
 
     output = output or Path("blueprints") / f"{environment}.json"
-    text = starter_blueprint(environment, project, region, yaml=output.suffix in (".yaml",
-                                                                                  ".yml"))
+    text = starter_blueprint(environment, project, region, yaml=output.suffix in (".yaml", ".yml"))
     write_new(output, text, force)
     click.echo(f"wrote {output}")
 
@@ -272,17 +337,23 @@ def config() -> None:
 @click.option("--project", default="dataplatform", show_default=True)
 @click.option("--environment", default="dev", show_default=True)
 @click.option("--region", default="us-east-1", show_default=True)
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path(".dpn"), show_default=True)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".dpn"),
+    show_default=True,
+)
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
-def config_init(project: str, environment: str, region: str, directory: Path,
-                force: bool) -> None:
+def config_init(project: str, environment: str, region: str, directory: Path, force: bool) -> None:
     """Write naming-values.yaml and naming-patterns.yaml with the built-in defaults."""
     from dpn_action.naming.config import PATTERNS_FILE, VALUES_FILE
     from dpn_action.starter import starter_patterns, starter_values, write_new
 
-    for name, text in ((VALUES_FILE, starter_values(project, environment, region)),
-                       (PATTERNS_FILE, starter_patterns())):
+    for name, text in (
+        (VALUES_FILE, starter_values(project, environment, region)),
+        (PATTERNS_FILE, starter_patterns()),
+    ):
         write_new(directory / name, text, force)
         click.echo(f"wrote {directory / name}")
 
@@ -291,8 +362,13 @@ def config_init(project: str, environment: str, region: str, directory: Path,
 @config_options
 @findings_format_option
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-def config_validate(values_config: str | None, patterns_config: str | None,
-                    overrides: tuple[str, ...], fmt: str, strict: bool) -> None:
+def config_validate(
+    values_config: str | None,
+    patterns_config: str | None,
+    overrides: tuple[str, ...],
+    fmt: str,
+    strict: bool,
+) -> None:
     """Check the naming configs: schema, placeholders, rules only stricter than the cloud's."""
     cfg, findings = _load_config(values_config, patterns_config, overrides)
     _emit(findings, fmt)
@@ -303,10 +379,12 @@ def config_validate(values_config: str | None, patterns_config: str | None,
 
 @config.command("show")
 @config_options
-@click.option("--format", "fmt", type=click.Choice(("yaml", "json")), default="yaml",
-              show_default=True)
-def config_show(values_config: str | None, patterns_config: str | None,
-                overrides: tuple[str, ...], fmt: str) -> None:
+@click.option(
+    "--format", "fmt", type=click.Choice(("yaml", "json")), default="yaml", show_default=True
+)
+def config_show(
+    values_config: str | None, patterns_config: str | None, overrides: tuple[str, ...], fmt: str
+) -> None:
     """Print the effective configuration and where each part came from."""
     from dpn_action.naming.catalogue import CATALOGUE
 
@@ -319,18 +397,28 @@ def config_show(values_config: str | None, patterns_config: str | None,
         "environments": cfg.environments,
         "resource_types": cfg.resource_types,
         "overrides": cfg.overrides,
-        "patterns": {k: {"pattern": cfg.pattern(k),
-                         "from": cfg.patterns_path if k in cfg.user_patterns else "built-in",
-                         "required": sorted(cfg.required(k))} for k in CATALOGUE},
+        "patterns": {
+            k: {
+                "pattern": cfg.pattern(k),
+                "from": cfg.patterns_path if k in cfg.user_patterns else "built-in",
+                "required": sorted(cfg.required(k)),
+            }
+            for k in CATALOGUE
+        },
         "transformations": {
-            "region_mapping": cfg.region_mapping, "lowercase": sorted(cfg.lowercase),
-            "uppercase": sorted(cfg.uppercase), "replace_hyphens": cfg.replace_hyphens,
-            "hash_generation": vars(cfg.hash)},
+            "region_mapping": cfg.region_mapping,
+            "lowercase": sorted(cfg.lowercase),
+            "uppercase": sorted(cfg.uppercase),
+            "replace_hyphens": cfg.replace_hyphens,
+            "hash_generation": vars(cfg.hash),
+        },
         "validation": {
             "max_length": cfg.max_length,
             "allowed_chars": {k: v.pattern for k, v in cfg.allowed_chars.items()},
             "required_variables": {k: sorted(v) for k, v in cfg.required_variables.items()},
-            "on_too_long": cfg.on_too_long, "keep": {k: sorted(v) for k, v in cfg.keep.items()}},
+            "on_too_long": cfg.on_too_long,
+            "keep": {k: sorted(v) for k, v in cfg.keep.items()},
+        },
     }
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2))
@@ -346,14 +434,28 @@ def config_show(values_config: str | None, patterns_config: str | None,
 # --------------------------------------------------------------------------------- explain
 @main.command()
 @click.argument("type_key", metavar="TYPE")
-@click.option("--blueprint", "blueprint", type=click.Path(dir_okay=False, path_type=Path),
-              help="Explain every entry of TYPE in this blueprint.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="Without --blueprint: values of one hypothetical entry.")
+@click.option(
+    "--blueprint",
+    "blueprint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Explain every entry of TYPE in this blueprint.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Without --blueprint: values of one hypothetical entry.",
+)
 @config_options
-def explain(type_key: str, blueprint: Path | None, sets: tuple[str, ...],
-            values_config: str | None, patterns_config: str | None,
-            overrides: tuple[str, ...]) -> None:
+def explain(
+    type_key: str,
+    blueprint: Path | None,
+    sets: tuple[str, ...],
+    values_config: str | None,
+    patterns_config: str | None,
+    overrides: tuple[str, ...],
+) -> None:
     """Show how each name of TYPE is built: every value and its source, every
     transformation, every rule checked."""
     from dpn_action.explain import explain_blueprint, explain_values
@@ -361,8 +463,11 @@ def explain(type_key: str, blueprint: Path | None, sets: tuple[str, ...],
     from dpn_action.naming.catalogue import CATALOGUE
 
     if type_key not in CATALOGUE:
-        raise click.BadParameter(f"unknown type '{type_key}'.{did_you_mean(type_key, CATALOGUE)}"
-                                 f" Types: {', '.join(CATALOGUE)}", param_hint="TYPE")
+        raise click.BadParameter(
+            f"unknown type '{type_key}'.{did_you_mean(type_key, list(CATALOGUE))}"
+            f" Types: {', '.join(CATALOGUE)}",
+            param_hint="TYPE",
+        )
     cfg, findings = _load_config(values_config, patterns_config, overrides)
     if findings:
         _emit(findings, "text", stream=sys.stderr)

@@ -24,10 +24,14 @@ def _print_result(title: str, res: NameResult) -> None:
 def explain_values(cfg: NamingConfig, type_key: str, values: dict[str, str]) -> bool:
     """Explain one hypothetical entry: config values plus KEY=VALUE pairs."""
     t = CATALOGUE[type_key]
-    vals: dict[str, Sourced] = {k: Sourced(v, f"built-in default for {t.key}")
-                                for k, v in t.defaults.items()}
-    for layer, label in ((cfg.defaults, "defaults"), (cfg.custom, "custom"),
-                         (cfg.resource_types.get(t.key, {}), f"resource_types.{t.key}")):
+    vals: dict[str, Sourced] = {
+        k: Sourced(v, f"built-in default for {t.key}") for k, v in t.defaults.items()
+    }
+    for layer, label in (
+        (cfg.defaults, "defaults"),
+        (cfg.custom, "custom"),
+        (cfg.resource_types.get(t.key, {}), f"resource_types.{t.key}"),
+    ):
         for k, v in layer.items():
             vals[k] = Sourced(v, f"{cfg.values_path} {label}")
     for k, v in values.items():
@@ -36,8 +40,9 @@ def explain_values(cfg: NamingConfig, type_key: str, values: dict[str, str]) -> 
         vals[k] = Sourced(v, "--override")
     res = make_name(t, vals, cfg, trace=True)
     _print_result(f"{t.key} ({t.title}): pattern {cfg.pattern(t.key)}", res)
-    return res.name is not None and not any(i.code[3] != "0" or i.code in ("DPN030",)
-                                            for i in res.issues if i.code != "DPN040")
+    return res.name is not None and not any(
+        i.code[3] != "0" or i.code in ("DPN030",) for i in res.issues if i.code != "DPN040"
+    )
 
 
 def explain_blueprint(cfg: NamingConfig, type_key: str, path: Path) -> bool:
@@ -51,8 +56,10 @@ def explain_blueprint(cfg: NamingConfig, type_key: str, path: Path) -> bool:
     for r in entries:
         line, col = r.blueprint.doc.position(r.pointer)
         assert r.result is not None
-        _print_result(f"{r.blueprint.doc.path}:{line}:{col} {r.pointer}  pattern "
-                      f"{cfg.pattern(type_key)}", r.result)
+        _print_result(
+            f"{r.blueprint.doc.path}:{line}:{col} {r.pointer}  pattern {cfg.pattern(type_key)}",
+            r.result,
+        )
         click.echo()
     others = [f for f in result.findings if f.is_error]
     if others:

@@ -21,9 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from dpn_action.schema_files import SCHEMA_BASE, SCHEMA_FILES
 from dpn_action.naming.catalogue import CATALOGUE, CHILDREN, COMMON_ENTRY_KEYS, ResourceType
-
+from dpn_action.schema_files import SCHEMA_BASE, SCHEMA_FILES
 
 Scalar = str | int | float | bool
 _JSON_TYPES: dict[str, Any] = {
@@ -34,7 +33,7 @@ _JSON_TYPES: dict[str, Any] = {
     "array": list[Any],
     "object": dict[str, Any],
 }
-_SCALAR_SCHEMA = {"type": ["string", "number", "boolean"]}
+_SCALAR_SCHEMA: dict[str, Any] = {"type": ["string", "number", "boolean"]}
 
 
 def _strict(title: str, extra: dict[str, Any] | None = None) -> ConfigDict:
@@ -169,12 +168,16 @@ def _entry_model(t: ResourceType, built: dict[str, type[BaseModel]]) -> type[Bas
     fields["keep"] = (list[str] | None, None)
     fields["on_too_long"] = (Literal["error", "hash"] | None, None)
     for ref in t.refs:
-        fields[ref] = (str | None, Field(default=None, description=f"an id or short key of a "
-                                         f"{CATALOGUE[t.refs[ref]].title}"))
+        fields[ref] = (
+            str | None,
+            Field(
+                default=None, description=f"an id or short key of a {CATALOGUE[t.refs[ref]].title}"
+            ),
+        )
     for child in CHILDREN.get(t.key, []):
         fields[child.collection[-1]] = (list[_entry_model(child, built)] | None, None)  # type: ignore[misc]
     name = "".join(p.capitalize() for p in t.key.split("_")) + "Entry"
-    model = create_model(
+    model: type[BaseModel] = create_model(
         name,
         __config__=ConfigDict(
             extra="allow",

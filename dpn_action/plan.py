@@ -61,18 +61,20 @@ def planned(resources: list[Resource]) -> list[PlannedResource]:
     for r in topological([r for r in resources if r.in_scope]):
         if r.name is None or not r.in_scope:
             continue
-        out.append(PlannedResource(
-            key=resource_key(r),
-            type=r.type.key,
-            provider=r.type.provider,
-            name=r.name,
-            full_name=r.full_name or r.name,
-            environment=r.blueprint.environment,
-            file=r.blueprint.doc.path,
-            pointer=r.pointer,
-            depends_on=tuple(resource_key(d) for d in r.deps if d.name is not None),
-            properties=properties(r),
-        ))
+        out.append(
+            PlannedResource(
+                key=resource_key(r),
+                type=r.type.key,
+                provider=r.type.provider,
+                name=r.name,
+                full_name=r.full_name or r.name,
+                environment=r.blueprint.environment,
+                file=r.blueprint.doc.path,
+                pointer=r.pointer,
+                depends_on=tuple(resource_key(d) for d in r.deps if d.name is not None),
+                properties=properties(r),
+            )
+        )
     return out
 
 
@@ -92,9 +94,15 @@ def preview_json(items: list[PlannedResource]) -> dict[str, Any]:
     return {
         "plan_hash": plan_hash(items),
         "resources": [
-            {"type": p.type, "name": p.name, "full_name": p.full_name,
-             "environment": p.environment, "file": p.file, "pointer": p.pointer,
-             "depends_on": list(p.depends_on)}
+            {
+                "type": p.type,
+                "name": p.name,
+                "full_name": p.full_name,
+                "environment": p.environment,
+                "file": p.file,
+                "pointer": p.pointer,
+                "depends_on": list(p.depends_on),
+            }
             for p in items
         ],
         "summary": {"total": len(items), "by_type": dict(sorted(by_type.items()))},

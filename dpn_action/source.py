@@ -78,8 +78,9 @@ class Document:
                 return (1, 1) if self.text else (0, 0)
             tokens.pop()
 
-    def finding(self, code: str, message: str, pointer: str, *, hint: str = "", key: bool = False,
-                **kw: Any) -> Finding:
+    def finding(
+        self, code: str, message: str, pointer: str, *, hint: str = "", key: bool = False, **kw: Any
+    ) -> Finding:
         """A finding located at `pointer` in this document."""
         line, col = self.position(pointer, key=key)
         return Finding.make(
@@ -109,8 +110,12 @@ def read_document(path: str | Path, display: str | None = None) -> Document:
         doc = Document(path=name, text="", kind="json")
         reason = exc.strerror or exc.__class__.__name__
         doc.findings.append(
-            Finding.make("DPN003", f"cannot read file: {reason}", file=name,
-                         hint="check the path and its permissions")
+            Finding.make(
+                "DPN003",
+                f"cannot read file: {reason}",
+                file=name,
+                hint="check the path and its permissions",
+            )
         )
         return doc
     return parse_bytes(raw, name)
@@ -125,8 +130,14 @@ def parse_bytes(raw: bytes, path: str, kind: str | None = None) -> Document:
         line = head.count(b"\n") + 1
         col = exc.start - (head.rfind(b"\n") + 1) + 1
         doc.findings.append(
-            Finding.make("DPN001", f"file is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
-                         file=path, line=line, column=col, hint="save the file as UTF-8")
+            Finding.make(
+                "DPN001",
+                f"file is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                file=path,
+                line=line,
+                column=col,
+                hint="save the file as UTF-8",
+            )
         )
         return doc
     return parse_text(text, path, kind)
@@ -164,8 +175,14 @@ def _load_json(doc: Document) -> None:
         pass
     except json.JSONDecodeError as exc:
         doc.findings.append(
-            Finding.make("DPN001", f"invalid JSON: {exc.msg}", file=doc.path, line=exc.lineno,
-                         column=exc.colno, hint=_json_hint(exc))
+            Finding.make(
+                "DPN001",
+                f"invalid JSON: {exc.msg}",
+                file=doc.path,
+                line=exc.lineno,
+                column=exc.colno,
+                hint=_json_hint(exc),
+            )
         )
         return
     except (ValueError, RecursionError) as exc:
@@ -181,9 +198,15 @@ def _load_json(doc: Document) -> None:
         line, col = doc._offset_to_line_col(key_off)
         name = split_pointer(pointer)[-1]
         doc.findings.append(
-            Finding.make("DPN002", f"duplicate key '{name}' (the later value wins)", file=doc.path,
-                         line=line, column=col, pointer=pointer,
-                         hint="remove or rename one of the keys")
+            Finding.make(
+                "DPN002",
+                f"duplicate key '{name}' (the later value wins)",
+                file=doc.path,
+                line=line,
+                column=col,
+                pointer=pointer,
+                hint="remove or rename one of the keys",
+            )
         )
 
 
@@ -274,9 +297,14 @@ def _load_yaml(doc: Document) -> None:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         doc.findings.append(
-            Finding.make("DPN001", f"invalid YAML: {exc.problem or exc.context}", file=doc.path,
-                         line=line, column=col,
-                         hint="check indentation and quoting near this position")
+            Finding.make(
+                "DPN001",
+                f"invalid YAML: {exc.problem or exc.context}",
+                file=doc.path,
+                line=line,
+                column=col,
+                hint="check indentation and quoting near this position",
+            )
         )
         return
     except yaml.YAMLError as exc:
@@ -316,8 +344,9 @@ class _YamlBuilder:
         if not self.line_starts:
             self.line_starts = [0]
             self.line_starts.extend(m.end() for m in re.finditer("\n", self.doc.text))
-        line = min(mark.line, len(self.line_starts) - 1)
-        return self.line_starts[line] + mark.column
+        line: int = min(mark.line, len(self.line_starts) - 1)
+        column: int = mark.column
+        return self.line_starts[line] + column
 
     def build(self, node: Any, pointer: str, key_off: int) -> Any:
         yaml = self.yaml
@@ -344,9 +373,15 @@ class _YamlBuilder:
                 if key in out:
                     line, col = self.doc._offset_to_line_col(koff)
                     self.doc.findings.append(
-                        Finding.make("DPN002", f"duplicate key '{key}' (the later value wins)",
-                                     file=self.doc.path, line=line, column=col, pointer=child,
-                                     hint="remove or rename one of the keys")
+                        Finding.make(
+                            "DPN002",
+                            f"duplicate key '{key}' (the later value wins)",
+                            file=self.doc.path,
+                            line=line,
+                            column=col,
+                            pointer=child,
+                            hint="remove or rename one of the keys",
+                        )
                     )
                 out[key] = self.build(value_node, child, koff)
             return out

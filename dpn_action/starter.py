@@ -37,23 +37,45 @@ def starter_blueprint(environment: str, project: str, region: str, *, yaml: bool
     doc = {
         "$schema": f"{SCHEMA_BASE}/{SCHEMA_FILES['blueprint']}",
         "version": "1.0",
-        "metadata": {"environment": environment, "project": project, "region": region,
-                     "team": "data-engineering", "cost_center": "CC-0000",
-                     "data_classification": "internal"},
+        "metadata": {
+            "environment": environment,
+            "project": project,
+            "region": region,
+            "team": "data-engineering",
+            "cost_center": "CC-0000",
+            "data_classification": "internal",
+        },
         "resources": {
             "aws": {
                 "s3_buckets": [{"purpose": "landing", "layer": "raw", "versioning": True}],
                 "glue_databases": [{"domain": "sales", "layer": "bronze"}],
-                "glue_tables": [{"database_ref": "sales-bronze", "entity": "orders",
-                                 "columns": [{"name": "order_id", "type": "bigint"}]}],
+                "glue_tables": [
+                    {
+                        "database_ref": "sales-bronze",
+                        "entity": "orders",
+                        "columns": [{"name": "order_id", "type": "bigint"}],
+                    }
+                ],
             },
             "databricks": {
-                "clusters": [{"workload": "etl", "cluster_type": "shared",
-                              "node_type": "i3.xlarge"}],
+                "clusters": [
+                    {"workload": "etl", "cluster_type": "shared", "node_type": "i3.xlarge"}
+                ],
                 "jobs": [{"job_type": "batch", "purpose": "load", "cluster_ref": "etl"}],
-                "unity_catalog": {"catalogs": [{"catalog_type": "main", "schemas": [
-                    {"domain": "sales", "layer": "bronze",
-                     "tables": [{"entity": "orders"}]}]}]},
+                "unity_catalog": {
+                    "catalogs": [
+                        {
+                            "catalog_type": "main",
+                            "schemas": [
+                                {
+                                    "domain": "sales",
+                                    "layer": "bronze",
+                                    "tables": [{"entity": "orders"}],
+                                }
+                            ],
+                        }
+                    ]
+                },
             },
         },
     }
@@ -68,26 +90,37 @@ def starter_blueprint(environment: str, project: str, region: str, *, yaml: bool
 def starter_values(project: str, environment: str, region: str) -> str:
     import yaml
 
+    envs = {env: {"environment": env} for env in dict.fromkeys(("dev", "stg", "prd", environment))}
     doc = {
         "version": "1.0",
         "defaults": {"project": project, "region": region, "team": "data-engineering"},
-        "environments": {env: {"environment": env} for env in ("dev", "stg", "prd")},
+        "environments": envs,
         "resource_types": {},
         "custom": {},
     }
-    if environment not in doc["environments"]:  # type: ignore[operator]
-        doc["environments"][environment] = {"environment": environment}  # type: ignore[index]
-    return (_schema_comment("naming-values")
-            + "# Precedence, lowest to highest: defaults < environments.<env> <\n"
-            + "# resource_types.<type> < blueprint metadata < entry fields < --override\n"
-            + yaml.safe_dump(doc, sort_keys=False))
+    return (
+        _schema_comment("naming-values")
+        + "# Precedence, lowest to highest: defaults < environments.<env> <\n"
+        + "# resource_types.<type> < blueprint metadata < entry fields < --override\n"
+        + yaml.safe_dump(doc, sort_keys=False)
+    )
 
 
 def starter_patterns() -> str:
     import yaml
 
-    regions = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2",
-               "eu-central-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1")
+    regions = (
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-central-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-northeast-1",
+    )
     doc = {
         "version": "1.0",
         "patterns": {k: t.pattern for k, t in CATALOGUE.items()},
@@ -96,9 +129,15 @@ def starter_patterns() -> str:
             "lowercase": ["project", "environment"],
             "hash_generation": {"algorithm": "sha256", "length": 8},
         },
-        "validation": {"max_length": {}, "allowed_chars": {}, "required_variables": {},
-                       "on_too_long": {}},
+        "validation": {
+            "max_length": {},
+            "allowed_chars": {},
+            "required_variables": {},
+            "on_too_long": {},
+        },
     }
-    return (_schema_comment("naming-patterns")
-            + "# Rules here can only be stricter than the cloud's own.\n"
-            + yaml.safe_dump(doc, sort_keys=False))
+    return (
+        _schema_comment("naming-patterns")
+        + "# Rules here can only be stricter than the cloud's own.\n"
+        + yaml.safe_dump(doc, sort_keys=False)
+    )

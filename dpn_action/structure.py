@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -107,19 +108,35 @@ class _Validator:
             types = t if isinstance(t, list) else [t]
             if not any(_is_type(value, x) for x in types):
                 want = " or ".join(types)
-                self.add("DPN010", f"{self.where(pointer)} must be {_article(want)}, "
-                         f"not {_article(_type_name(value))}", pointer,
-                         hint=self.type_hint(types, value))
+                self.add(
+                    "DPN010",
+                    f"{self.where(pointer)} must be {_article(want)}, "
+                    f"not {_article(_type_name(value))}",
+                    pointer,
+                    hint=self.type_hint(types, value),
+                )
                 return
         if "const" in schema and value != schema["const"]:
-            self.add("DPN013", f"{self.where(pointer)} must be {json.dumps(schema['const'])}, "
-                     f"not {json.dumps(value)}", pointer)
+            self.add(
+                "DPN013",
+                f"{self.where(pointer)} must be {json.dumps(schema['const'])}, "
+                f"not {json.dumps(value)}",
+                pointer,
+            )
         if "enum" in schema and value not in schema["enum"]:
             choices = ", ".join(json.dumps(c) for c in schema["enum"])
-            extra = did_you_mean(value, [str(c) for c in schema["enum"]]) if isinstance(
-                value, str) else ""
-            self.add("DPN013", f"{self.where(pointer)} is {json.dumps(value)}; allowed: "
-                     f"{choices}.{extra}".rstrip("."), pointer)
+            extra = (
+                did_you_mean(value, [str(c) for c in schema["enum"]])
+                if isinstance(value, str)
+                else ""
+            )
+            self.add(
+                "DPN013",
+                f"{self.where(pointer)} is {json.dumps(value)}; allowed: {choices}.{extra}".rstrip(
+                    "."
+                ),
+                pointer,
+            )
         if isinstance(value, dict):
             self._object(value, schema, pointer)
         elif isinstance(value, list):
@@ -135,8 +152,9 @@ class _Validator:
         if any(not r for r in results):
             return
         # Report the branch whose type matched (its errors are the useful ones).
-        best = min(results, key=lambda r: (any(c == "DPN010" and p == pointer for c, _, p, _ in r),
-                                           len(r)))
+        best = min(
+            results, key=lambda r: (any(c == "DPN010" and p == pointer for c, _, p, _ in r), len(r))
+        )
         for code, message, p, hint in best:
             self.add(code, message, p, hint)
 
@@ -144,8 +162,12 @@ class _Validator:
         props: dict[str, Schema] = schema.get("properties", {})
         for req in schema.get("required", ()):
             if req not in value:
-                self.add("DPN012", f"{self.where(pointer)} is missing required key '{req}'",
-                         pointer, hint=f"add '{req}'")
+                self.add(
+                    "DPN012",
+                    f"{self.where(pointer)} is missing required key '{req}'",
+                    pointer,
+                    hint=f"add '{req}'",
+                )
         extra = schema.get("additionalProperties", True)
         for k, v in value.items():
             child = join_pointer(pointer, k)
@@ -153,18 +175,32 @@ class _Validator:
             if sub is not None:
                 self.check(v, sub, child)
             elif extra is False:
-                what = "collection" if pointer.startswith("/resources") and _is_collections(
-                    props) else "key"
-                self.add("DPN011", f"unknown {what} '{k}' in {self.where(pointer)}",
-                         child, key=True,
-                         hint=(did_you_mean(k, list(props)).strip().capitalize()
-                               or "allowed: " + ", ".join(sorted(props)[:12])))
+                what = (
+                    "collection"
+                    if pointer.startswith("/resources") and _is_collections(props)
+                    else "key"
+                )
+                self.add(
+                    "DPN011",
+                    f"unknown {what} '{k}' in {self.where(pointer)}",
+                    child,
+                    key=True,
+                    hint=(
+                        did_you_mean(k, list(props)).strip().capitalize()
+                        or "allowed: " + ", ".join(sorted(props)[:12])
+                    ),
+                )
             elif isinstance(extra, dict):
                 errs = self.errors(v, extra, child)
                 close = did_you_mean(k, list(props)) if errs else ""
                 if close:
-                    self.add("DPN014", f"unknown field '{k}' in {self.where(pointer)}", child,
-                             key=True, hint=close.strip().capitalize())
+                    self.add(
+                        "DPN014",
+                        f"unknown field '{k}' in {self.where(pointer)}",
+                        child,
+                        key=True,
+                        hint=close.strip().capitalize(),
+                    )
                 else:
                     for code, message, p, hint in errs:
                         self.add(code, message, p, hint)
@@ -181,8 +217,13 @@ class _Validator:
     def _string(self, value: str, schema: Schema, pointer: str) -> None:
         lo, hi = schema.get("minLength"), schema.get("maxLength")
         if lo is not None and len(value) < lo:
-            self.add("DPN013", f"{self.where(pointer)} must not be empty" if lo == 1 else
-                     f"{self.where(pointer)} needs at least {lo} characters", pointer)
+            self.add(
+                "DPN013",
+                f"{self.where(pointer)} must not be empty"
+                if lo == 1
+                else f"{self.where(pointer)} needs at least {lo} characters",
+                pointer,
+            )
         if hi is not None and len(value) > hi:
             self.add("DPN013", f"{self.where(pointer)} has more than {hi} characters", pointer)
         pat = schema.get("pattern")
@@ -192,12 +233,13 @@ class _Validator:
                 self.add("DPN013", f"{self.where(pointer)} does not match {pat}", pointer)
 
     def _number(self, value: float, schema: Schema, pointer: str) -> None:
-        for key, ok, word in (
-            ("minimum", lambda b: value >= b, "at least"),
-            ("maximum", lambda b: value <= b, "at most"),
-            ("exclusiveMinimum", lambda b: value > b, "more than"),
-            ("exclusiveMaximum", lambda b: value < b, "less than"),
-        ):
+        bounds: tuple[tuple[str, str, Callable[[float], bool]], ...] = (
+            ("minimum", "at least", lambda b: value >= b),
+            ("maximum", "at most", lambda b: value <= b),
+            ("exclusiveMinimum", "more than", lambda b: value > b),
+            ("exclusiveMaximum", "less than", lambda b: value < b),
+        )
+        for key, word, ok in bounds:
             if key in schema and not ok(schema[key]):
                 self.add("DPN013", f"{self.where(pointer)} must be {word} {schema[key]}", pointer)
 
@@ -210,8 +252,10 @@ class _Validator:
         if "string" in types and isinstance(value, (int, float)) and not isinstance(value, bool):
             return f'quote the value: "{value}"'
         if types == ["string", "number", "boolean"]:
-            return ("naming values are plain strings; nested data is only allowed for the "
-                    "type's creation properties")
+            return (
+                "naming values are plain strings; nested data is only allowed for the "
+                "type's creation properties"
+            )
         return ""
 
 

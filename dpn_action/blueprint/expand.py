@@ -72,8 +72,15 @@ class Resource:
             out = out.replace("{" + var + "}", v)
         return out
 
-    def finding(self, code: str, message: str, *, field_name: str | None = None,
-                hint: str = "", key: bool = False) -> Finding:
+    def finding(
+        self,
+        code: str,
+        message: str,
+        *,
+        field_name: str | None = None,
+        hint: str = "",
+        key: bool = False,
+    ) -> Finding:
         ptr = self.pointer
         if field_name is not None and field_name in self.entry:
             ptr = join_pointer(self.pointer, field_name)
@@ -109,8 +116,14 @@ def load_blueprint(path: Path, display: str | None = None) -> tuple[BlueprintFil
     bp = BlueprintFile(doc)
     if doc.data is None:
         if doc.ok:
-            findings.append(Finding.make("DPN012", "blueprint is empty", file=doc.path,
-                                         hint="run `dpn plan init` for a starting point"))
+            findings.append(
+                Finding.make(
+                    "DPN012",
+                    "blueprint is empty",
+                    file=doc.path,
+                    hint="run `dpn plan init` for a starting point",
+                )
+            )
         return bp, findings
     findings.extend(validate(doc, "blueprint", "blueprint"))
     findings.extend(expand(bp))
@@ -163,11 +176,17 @@ def _apply_scope(bp: BlueprintFile) -> list[Finding]:
     findings = []
     for i, pat in enumerate(patterns):
         if not fnmatch.filter(CATALOGUE, pat):
-            findings.append(bp.doc.finding(
-                "DPN202", f"scope pattern '{pat}' matches no resource type",
-                join_pointer("/scope/patterns", i),
-                hint=(did_you_mean(pat, list(CATALOGUE)).strip().capitalize()
-                      or "type keys look like aws_s3_bucket or dbx_*")))
+            findings.append(
+                bp.doc.finding(
+                    "DPN202",
+                    f"scope pattern '{pat}' matches no resource type",
+                    join_pointer("/scope/patterns", i),
+                    hint=(
+                        did_you_mean(pat, list(CATALOGUE)).strip().capitalize()
+                        or "type keys look like aws_s3_bucket or dbx_*"
+                    ),
+                )
+            )
     if not patterns or mode not in ("include", "exclude"):
         return findings
     for r in bp.resources:
@@ -186,9 +205,14 @@ def _resolve_refs(bp: BlueprintFile) -> list[Finding]:
             if r.id in by_id:
                 first = by_id[r.id]
                 line, _ = bp.doc.position(first.pointer)
-                findings.append(r.finding("DPN022", f"id '{r.id}' is already used on line {line}",
-                                          field_name="id", hint="ids must be unique in a "
-                                          "blueprint"))
+                findings.append(
+                    r.finding(
+                        "DPN022",
+                        f"id '{r.id}' is already used on line {line}",
+                        field_name="id",
+                        hint="ids must be unique in a blueprint",
+                    )
+                )
             else:
                 by_id[r.id] = r
     for r in bp.resources:
@@ -204,13 +228,18 @@ def _resolve_refs(bp: BlueprintFile) -> list[Finding]:
                 r.deps.append(target)
             else:
                 assert problem is not None
-                findings.append(r.finding(problem[0], problem[1], field_name=ref_field,
-                                          hint=problem[2]))
+                findings.append(
+                    r.finding(problem[0], problem[1], field_name=ref_field, hint=problem[2])
+                )
         if r.type.parent_ref and r.type.parent_ref not in r.entry:
-            findings.append(r.finding(
-                "DPN012", f"{r.type.title} needs '{r.type.parent_ref}' (the "
-                f"{CATALOGUE[r.type.refs[r.type.parent_ref]].title} it belongs to)",
-                hint=f"add \"{r.type.parent_ref}\": \"<id or short key>\""))
+            findings.append(
+                r.finding(
+                    "DPN012",
+                    f"{r.type.title} needs '{r.type.parent_ref}' (the "
+                    f"{CATALOGUE[r.type.refs[r.type.parent_ref]].title} it belongs to)",
+                    hint=f'add "{r.type.parent_ref}": "<id or short key>"',
+                )
+            )
         deps = r.entry.get("depends_on")
         if isinstance(deps, list):
             for i, d in enumerate(deps):
@@ -218,11 +247,17 @@ def _resolve_refs(bp: BlueprintFile) -> list[Finding]:
                     continue
                 target = by_id.get(d)
                 if target is None:
-                    findings.append(bp.doc.finding(
-                        "DPN020", f"depends_on '{d}' is not the id of any entry",
-                        join_pointer(r.pointer, "depends_on", i),
-                        hint=(did_you_mean(d, list(by_id)).strip().capitalize()
-                              or "give the entry you mean an `id`")))
+                    findings.append(
+                        bp.doc.finding(
+                            "DPN020",
+                            f"depends_on '{d}' is not the id of any entry",
+                            join_pointer(r.pointer, "depends_on", i),
+                            hint=(
+                                did_you_mean(d, list(by_id)).strip().capitalize()
+                                or "give the entry you mean an `id`"
+                            ),
+                        )
+                    )
                 elif target is not r:
                     r.deps.append(target)
     return findings
@@ -239,16 +274,25 @@ def _match(
         return matches[0], None
     title = CATALOGUE[target_type].title
     if len(matches) > 1:
-        return None, ("DPN023", f"'{value}' matches {len(matches)} entries of {title}",
-                      "give the entry you mean an `id` and refer to that")
+        return None, (
+            "DPN023",
+            f"'{value}' matches {len(matches)} entries of {title}",
+            "give the entry you mean an `id` and refer to that",
+        )
     keys = sorted({k for c in candidates for k in (c.id, c.short_key()) if k})
     if not keys:
-        return None, ("DPN020", f"'{value}' refers to a {title}, but the blueprint has none",
-                      f"add the {title} to the blueprint")
+        return None, (
+            "DPN020",
+            f"'{value}' refers to a {title}, but the blueprint has none",
+            f"add the {title} to the blueprint",
+        )
     close = did_you_mean(value, keys)
     shown = ", ".join(f"'{k}'" for k in keys[:8]) + (" ..." if len(keys) > 8 else "")
-    return None, ("DPN020", f"no {title} '{value}'", (close.strip().capitalize() + " "
-                  if close else "") + f"candidates: {shown}")
+    return None, (
+        "DPN020",
+        f"no {title} '{value}'",
+        (close.strip().capitalize() + " " if close else "") + f"candidates: {shown}",
+    )
 
 
 def _find_cycles(bp: BlueprintFile) -> list[Finding]:
@@ -268,14 +312,18 @@ def _find_cycles(bp: BlueprintFile) -> list[Finding]:
                 nxt = node.deps[i]
                 s = state.get(id(nxt))
                 if s == 1:
-                    cycle = path[path.index(nxt):] + [nxt]
+                    cycle = [*path[path.index(nxt) :], nxt]
                     key = frozenset(id(c) for c in cycle)
                     if key not in reported:
                         reported.add(key)
                         shown = " -> ".join(c.label for c in cycle)
-                        findings.append(nxt.finding(
-                            "DPN021", f"reference cycle: {shown}",
-                            hint="remove one of the references or depends_on entries"))
+                        findings.append(
+                            nxt.finding(
+                                "DPN021",
+                                f"reference cycle: {shown}",
+                                hint="remove one of the references or depends_on entries",
+                            )
+                        )
                 elif s is None:
                     state[id(nxt)] = 1
                     stack.append((nxt, 0))

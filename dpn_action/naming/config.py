@@ -119,9 +119,14 @@ def parse_overrides(items: tuple[str, ...] | list[str]) -> tuple[dict[str, str],
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            findings.append(Finding.make(
-                "DPN205", f"--override '{item}' is not key=value", file="<command line>",
-                hint="write --override project=sales"))
+            findings.append(
+                Finding.make(
+                    "DPN205",
+                    f"--override '{item}' is not key=value",
+                    file="<command line>",
+                    hint="write --override project=sales",
+                )
+            )
             continue
         out[key] = value
     return out, findings
@@ -146,9 +151,14 @@ def load_config(
             return None, {}
         shown = _display(path, display_root)
         if not path.is_file():
-            findings.append(Finding.make(
-                "DPN204", f"{label} not found: {shown}", file=shown,
-                hint="check the path, or run `dpn config init`"))
+            findings.append(
+                Finding.make(
+                    "DPN204",
+                    f"{label} not found: {shown}",
+                    file=shown,
+                    hint="check the path, or run `dpn config init`",
+                )
+            )
             return None, {}
         doc = read_document(path, shown)
         findings.extend(doc.findings)
@@ -183,14 +193,20 @@ def load_config(
             if k in CATALOGUE and isinstance(v, str):
                 problem = pattern_problem(v)
                 if problem and pdoc is not None:
-                    findings.append(pdoc.finding(
-                        "DPN031", f"pattern of {k} {problem}: {v!r}", join_pointer(
-                            "/patterns", k), hint="placeholders look like {project}"))
+                    findings.append(
+                        pdoc.finding(
+                            "DPN031",
+                            f"pattern of {k} {problem}: {v!r}",
+                            join_pointer("/patterns", k),
+                            hint="placeholders look like {project}",
+                        )
+                    )
                     continue
                 cfg.patterns[k] = v
                 cfg.user_patterns.add(k)
-    tr = patterns.get("transformations") if isinstance(patterns.get("transformations"), dict) \
-        else {}
+    tr = (
+        patterns.get("transformations") if isinstance(patterns.get("transformations"), dict) else {}
+    )
     assert isinstance(tr, dict)
     cfg.region_mapping = _scalar_map(tr.get("region_mapping"))
     cfg.lowercase = frozenset(x for x in tr.get("lowercase") or () if isinstance(x, str))
@@ -199,10 +215,12 @@ def load_config(
     hg = tr.get("hash_generation")
     if isinstance(hg, dict):
         cfg.hash = HashSettings(
-            algorithm=hg.get("algorithm", "sha256") if hg.get("algorithm") in ("md5", "sha256")
+            algorithm=hg.get("algorithm", "sha256")
+            if hg.get("algorithm") in ("md5", "sha256")
             else "sha256",
-            length=hg["length"] if isinstance(hg.get("length"), int)
-            and 4 <= hg["length"] <= 64 else 8,
+            length=hg["length"]
+            if isinstance(hg.get("length"), int) and 4 <= hg["length"] <= 64
+            else 8,
             prefix=str(hg.get("prefix", "")),
             separator=str(hg.get("separator", "-"))[:1],
         )
@@ -213,8 +231,7 @@ def load_config(
     return cfg, findings
 
 
-def _load_validation(cfg: NamingConfig, val: dict[str, Any], doc: Document | None) -> list[
-        Finding]:
+def _load_validation(cfg: NamingConfig, val: dict[str, Any], doc: Document | None) -> list[Finding]:
     findings: list[Finding] = []
 
     def at(*tokens: str) -> str:
@@ -228,15 +245,22 @@ def _load_validation(cfg: NamingConfig, val: dict[str, Any], doc: Document | Non
         if limit is not None and n > limit:
             unit = "UTF-8 bytes" if t.length_unit == "bytes" else "characters"
             if doc is not None:
-                findings.append(doc.finding(
-                    "DPN200", f"max_length {n} for {k} is above the cloud's limit of {limit} "
-                    f"{unit}", at("max_length", k),
-                    hint=f"user rules can only be stricter: use a value up to {limit}"))
+                findings.append(
+                    doc.finding(
+                        "DPN200",
+                        f"max_length {n} for {k} is above the cloud's limit of {limit} {unit}",
+                        at("max_length", k),
+                        hint=f"user rules can only be stricter: use a value up to {limit}",
+                    )
+                )
             continue
         if n < 1:
             if doc is not None:
-                findings.append(doc.finding(
-                    "DPN200", f"max_length {n} for {k} must be at least 1", at("max_length", k)))
+                findings.append(
+                    doc.finding(
+                        "DPN200", f"max_length {n} for {k} must be at least 1", at("max_length", k)
+                    )
+                )
             continue
         cfg.max_length[k] = n
     for k, rx in (val.get("allowed_chars") or {}).items():
@@ -246,9 +270,14 @@ def _load_validation(cfg: NamingConfig, val: dict[str, Any], doc: Document | Non
             cfg.allowed_chars[k] = re.compile(rx)
         except re.error as exc:
             if doc is not None:
-                findings.append(doc.finding(
-                    "DPN201", f"allowed_chars for {k} is not a valid regular expression: {exc}",
-                    at("allowed_chars", k), hint="write a Python regular expression"))
+                findings.append(
+                    doc.finding(
+                        "DPN201",
+                        f"allowed_chars for {k} is not a valid regular expression: {exc}",
+                        at("allowed_chars", k),
+                        hint="write a Python regular expression",
+                    )
+                )
     for k, names in (val.get("required_variables") or {}).items():
         if k in CATALOGUE and isinstance(names, list):
             cfg.required_variables[k] = frozenset(x for x in names if isinstance(x, str))
@@ -279,19 +308,31 @@ def _check_sources(cfg: NamingConfig, doc: Document | None) -> list[Finding]:
     vocab = cfg.value_vocabulary() | KNOWN_VARIABLES
     for k in sorted(cfg.user_patterns):
         t = CATALOGUE[k]
-        known = (vocab | set(t.placeholders()) | set(t.defaults) | set(t.properties)
-                 | set(cfg.resource_types.get(k, {})))
+        known = (
+            vocab
+            | set(t.placeholders())
+            | set(t.defaults)
+            | set(t.properties)
+            | set(cfg.resource_types.get(k, {}))
+        )
         for ph in t.placeholders(cfg.patterns[k]):
             if ph not in known:
                 from dpn_action.findings import did_you_mean
 
-                findings.append(doc.finding(
-                    "DPN203", f"placeholder {{{ph}}} in the pattern of {k} has no value source",
-                    join_pointer("/patterns", k),
-                    hint=(did_you_mean(ph, sorted(known)).strip().capitalize() + " " if
-                          did_you_mean(ph, sorted(known)) else "") +
-                    f"give it a value in {VALUES_FILE} (defaults or resource_types.{k}) or a "
-                    f"'{ph}' field on each entry"))
+                findings.append(
+                    doc.finding(
+                        "DPN203",
+                        f"placeholder {{{ph}}} in the pattern of {k} has no value source",
+                        join_pointer("/patterns", k),
+                        hint=(
+                            did_you_mean(ph, sorted(known)).strip().capitalize() + " "
+                            if did_you_mean(ph, sorted(known))
+                            else ""
+                        )
+                        + f"give it a value in {VALUES_FILE} (defaults or resource_types.{k}) or a "
+                        f"'{ph}' field on each entry",
+                    )
+                )
     return findings
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from dpn_action.naming.catalogue import PLACEHOLDER, ResourceType
 from dpn_action.naming.config import NamingConfig
 from dpn_action.naming.regions import short_region
-from dpn_action.naming.rules import check, charset_regex
+from dpn_action.naming.rules import charset_regex, check
 
 SEPARATORS = "-_./"
 
@@ -95,30 +95,40 @@ def derive_values(values: dict[str, Sourced], cfg: NamingConfig, trace: list[Ste
     if "region_short" not in values and "region" in values:
         region = values["region"].value
         mapped = cfg.region_mapping.get(region)
-        how = "region_mapping" if mapped else "built-in region codes"
+        origin = "region_mapping" if mapped else "built-in region codes"
         mapped = mapped or short_region(region)
         if mapped:
             values["region_short"] = Sourced(
-                mapped, f"derived from region '{region}' ({how})", values["region"].origin)
+                mapped, f"derived from region '{region}' ({origin})", values["region"].origin
+            )
             if trace is not None:
-                trace.append(Step("derive", f"region_short = '{mapped}' from region "
-                                  f"'{region}' ({how})"))
+                trace.append(
+                    Step("derive", f"region_short = '{mapped}' from region '{region}' ({origin})")
+                )
     if not (cfg.lowercase or cfg.uppercase or cfg.replace_hyphens):
         return
     for var, sv in values.items():
         new = sv.value
-        how = []
+        how: list[str] = []
         if var in cfg.lowercase and new != new.lower():
-            new, _ = new.lower(), how.append("lowercase")
+            new = new.lower()
+            how.append("lowercase")
         if var in cfg.uppercase and new != new.upper():
-            new, _ = new.upper(), how.append("uppercase")
+            new = new.upper()
+            how.append("uppercase")
         repl = cfg.replace_hyphens.get(var)
         if repl is not None and "-" in new:
-            new, _ = new.replace("-", repl), how.append(f"replace_hyphens '{repl}'")
+            new = new.replace("-", repl)
+            how.append(f"replace_hyphens '{repl}'")
         if new != sv.value:
             if trace is not None:
-                trace.append(Step("transform", f"{var}: '{sv.value}' -> '{new}' "
-                                  f"({', '.join(how)})", cfg.patterns_path))
+                trace.append(
+                    Step(
+                        "transform",
+                        f"{var}: '{sv.value}' -> '{new}' ({', '.join(how)})",
+                        cfg.patterns_path,
+                    )
+                )
             values[var] = Sourced(new, sv.source, sv.origin)
 
 
@@ -141,16 +151,24 @@ def make_name(
     rendered, render_issues = _render(t, values, cfg, props, on_too_long, keep, steps)
     if explicit is not None:
         res.name = explicit
-        res.convention = rendered if not any(
-            i.code != "DPN040" for i in render_issues) else None
+        res.convention = rendered if not any(i.code != "DPN040" for i in render_issues) else None
         if steps is not None:
-            steps.append(Step("explicit", f"name '{explicit}' given in the blueprint; "
-                              "validated as written, never normalised"))
+            steps.append(
+                Step(
+                    "explicit",
+                    f"name '{explicit}' given in the blueprint; "
+                    "validated as written, never normalised",
+                )
+            )
         if res.convention is not None and res.convention != explicit:
-            res.issues.append(Issue(
-                "DPN041", f"explicit name '{explicit}' differs from the convention "
-                f"'{res.convention}'", hint="remove `name` to use the convention, or keep it "
-                "deliberately", var="name"))
+            res.issues.append(
+                Issue(
+                    "DPN041",
+                    f"explicit name '{explicit}' differs from the convention '{res.convention}'",
+                    hint="remove `name` to use the convention, or keep it deliberately",
+                    var="name",
+                )
+            )
     else:
         res.issues.extend(render_issues)
         if rendered is None:
@@ -187,16 +205,25 @@ def _render(
             else:
                 segs.append(["", "-drop-"])
                 if steps is not None:
-                    steps.append(Step("drop", f"{{{text}}} has no value: its segment and one "
-                                      "separator are left out"))
+                    steps.append(
+                        Step(
+                            "drop",
+                            f"{{{text}}} has no value: its segment and one separator are left out",
+                        )
+                    )
             continue
         value = normalise(sv.value, t)
         if value != sv.value:
-            issues.append(Issue(
-                "DPN040", f"{text} '{sv.value}' was normalised to '{value}' for {t.key}",
-                hint=f"{t.title} names allow [{t.value_chars}] in values"
-                + (" in lower case" if t.lowercase else "")
-                + "; write the value that way to silence this", var=text))
+            issues.append(
+                Issue(
+                    "DPN040",
+                    f"{text} '{sv.value}' was normalised to '{value}' for {t.key}",
+                    hint=f"{t.title} names allow [{t.value_chars}] in values"
+                    + (" in lower case" if t.lowercase else "")
+                    + "; write the value that way to silence this",
+                    var=text,
+                )
+            )
             if steps is not None:
                 steps.append(Step("normalise", f"{text}: '{sv.value}' -> '{value}'"))
         if steps is not None:
@@ -204,30 +231,48 @@ def _render(
         segs.append([value, text])
     if missing:
         for var in missing:
-            issues.append(Issue(
-                "DPN030", f"{t.key} needs a value for {{{var}}} in pattern '{pattern}'",
-                hint=f"add '{var}' to the entry, to the blueprint metadata, or to "
-                f"naming-values.yaml (defaults, environments or resource_types.{t.key})",
-                var=var))
+            issues.append(
+                Issue(
+                    "DPN030",
+                    f"{t.key} needs a value for {{{var}}} in pattern '{pattern}'",
+                    hint=f"add '{var}' to the entry, to the blueprint metadata, or to "
+                    f"naming-values.yaml (defaults, environments or resource_types.{t.key})",
+                    var=var,
+                )
+            )
         return None, issues
     _drop_separators(segs)
     if t.fifo_suffix and props.get("fifo") is True:
         segs.append([t.fifo_suffix, "-suffix-"])
     name = "".join(s[0] for s in segs)
     if steps is not None:
-        steps.append(Step("render", f"{pattern} -> '{name}'", cfg.patterns_path if
-                          t.key in cfg.user_patterns else "catalogue default pattern"))
+        steps.append(
+            Step(
+                "render",
+                f"{pattern} -> '{name}'",
+                cfg.patterns_path if t.key in cfg.user_patterns else "catalogue default pattern",
+            )
+        )
     limit = _limit(t, cfg)
     mode = on_too_long or cfg.on_too_long.get(t.key, "error")
     if limit is not None and measure(name, t.length_unit) > limit and mode == "hash":
         short, issue = _shorten(t, segs, cfg, limit, keep | cfg.keep.get(t.key, frozenset()))
         if short is not None:
-            issues.append(Issue("DPN042", f"'{name}' is over the limit of {limit}; shortened "
-                                f"to '{short}'", hint="the hash is of the full name, so the "
-                                "short name is stable"))
+            issues.append(
+                Issue(
+                    "DPN042",
+                    f"'{name}' is over the limit of {limit}; shortened to '{short}'",
+                    hint="the hash is of the full name, so the short name is stable",
+                )
+            )
             if steps is not None:
-                steps.append(Step("fit", f"'{name}' -> '{short}' (limit {limit}, hash of the "
-                                  f"full name, {cfg.hash.algorithm})"))
+                steps.append(
+                    Step(
+                        "fit",
+                        f"'{name}' -> '{short}' (limit {limit}, hash of the "
+                        f"full name, {cfg.hash.algorithm})",
+                    )
+                )
             name = short
         elif issue is not None:
             issues.append(issue)
@@ -267,8 +312,11 @@ def _shorten(
     full = "".join(s[0] for s in segs)
     h = cfg.hash
     digest = hashlib.new(h.algorithm, full.encode("utf-8")).hexdigest()[: h.length]
-    sep = h.separator if not charset_regex(t.value_chars + re.escape(t.separator)).match(
-        h.separator) else t.separator
+    sep = (
+        h.separator
+        if not charset_regex(t.value_chars + re.escape(t.separator)).match(h.separator)
+        else t.separator
+    )
     suffix = segs[-1][0] if segs and segs[-1][1] == "-suffix-" else ""
     body = [list(s) for s in (segs[:-1] if suffix else segs)]
     tail = sep + h.prefix + digest
@@ -280,8 +328,11 @@ def _shorten(
         if not candidates:
             kept = ", ".join(sorted(keep)) or "none"
             return None, Issue(
-                "DPN101", f"'{full}' cannot be shortened to {limit} without cutting a kept "
-                f"component (keep: {kept})", hint="shorten a value or keep fewer components")
+                "DPN101",
+                f"'{full}' cannot be shortened to {limit} without cutting a kept "
+                f"component (keep: {kept})",
+                hint="shorten a value or keep fewer components",
+            )
         longest = max(candidates, key=lambda s: (len(s[0]), body.index(s)))
         longest[0] = longest[0][:-1]
     for s in trimmable:
@@ -304,17 +355,32 @@ def _validate(
         issues.append(Issue(v.code, v.message, v.hint + f" (rule: {v.rule.source})"))
     user_max = cfg.max_length.get(t.key)
     if user_max is not None and measure(name, t.length_unit) > user_max:
-        issues.append(Issue("DPN120", f"'{name}' is longer than max_length {user_max} set for "
-                            f"{t.key}", hint="shorten a value, or set `on_too_long: hash`"))
+        issues.append(
+            Issue(
+                "DPN120",
+                f"'{name}' is longer than max_length {user_max} set for {t.key}",
+                hint="shorten a value, or set `on_too_long: hash`",
+            )
+        )
     rx = cfg.allowed_chars.get(t.key)
     if rx is not None and not rx.fullmatch(name):
-        issues.append(Issue("DPN120", f"'{name}' does not match allowed_chars "
-                            f"'{rx.pattern}' set for {t.key}",
-                            hint="change the values or the rule in naming-patterns.yaml"))
+        issues.append(
+            Issue(
+                "DPN120",
+                f"'{name}' does not match allowed_chars '{rx.pattern}' set for {t.key}",
+                hint="change the values or the rule in naming-patterns.yaml",
+            )
+        )
     if steps is not None:
         if user_max is not None:
             steps.append(Step("rule", f"{'ok':5} max_length {user_max} (user)", cfg.patterns_path))
         if rx is not None:
-            steps.append(Step("rule", f"{'ok' if rx.fullmatch(name) else 'fails':5} "
-                              f"allowed_chars {rx.pattern} (user)", cfg.patterns_path))
+            steps.append(
+                Step(
+                    "rule",
+                    f"{'ok' if rx.fullmatch(name) else 'fails':5} "
+                    f"allowed_chars {rx.pattern} (user)",
+                    cfg.patterns_path,
+                )
+            )
     return issues

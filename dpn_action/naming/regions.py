@@ -5,9 +5,18 @@ from __future__ import annotations
 import re
 
 _WORDS = {
-    "north": "n", "south": "s", "east": "e", "west": "w", "central": "c",
-    "northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw",
-    "mideast": "me", "southcentral": "sc", "northcentral": "nc",
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "central": "c",
+    "northeast": "ne",
+    "northwest": "nw",
+    "southeast": "se",
+    "southwest": "sw",
+    "mideast": "me",
+    "southcentral": "sc",
+    "northcentral": "nc",
 }
 _REGION = re.compile(r"^([a-z]{2})(?:-(gov|iso[a-z]?))?-([a-z]+)-(\d+)$")
 

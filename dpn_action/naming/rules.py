@@ -79,11 +79,15 @@ class _Length(_Check):
         n = _measure(name, unit)
         unit_word = "UTF-8 bytes" if unit == "bytes" else "characters"
         if n < lo:
-            return (f"'{name}' is {n} {unit_word}; the minimum is {lo}",
-                    "add a naming value or lengthen one")
+            return (
+                f"'{name}' is {n} {unit_word}; the minimum is {lo}",
+                "add a naming value or lengthen one",
+            )
         if hi is not None and n > hi:
-            return (f"'{name}' is {n} {unit_word}; the limit is {hi}",
-                    "shorten a value, or set `on_too_long: hash` to shorten it with a hash")
+            return (
+                f"'{name}' is {n} {unit_word}; the limit is {hi}",
+                "shorten a value, or set `on_too_long: hash` to shorten it with a hash",
+            )
         return None
 
     def describe(self, rule: Rule) -> str:
@@ -103,10 +107,11 @@ class _Charset(_Check):
         m = charset_regex(rule.arg).search(body)
         if m is None:
             return None
-        return (f"'{name}' has {_show(m.group())} at position {m.start() + 1}; "
-                f"allowed characters are [{rule.arg}]",
-                "use only the allowed characters (values are normalised; an explicit `name` "
-                "is not)")
+        return (
+            f"'{name}' has {_show(m.group())} at position {m.start() + 1}; "
+            f"allowed characters are [{rule.arg}]",
+            "use only the allowed characters (values are normalised; an explicit `name` is not)",
+        )
 
     def describe(self, rule: Rule) -> str:
         return f"characters [{rule.arg}]"
@@ -120,8 +125,10 @@ class _Forbidden(_Check):
     def __call__(self, rule: Rule, name: str, props: dict[str, Any]) -> tuple[str, str] | None:
         for i, ch in enumerate(name):
             if ch in rule.arg or not ch.isprintable():
-                return (f"'{name}' has {_show(ch)} at position {i + 1}, which is not allowed",
-                        "remove it or use '_' instead")
+                return (
+                    f"'{name}' has {_show(ch)} at position {i + 1}, which is not allowed",
+                    "remove it or use '_' instead",
+                )
         return None
 
     def describe(self, rule: Rule) -> str:
@@ -140,8 +147,10 @@ class _Edges(_Check):
         bad = charset_regex(rule.arg)
         for where, ch in (("start", name[0]), ("end", name[-1])):
             if bad.match(ch):
-                return (f"'{name}' must {where} with [{rule.arg}], not {_show(ch)}",
-                        f"change the {'first' if where == 'start' else 'last'} value")
+                return (
+                    f"'{name}' must {where} with [{rule.arg}], not {_show(ch)}",
+                    f"change the {'first' if where == 'start' else 'last'} value",
+                )
         return None
 
     def describe(self, rule: Rule) -> str:
@@ -154,8 +163,10 @@ class _Prefix(_Check):
     def __call__(self, rule: Rule, name: str, props: dict[str, Any]) -> tuple[str, str] | None:
         for p in rule.arg:
             if name.startswith(p):
-                return (f"'{name}' starts with '{p}', which is reserved",
-                        f"choose a first value that does not start with '{p}'")
+                return (
+                    f"'{name}' starts with '{p}', which is reserved",
+                    f"choose a first value that does not start with '{p}'",
+                )
         return None
 
     def describe(self, rule: Rule) -> str:
@@ -168,8 +179,10 @@ class _Suffix(_Check):
     def __call__(self, rule: Rule, name: str, props: dict[str, Any]) -> tuple[str, str] | None:
         for s in rule.arg:
             if name.endswith(s):
-                return (f"'{name}' ends with '{s}', which is reserved",
-                        f"choose a last value that does not end with '{s}'")
+                return (
+                    f"'{name}' ends with '{s}', which is reserved",
+                    f"choose a last value that does not end with '{s}'",
+                )
         return None
 
     def describe(self, rule: Rule) -> str:
@@ -208,8 +221,10 @@ class _Lowercase(_Check):
 
     def __call__(self, rule: Rule, name: str, props: dict[str, Any]) -> tuple[str, str] | None:
         if name != name.lower():
-            return (f"'{name}' has upper-case letters; this type needs lower case",
-                    f"use '{name.lower()}'")
+            return (
+                f"'{name}' has upper-case letters; this type needs lower case",
+                f"use '{name.lower()}'",
+            )
         return None
 
     def describe(self, rule: Rule) -> str:
@@ -224,11 +239,15 @@ class _Fifo(_Check):
     def __call__(self, rule: Rule, name: str, props: dict[str, Any]) -> tuple[str, str] | None:
         fifo = bool(props.get("fifo"))
         if fifo and not name.endswith(".fifo"):
-            return (f"'{name}' is FIFO (fifo: true) but does not end with '.fifo'",
-                    "dpn appends '.fifo' to generated names; add it to an explicit `name`")
+            return (
+                f"'{name}' is FIFO (fifo: true) but does not end with '.fifo'",
+                "dpn appends '.fifo' to generated names; add it to an explicit `name`",
+            )
         if not fifo and name.endswith(".fifo"):
-            return (f"'{name}' ends with '.fifo' but the resource is not FIFO",
-                    "set `fifo: true` or drop the suffix")
+            return (
+                f"'{name}' ends with '.fifo' but the resource is not FIFO",
+                "set `fifo: true` or drop the suffix",
+            )
         return None
 
     def describe(self, rule: Rule) -> str:
@@ -267,8 +286,10 @@ class _ReposPath(_Check):
             return None
         parts = name.split("/")
         if len(parts) != 4 or not all(parts[1:]):
-            return (f"'{name}' must be exactly /Repos/{{folder}}/{{repo}}",
-                    "use one folder level under /Repos")
+            return (
+                f"'{name}' must be exactly /Repos/{{folder}}/{{repo}}",
+                "use one folder level under /Repos",
+            )
         return None
 
     def describe(self, rule: Rule) -> str:
