@@ -111,3 +111,54 @@ def preview_json(items: list[PlannedResource]) -> dict[str, Any]:
 
 def type_title(key: str) -> str:
     return CATALOGUE[key].title
+
+
+# ------------------------------------------------------------------------------ name diffs
+@dataclass
+class EnvDiff:
+    """What a change does to one environment's names."""
+
+    environment: str
+    added: list[PlannedResource]
+    removed: list[PlannedResource]
+    renamed: list[tuple[PlannedResource, PlannedResource]]
+    unchanged: int
+    plan_hash: str
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.added or self.removed or self.renamed)
+
+
+def _identity(p: PlannedResource) -> tuple[str, str, str]:
+    return (p.file, p.type, p.pointer)
+
+
+def diff(base: list[PlannedResource], head: list[PlannedResource]) -> dict[str, EnvDiff]:
+    """Per environment: names added, removed and renamed between two plans.
+
+    Resources are matched first by (type, full name), so moving an entry within a file is
+    not a change; what is left is paired by its place (file, type, entry pointer), so a
+    config change that alters a name shows as a rename old -> new.
+    """
+    envs = sorted({p.environment for p in base} | {p.environment for p in head})
+    out: dict[str, EnvDiff] = {}
+    for env in envs:
+        b = [p for p in base if p.environment == env]
+        h = [p for p in head if p.environment == env]
+        b_by_key = {p.key: p for p in b}
+        h_keys = {p.key for p in h}
+        unchanged = sum(1 for p in h if p.key in b_by_key)
+        rest_b = {_identity(p): p for p in b if p.key not in h_keys}
+        added: list[PlannedResource] = []
+        renamed: list[tuple[PlannedResource, PlannedResource]] = []
+        for p in h:
+            if p.key in b_by_key:
+                continue
+            old = rest_b.pop(_identity(p), None)
+            if old is not None:
+                renamed.append((old, p))
+            else:
+                added.append(p)
+        out[env] = EnvDiff(env, added, list(rest_b.values()), renamed, unchanged, plan_hash(h))
+    return out
