@@ -12,9 +12,10 @@ from dpn_action.txn.errors import (
     UnfinishedTransactionError,
     WalCorruptError,
 )
-from dpn_action.txn.executor import DEFAULT_MAX_PARALLEL, apply
+from dpn_action.txn.executor import apply
 from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT
 from dpn_action.txn.model import (
+    DEFAULT_MAX_PARALLEL,
     Conflict,
     KeyState,
     LeftResource,

@@ -11,12 +11,16 @@ from dpn_action.txn.errors import UnfinishedTransactionError
 from dpn_action.txn.graph import validate_plan
 from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, WalLock
 from dpn_action.txn.log import TxnLog, op_to_json
-from dpn_action.txn.model import Conflict, ProgressCallback, TxnResult, TxnStatus
+from dpn_action.txn.model import (
+    DEFAULT_MAX_PARALLEL,
+    Conflict,
+    ProgressCallback,
+    TxnResult,
+    TxnStatus,
+)
 from dpn_action.txn.recovery import recover_locked
 from dpn_action.txn.runner import Run, host_info, preflight
 from dpn_action.txn.wal import DEFAULT_WAL_DIR, WalWriter, new_txn_id
-
-DEFAULT_MAX_PARALLEL = 8
 
 
 def apply(

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from dpn_action.providers.base import ResourceState
 
+#: How many cloud calls run at once unless the caller says otherwise.
+DEFAULT_MAX_PARALLEL = 8
+
 
 class TxnStatus(StrEnum):
     """How a transaction ended (or, for `status` listings, where it stands)."""

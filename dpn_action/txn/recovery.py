@@ -11,6 +11,7 @@ from dpn_action.txn.errors import PlanError, TxnError, WalCorruptError
 from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, WalLock
 from dpn_action.txn.log import RECOVER, SKIPPED, TxnLog
 from dpn_action.txn.model import (
+    DEFAULT_MAX_PARALLEL,
     IN_DOUBT,
     PRESENT,
     KeyState,
@@ -27,8 +28,6 @@ from dpn_action.txn.wal import (
     txn_id_of,
     wal_path,
 )
-
-DEFAULT_MAX_PARALLEL = 8
 
 
 def recover(
