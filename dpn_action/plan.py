@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dpn_action.blueprint.expand import Resource, topological
@@ -29,6 +29,33 @@ def properties(r: Resource) -> dict[str, Any]:
 
 _CHILD_KEYS = frozenset({"schemas", "tables", "volumes"})
 
+#: naming values that become tags on every resource that supports them
+TAGGED_VALUES = ("project", "environment", "team", "cost_center", "data_classification")
+
+
+def tags(r: Resource) -> dict[str, str]:
+    """Tags from the naming values (project, environment, team, ...) and the entry's `tags`."""
+    out: dict[str, str] = {}
+    values = r.result.values if r.result is not None else {}
+    for k in TAGGED_VALUES:
+        sv = values.get(k)
+        if sv is not None and sv.value:
+            out[k] = sv.value
+    extra = r.entry.get("tags")
+    if isinstance(extra, dict):
+        out.update({str(k): str(v) for k, v in extra.items()})
+    return out
+
+
+def _scope(r: Resource) -> dict[str, str]:
+    """Parents by role: a Glue table's database, a UC table's catalog and schema."""
+    out: dict[str, str] = {}
+    c = r.container
+    while c is not None and c.name is not None:
+        out[c.type.key.rsplit("_", 1)[-1]] = c.name
+        c = c.container
+    return out
+
 
 @dataclass(frozen=True)
 class PlannedResource:
@@ -42,6 +69,11 @@ class PlannedResource:
     pointer: str
     depends_on: tuple[str, ...]
     properties: dict[str, Any]
+    #: reference field -> key of the planned resource it points at
+    refs: dict[str, str] = field(default_factory=dict)
+    #: names of the parents this resource is named within ({"catalog": ..., "schema": ...})
+    scope: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
 
     def canonical(self) -> dict[str, Any]:
         return {
@@ -52,6 +84,9 @@ class PlannedResource:
             "environment": self.environment,
             "depends_on": sorted(self.depends_on),
             "properties": self.properties,
+            "refs": self.refs,
+            "scope": self.scope,
+            "tags": self.tags,
         }
 
 
