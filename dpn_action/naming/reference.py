@@ -1,0 +1,59 @@
+"""The resource-type reference (docs/resource-types.md), generated from the catalogue.
+
+    python -m dpn_action.naming.reference > docs/resource-types.md
+"""
+
+from __future__ import annotations
+
+from dpn_action.naming.catalogue import CATALOGUE
+
+_SCOPES = {
+    "global": "every AWS account (global)",
+    "account": "the account",
+    "region": "the account and region",
+    "workspace": "the workspace",
+    "metastore": "the metastore",
+    "parent": "its parent",
+}
+
+
+def render() -> str:
+    lines = [
+        "# Resource types",
+        "",
+        "Generated from `dpn_action/naming/catalogue.py` by "
+        "`python -m dpn_action.naming.reference`; a test fails when it drifts.",
+        "",
+        "| type | blueprint collection | default pattern | unique in |",
+        "|---|---|---|---|",
+    ]
+    for t in CATALOGUE.values():
+        case = ", ignoring case" if t.case_insensitive else ""
+        lines.append(f"| `{t.key}` | `{t.collection_label}` | `{t.pattern}` | "
+                     f"{_SCOPES[t.unique_scope]}{case} |")
+    lines.append("")
+    for t in CATALOGUE.values():
+        lines += [f"## `{t.key}` — {t.title}", ""]
+        lines.append(f"- Pattern: `{t.pattern}`; required: "
+                     + (", ".join(f"`{v}`" for v in sorted(t.required)) or "none")
+                     + ("; optional: " + ", ".join(f"`{v}`" for v in t.optional)
+                        if t.optional else "")
+                     + ("; defaults: " + ", ".join(f"`{k}: {v}`" for k, v in t.defaults.items())
+                        if t.defaults else ""))
+        lines.append(f"- Values are normalised to `[{t.value_chars}]`"
+                     + (" in lower case" if t.lowercase else "")
+                     + f", separator `{t.separator}`.")
+        if t.refs:
+            lines.append("- References: " + ", ".join(
+                f"`{f}` → `{target}`" for f, target in t.refs.items()))
+        if t.properties:
+            lines.append("- Creation properties: " + ", ".join(f"`{p}`" for p in t.properties))
+        lines.append("- Rules:")
+        for r in t.rules:
+            lines.append(f"  - {r.describe()} ([source]({r.source}))")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render())

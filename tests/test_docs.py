@@ -1,0 +1,36 @@
+"""Documentation that is generated or promised stays true."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from dpn_action.naming.catalogue import CATALOGUE
+from dpn_action.naming.reference import render
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_resource_type_reference_matches_the_catalogue() -> None:
+    committed = (ROOT / "docs" / "resource-types.md").read_text(encoding="utf-8")
+    assert committed.strip() == render().strip(), (
+        "docs/resource-types.md drifted: run "
+        "`python -m dpn_action.naming.reference > docs/resource-types.md`"
+    )
+
+
+def test_every_rule_in_the_reference_links_its_source() -> None:
+    text = render()
+    for t in CATALOGUE.values():
+        for rule in t.rules:
+            assert rule.source.startswith("https://"), (t.key, rule.kind)
+            assert rule.source in text
+
+
+def test_readme_opens_with_the_run_command_and_the_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)\n```", readme, re.S)
+    assert blocks[0].startswith("pip install . && dpn plan preview examples/blueprints/dev.json")
+    assert "pip install '.[test]'" in blocks[1] and "pytest" in blocks[1]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert blocks[1].strip() in ci, ".ci/run must run the README's test command"
