@@ -1,0 +1,1177 @@
+"""The AWS provider: the 13 `aws_*` resource types through boto3.
+
+What each type needs is data: one `_Api` entry per type in `_APIS` says which service it
+lives in and how to create, find, tag and delete it. The code around the table is shared, so
+adding a type is adding one entry (and, where the cloud asks for more than one call, one
+small builder function next to it).
+
+Ownership. Every create carries the tags `managed-by: dpn` and `dpn-transaction: <id>` (plus
+the blueprint's tags) in the create call itself wherever the API accepts tags there, so a
+resource never exists untagged and an in-doubt create can be resolved by `read`. Glue tables
+have no tags; dpn keeps the two ownership markers in the table's `Parameters` instead and
+`read` reports them as tags (only those two; `tag` is a no-op for Glue tables).
+
+Idempotent create. When the create call says the resource already exists (for instance
+because botocore retried a create whose first response was lost), `create` reads it: if it
+carries this transaction's id it is adopted (waited for, configured, returned); otherwise
+`AwsConflictError` is raised. S3 (`CreateBucket` in us-east-1), SNS and SQS return the
+existing resource instead of failing, so for those `create` reads first. The executor tells
+"ours" from "not ours" with `ResourceState.managed_by_dpn` / `transaction_id` on what `read`
+returns: a resource that exists without `managed-by: dpn` was not made by dpn.
+
+Deleting a bucket. `delete` empties an S3 bucket (every object version and delete marker)
+only when the bucket, as it is now, is tagged `managed-by: dpn` with the same transaction id
+as the state being deleted. A bucket that is not provably ours is never emptied: deleting it
+fails with S3's `BucketNotEmpty` when it holds data.
+
+Retries. Clients use botocore's `standard` retry mode (throttling and 5xx), and one extra,
+bounded retry covers a known gap: a role created a moment ago is not yet visible to Lambda,
+Firehose or Step Functions (IAM is eventually consistent).
+
+`import boto3` happens when an `AwsProvider` is constructed, never at import time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from dpn_action.providers.base import (
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    TXN_TAG_KEY,
+    Operation,
+    ResourceState,
+)
+
+if TYPE_CHECKING:
+    from dpn_action.providers.base import Provider
+
+Tags = dict[str, str]
+Kw = dict[str, Any]
+Client = Any  # a boto3 client; boto3 ships no type hints
+
+
+class AwsProviderError(RuntimeError):
+    """A request dpn cannot carry out as asked."""
+
+
+class AwsConfigError(AwsProviderError):
+    """The AWS configuration is incomplete (no region, say)."""
+
+
+class AwsInputError(AwsProviderError, ValueError):
+    """A blueprint property or reference the provider cannot use."""
+
+
+class AwsConflictError(AwsProviderError):
+    """The resource exists and was not created by this transaction."""
+
+    def __init__(self, message: str, state: ResourceState) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+# --- error codes, per service, in one place -----------------------------------------------
+
+#: codes meaning "no such resource" (deleting it is success, reading it gives None)
+NOT_FOUND: dict[str, frozenset[str]] = {
+    "s3": frozenset({"NoSuchBucket", "404", "NotFound"}),
+    "glue": frozenset({"EntityNotFoundException"}),
+    "lambda": frozenset({"ResourceNotFoundException"}),
+    "iam": frozenset({"NoSuchEntity"}),
+    "kinesis": frozenset({"ResourceNotFoundException"}),
+    "firehose": frozenset({"ResourceNotFoundException"}),
+    "dynamodb": frozenset({"ResourceNotFoundException"}),
+    "sns": frozenset({"NotFound", "NotFoundException"}),
+    "sqs": frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}),
+    "stepfunctions": frozenset({"StateMachineDoesNotExist"}),
+}
+
+#: codes a create answers with when the name is taken
+ALREADY_EXISTS: dict[str, frozenset[str]] = {
+    "s3": frozenset({"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}),
+    "glue": frozenset({"AlreadyExistsException"}),
+    "lambda": frozenset({"ResourceConflictException"}),
+    "iam": frozenset({"EntityAlreadyExists"}),
+    "kinesis": frozenset({"ResourceInUseException"}),
+    "firehose": frozenset({"ResourceInUseException"}),
+    "dynamodb": frozenset({"ResourceInUseException"}),
+    "sns": frozenset(),
+    "sqs": frozenset({"QueueAlreadyExists", "QueueNameExists"}),
+    "stepfunctions": frozenset({"StateMachineAlreadyExists"}),
+}
+
+#: (code, message fragment) of a create refused because a role made moments ago is not
+#: visible to the service yet; retried a bounded number of times
+SETTLING: dict[str, tuple[str, str]] = {
+    "lambda": ("InvalidParameterValueException", "cannot be assumed"),
+    "firehose": ("InvalidArgumentException", "assume role"),
+    "stepfunctions": ("AccessDeniedException", "assume the provided role"),
+}
+SETTLE_ATTEMPTS = 6
+
+#: waiters botocore does not ship
+_CUSTOM_WAITERS: dict[str, Kw] = {
+    "DeliveryStreamActive": {
+        "operation": "DescribeDeliveryStream",
+        "delay": 10,
+        "maxAttempts": 60,
+        "acceptors": [
+            {
+                "state": "success",
+                "matcher": "path",
+                "argument": "DeliveryStreamDescription.DeliveryStreamStatus",
+                "expected": "ACTIVE",
+            },
+            {
+                "state": "failure",
+                "matcher": "path",
+                "argument": "DeliveryStreamDescription.DeliveryStreamStatus",
+                "expected": "CREATING_FAILED",
+            },
+        ],
+    }
+}
+_WAIT_DELAY = 5.0
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore `ClientError`, else None."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "")) or None
+    return None
+
+
+def _is(exc: BaseException, table: Mapping[str, frozenset[str]], service: str) -> bool:
+    return error_code(exc) in table.get(service, frozenset())
+
+
+# --- what a table entry works with --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One resource as the calls address it: name, parents, id once known."""
+
+    aws: AwsProvider
+    name: str
+    scope: Mapping[str, str]
+    id: str = ""
+
+    def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region = self.aws.region if regional else ""
+        account = self.aws.account_id if service != "s3" else ""
+        return f"arn:{self.aws.partition}:{service}:{region}:{account}:{resource}"
+
+    @property
+    def database(self) -> str:
+        try:
+            return self.scope["database"]
+        except KeyError:
+            raise AwsInputError(f"Glue table {self.name}: scope has no 'database'") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _New:
+    """A create request: the operation, the tags to apply, what its references became."""
+
+    t: _Target
+    op: Operation
+    tags: Tags
+    resolved: Mapping[str, ResourceState]
+    region: str
+
+    @property
+    def name(self) -> str:
+        return self.op.name
+
+    @property
+    def props(self) -> Mapping[str, Any]:
+        return self.op.properties
+
+    def ref(self, field: str) -> ResourceState | None:
+        key = self.op.refs.get(field)
+        return None if key is None else self.resolved.get(key)
+
+    def need(self, field: str) -> ResourceState:
+        state = self.ref(field)
+        if state is None:
+            raise AwsInputError(
+                f"{self.op.type_key} {self.name}: needs {field} (a resource created before it)"
+            )
+        return state
+
+
+@dataclass(frozen=True, slots=True)
+class _Api:
+    """How one resource type is created, found, tagged and deleted. Each callable takes the
+    service's client first and makes exactly the calls it names."""
+
+    service: str
+    create: Callable[[Client, _New], Kw]
+    find: Callable[[Client, _Target], Kw]  # describe by name; raises "not found"
+    ident: Callable[[Kw, _Target], str | None]  # id from find's answer; None: being deleted
+    tags: Callable[[Client, _Target, Kw], Tags]  # current tags (find's answer at hand)
+    tag: Callable[[Client, _Target, Tags], object] | None  # add/replace; None: no tags
+    delete: Callable[[Client, _Target], object]
+    created: Callable[[Kw, _Target], str] | None = None  # id from create's answer, if it has it
+    exclusive: bool = True  # create fails on an existing name (else `create` reads first)
+    whole_tag_set: bool = False  # `tag` replaces all tags, so merge with the current ones
+    retag: bool = False  # tag again after create: some endpoints drop create-time tags
+    ready: tuple[str, Callable[[_Target], Kw]] | None = None  # waiter after create
+    gone: tuple[str, Callable[[_Target], Kw]] | None = None  # waiter after delete
+    configure: Callable[[Client, _New, _Target], None] | None = None  # idempotent, after create
+    clear: Callable[[Client, _Target, ResourceState], None] | None = None  # before delete
+
+
+# --- tag shapes ----------------------------------------------------------------------------
+
+
+def _kv(tags: Mapping[str, str], k: str = "Key", v: str = "Value") -> list[dict[str, str]]:
+    return [{k: key, v: value} for key, value in tags.items()]
+
+
+def _from_kv(items: list[dict[str, str]] | None, k: str = "Key", v: str = "Value") -> Tags:
+    return {item[k]: item[v] for item in items or ()}
+
+
+def _markers(values: Mapping[str, str]) -> Tags:
+    return {k: values[k] for k in (MANAGED_BY_KEY, TXN_TAG_KEY) if k in values}
+
+
+def _alive(status: str | None) -> bool:
+    """False for a resource the cloud is deleting: for dpn it is already gone."""
+    return status != "DELETING"
+
+
+# --- S3 ------------------------------------------------------------------------------------
+
+
+def _s3_create(c: Client, n: _New) -> Kw:
+    conf: Kw = {"Tags": _kv(n.tags)}
+    if n.region != "us-east-1":
+        conf["LocationConstraint"] = n.region
+    kw: Kw = {"Bucket": n.name, "CreateBucketConfiguration": conf}
+    if n.props.get("object_lock"):
+        kw["ObjectLockEnabledForBucket"] = True
+    return dict(c.create_bucket(**kw))
+
+
+def _s3_find(c: Client, t: _Target) -> Kw:
+    try:
+        return dict(c.head_bucket(Bucket=t.name))
+    except Exception as exc:
+        if error_code(exc) == "403":  # exists, owned by someone else
+            return {"foreign": True}
+        raise
+
+
+def _s3_tags(c: Client, t: _Target, found: Kw) -> Tags:
+    if found.get("foreign"):
+        return {}
+    try:
+        return _from_kv(c.get_bucket_tagging(Bucket=t.name).get("TagSet"))
+    except Exception as exc:
+        if error_code(exc) == "NoSuchTagSet":
+            return {}
+        raise
+
+
+def _s3_configure(c: Client, n: _New, t: _Target) -> None:
+    if "versioning" not in n.props or n.props["versioning"] or n.props.get("object_lock"):
+        c.put_bucket_versioning(Bucket=t.name, VersioningConfiguration={"Status": "Enabled"})
+    days = n.props.get("lifecycle_days")
+    if days:
+        rule = {
+            "ID": "dpn-expiry",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "Expiration": {"Days": int(days)},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": int(days)},
+        }
+        c.put_bucket_lifecycle_configuration(
+            Bucket=t.name, LifecycleConfiguration={"Rules": [rule]}
+        )
+    encryption = n.props.get("encryption")
+    if encryption:
+        by_default = {"SSEAlgorithm": "aws:kms" if encryption.lower() == "kms" else encryption}
+        c.put_bucket_encryption(
+            Bucket=t.name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": by_default}]
+            },
+        )
+
+
+def _s3_empty_if_ours(c: Client, t: _Target, state: ResourceState) -> None:
+    live = _s3_tags(c, t, {})
+    ours = live.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE and state.transaction_id is not None
+    if not ours or live.get(TXN_TAG_KEY) != state.transaction_id:
+        return
+    for page in c.get_paginator("list_object_versions").paginate(Bucket=t.name):
+        doomed = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        if doomed:
+            c.delete_objects(Bucket=t.name, Delete={"Objects": doomed, "Quiet": True})
+
+
+# --- Glue ----------------------------------------------------------------------------------
+
+_HIVE = "org.apache.hadoop.hive"
+_TEXT_IO = (
+    "org.apache.hadoop.mapred.TextInputFormat",
+    f"{_HIVE}.ql.io.HiveIgnoreKeyTextOutputFormat",
+)
+#: table format -> (input format, output format, serde, serde parameters)
+GLUE_FORMATS: dict[str, tuple[str, str, str, Tags]] = {
+    "parquet": (
+        f"{_HIVE}.ql.io.parquet.MapredParquetInputFormat",
+        f"{_HIVE}.ql.io.parquet.MapredParquetOutputFormat",
+        f"{_HIVE}.ql.io.parquet.serde.ParquetHiveSerDe",
+        {},
+    ),
+    "orc": (
+        f"{_HIVE}.ql.io.orc.OrcInputFormat",
+        f"{_HIVE}.ql.io.orc.OrcOutputFormat",
+        f"{_HIVE}.ql.io.orc.OrcSerde",
+        {},
+    ),
+    "avro": (
+        f"{_HIVE}.ql.io.avro.AvroContainerInputFormat",
+        f"{_HIVE}.ql.io.avro.AvroContainerOutputFormat",
+        f"{_HIVE}.serde2.avro.AvroSerDe",
+        {},
+    ),
+    "json": (*_TEXT_IO, "org.openx.data.jsonserde.JsonSerDe", {}),
+    "csv": (*_TEXT_IO, f"{_HIVE}.serde2.lazy.LazySimpleSerDe", {"field.delim": ","}),
+}
+
+
+def _glue_columns(items: Any) -> list[dict[str, str]]:
+    columns = []
+    for item in items or ():
+        spec = {"name": item} if isinstance(item, str) else item
+        column = {"Name": str(spec["name"]), "Type": str(spec.get("type", "string"))}
+        if spec.get("comment"):
+            column["Comment"] = str(spec["comment"])
+        columns.append(column)
+    return columns
+
+
+def _glue_table_create(c: Client, n: _New) -> Kw:
+    fmt = str(n.props.get("format", "parquet")).lower()
+    if fmt not in GLUE_FORMATS:
+        raise AwsInputError(
+            f"Glue table {n.name}: format {fmt!r} is not one of {', '.join(GLUE_FORMATS)}"
+        )
+    input_format, output_format, serde, serde_params = GLUE_FORMATS[fmt]
+    storage: Kw = {
+        "Columns": _glue_columns(n.props.get("columns")),
+        "InputFormat": input_format,
+        "OutputFormat": output_format,
+        "SerdeInfo": {"SerializationLibrary": serde, "Parameters": serde_params},
+    }
+    if n.props.get("location"):
+        storage["Location"] = n.props["location"]
+    table: Kw = {
+        "Name": n.name,
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": {"classification": fmt, **_markers(n.tags)},
+        "StorageDescriptor": storage,
+        "PartitionKeys": _glue_columns(n.props.get("partition_keys")),
+    }
+    if n.props.get("description"):
+        table["Description"] = n.props["description"]
+    return dict(c.create_table(DatabaseName=_glue_table_database(n), TableInput=table))
+
+
+def _glue_table_database(n: _New) -> str:
+    if "database" in n.op.scope:
+        return n.op.scope["database"]
+    return n.need("database_ref").name
+
+
+def _glue_database_create(c: Client, n: _New) -> Kw:
+    db: Kw = {"Name": n.name}
+    if n.props.get("description"):
+        db["Description"] = n.props["description"]
+    if n.props.get("location_uri"):
+        db["LocationUri"] = n.props["location_uri"]
+    return dict(c.create_database(DatabaseInput=db, Tags=n.tags))
+
+
+def _crawler_targets(n: _New) -> Kw:
+    targets = n.props.get("targets")
+    if targets:
+        return {"S3Targets": [{"Path": x} if isinstance(x, str) else dict(x) for x in targets]}
+    path = str(n.props.get("s3_path") or "")
+    if not path.startswith("s3://"):
+        bucket = n.ref("bucket_ref")
+        if bucket is None:
+            raise AwsInputError(
+                f"Glue crawler {n.name}: needs targets, an s3:// s3_path, or a bucket_ref"
+            )
+        path = f"s3://{bucket.name}/{path.lstrip('/')}"
+    return {"S3Targets": [{"Path": path}]}
+
+
+def _crawler_create(c: Client, n: _New) -> Kw:
+    kw: Kw = {
+        "Name": n.name,
+        "Role": n.need("role_ref").resource_id,
+        "Targets": _crawler_targets(n),
+        "Tags": n.tags,
+    }
+    database = n.ref("database_ref")
+    if database is not None:
+        kw["DatabaseName"] = database.name
+    schedule = n.props.get("schedule_expression")
+    if schedule:
+        kw["Schedule"] = schedule if schedule.startswith("cron(") else f"cron({schedule})"
+    if n.props.get("description"):
+        kw["Description"] = n.props["description"]
+    return dict(c.create_crawler(**kw))
+
+
+def _glue_tags(kind: str) -> Callable[[Client, _Target, Kw], Tags]:
+    return lambda c, t, _: dict(c.get_tags(ResourceArn=t.arn("glue", f"{kind}/{t.name}"))["Tags"])
+
+
+def _glue_tag(kind: str) -> Callable[[Client, _Target, Tags], object]:
+    return lambda c, t, tags: c.tag_resource(
+        ResourceArn=t.arn("glue", f"{kind}/{t.name}"), TagsToAdd=tags
+    )
+
+
+# --- Lambda --------------------------------------------------------------------------------
+
+#: runtime family -> (file suffix, handler source used when the blueprint gives no code)
+_STUB_CODE = {
+    "python": (".py", 'def handler(event, context):\n    return {"ok": True}\n'),
+    "nodejs": (".js", "exports.handler = async () => ({ ok: true });\n"),
+}
+
+
+def _lambda_code(n: _New, runtime: str, handler: str) -> Kw:
+    code = n.props.get("code")
+    if isinstance(code, Mapping):
+        return dict(code)  # Lambda's own shape: S3Bucket/S3Key, ZipFile, ImageUri
+    if isinstance(code, str) and code.startswith("s3://"):
+        bucket, _, key = code.removeprefix("s3://").partition("/")
+        return {"S3Bucket": bucket, "S3Key": key}
+    family = next((f for f in _STUB_CODE if runtime.startswith(f)), None)
+    if family is None:
+        raise AwsInputError(f"Lambda {n.name}: runtime {runtime} needs `code` (s3://bucket/key)")
+    suffix, stub = _STUB_CODE[family]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(handler.rsplit(".", 1)[0] + suffix, code or stub)
+    return {"ZipFile": buffer.getvalue()}
+
+
+def _lambda_create(c: Client, n: _New) -> Kw:
+    runtime = str(n.props.get("runtime", "python3.12"))
+    handler = str(n.props.get("handler", "index.handler"))
+    kw: Kw = {
+        "FunctionName": n.name,
+        "Runtime": runtime,
+        "Handler": handler,
+        "Role": n.need("role_ref").resource_id,
+        "Code": _lambda_code(n, runtime, handler),
+        "Tags": n.tags,
+    }
+    for prop, param in (("memory_size", "MemorySize"), ("timeout", "Timeout")):
+        if n.props.get(prop):
+            kw[param] = int(n.props[prop])
+    if n.props.get("description"):
+        kw["Description"] = n.props["description"]
+    if n.props.get("environment_variables"):
+        variables = {str(k): str(v) for k, v in n.props["environment_variables"].items()}
+        kw["Environment"] = {"Variables": variables}
+    return dict(c.create_function(**kw))
+
+
+# --- IAM -----------------------------------------------------------------------------------
+
+DEFAULT_ROLE_SERVICES = ("lambda", "glue")
+#: grants nothing and denies nothing (a policy needs at least one statement)
+PLACEHOLDER_POLICY: Kw = {
+    "Version": "2012-10-17",
+    "Statement": [{"Sid": "DpnPlaceholder", "Effect": "Deny", "NotAction": "*", "Resource": "*"}],
+}
+
+
+def _trust_policy(n: _New) -> Kw:
+    if n.props.get("trust_policy"):
+        return dict(n.props["trust_policy"])
+    given = n.props.get("assume_role_service") or DEFAULT_ROLE_SERVICES
+    services = given.split(",") if isinstance(given, str) else list(given)
+    principals = [s if "." in s else f"{s}.amazonaws.com" for s in map(str.strip, services)]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": principals[0] if len(principals) == 1 else principals},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def _role_create(c: Client, n: _New) -> Kw:
+    kw: Kw = {
+        "RoleName": n.name,
+        "AssumeRolePolicyDocument": json.dumps(_trust_policy(n)),
+        "Tags": _kv(n.tags),
+    }
+    for prop, param in (("path", "Path"), ("description", "Description")):
+        if n.props.get(prop):
+            kw[param] = n.props[prop]
+    if n.props.get("max_session_duration"):
+        kw["MaxSessionDuration"] = int(n.props["max_session_duration"])
+    return dict(c.create_role(**kw))
+
+
+def _role_configure(c: Client, n: _New, t: _Target) -> None:
+    for arn in n.props.get("managed_policy_arns") or ():
+        c.attach_role_policy(RoleName=t.name, PolicyArn=arn)
+
+
+def _role_clear(c: Client, t: _Target, state: ResourceState) -> None:
+    """IAM refuses to delete a role with policies or instance profiles attached."""
+    for page in c.get_paginator("list_attached_role_policies").paginate(RoleName=t.name):
+        for policy in page["AttachedPolicies"]:
+            c.detach_role_policy(RoleName=t.name, PolicyArn=policy["PolicyArn"])
+    for page in c.get_paginator("list_role_policies").paginate(RoleName=t.name):
+        for policy_name in page["PolicyNames"]:
+            c.delete_role_policy(RoleName=t.name, PolicyName=policy_name)
+    for page in c.get_paginator("list_instance_profiles_for_role").paginate(RoleName=t.name):
+        for profile in page["InstanceProfiles"]:
+            c.remove_role_from_instance_profile(
+                InstanceProfileName=profile["InstanceProfileName"], RoleName=t.name
+            )
+
+
+def _policy_create(c: Client, n: _New) -> Kw:
+    document = n.props.get("policy_document") or PLACEHOLDER_POLICY
+    kw: Kw = {
+        "PolicyName": n.name,
+        "PolicyDocument": document if isinstance(document, str) else json.dumps(document),
+        "Tags": _kv(n.tags),
+    }
+    for prop, param in (("path", "Path"), ("description", "Description")):
+        if n.props.get(prop):
+            kw[param] = n.props[prop]
+    return dict(c.create_policy(**kw))
+
+
+def _policy_find(c: Client, t: _Target) -> Kw:
+    """By ARN at the default path; a policy created with a `path` is found by listing."""
+    try:
+        return dict(c.get_policy(PolicyArn=t.arn("iam", f"policy/{t.name}", regional=False)))
+    except Exception as exc:
+        if not _is(exc, NOT_FOUND, "iam"):
+            raise
+        for page in c.get_paginator("list_policies").paginate(Scope="Local"):
+            for policy in page["Policies"]:
+                if policy["PolicyName"] == t.name:
+                    return {"Policy": policy}
+        raise
+
+
+def _policy_clear(c: Client, t: _Target, state: ResourceState) -> None:
+    """IAM refuses to delete a policy that is attached or has non-default versions."""
+    for page in c.get_paginator("list_entities_for_policy").paginate(PolicyArn=t.id):
+        for role in page.get("PolicyRoles", []):
+            c.detach_role_policy(RoleName=role["RoleName"], PolicyArn=t.id)
+        for user in page.get("PolicyUsers", []):
+            c.detach_user_policy(UserName=user["UserName"], PolicyArn=t.id)
+        for group in page.get("PolicyGroups", []):
+            c.detach_group_policy(GroupName=group["GroupName"], PolicyArn=t.id)
+    for version in c.list_policy_versions(PolicyArn=t.id)["Versions"]:
+        if not version["IsDefaultVersion"]:
+            c.delete_policy_version(PolicyArn=t.id, VersionId=version["VersionId"])
+
+
+# --- Kinesis and Firehose ------------------------------------------------------------------
+
+
+def _stream_create(c: Client, n: _New) -> Kw:
+    kw: Kw = {"StreamName": n.name, "Tags": n.tags}
+    if str(n.props.get("stream_mode", "")).upper() == "ON_DEMAND":
+        kw["StreamModeDetails"] = {"StreamMode": "ON_DEMAND"}
+    else:
+        kw["ShardCount"] = int(n.props.get("shard_count", 1))
+    return dict(c.create_stream(**kw))
+
+
+def _stream_configure(c: Client, n: _New, t: _Target) -> None:
+    hours = int(n.props.get("retention_hours") or 24)
+    current = c.describe_stream_summary(StreamName=t.name)["StreamDescriptionSummary"]
+    if hours > current["RetentionPeriodHours"]:
+        c.increase_stream_retention_period(StreamName=t.name, RetentionPeriodHours=hours)
+
+
+def _stream_tags(c: Client, t: _Target, _: Kw) -> Tags:
+    tags: Tags = {}
+    kw: Kw = {"StreamName": t.name}
+    while True:
+        page = c.list_tags_for_stream(**kw)
+        tags |= _from_kv(page.get("Tags"))
+        if not page.get("HasMoreTags") or not page.get("Tags"):
+            return tags
+        kw["ExclusiveStartTagKey"] = page["Tags"][-1]["Key"]
+
+
+#: blueprint compression -> Firehose's spelling
+_COMPRESSION = {
+    "none": "UNCOMPRESSED",
+    "uncompressed": "UNCOMPRESSED",
+    "gzip": "GZIP",
+    "zip": "ZIP",
+    "snappy": "Snappy",
+    "hadoop_snappy": "HADOOP_SNAPPY",
+}
+
+
+def _firehose_create(c: Client, n: _New) -> Kw:
+    role = n.need("role_ref").resource_id
+    compression = str(n.props.get("compression", "uncompressed"))
+    destination: Kw = {
+        "RoleARN": role,
+        "BucketARN": n.t.arn("s3", n.need("bucket_ref").name, regional=False),
+        "BufferingHints": {
+            "IntervalInSeconds": int(n.props.get("buffer_seconds", 300)),
+            "SizeInMBs": int(n.props.get("buffer_mb", 5)),
+        },
+        "CompressionFormat": _COMPRESSION.get(compression.lower(), compression),
+    }
+    if n.props.get("prefix"):
+        destination["Prefix"] = n.props["prefix"]
+    kw: Kw = {
+        "DeliveryStreamName": n.name,
+        "DeliveryStreamType": "DirectPut",
+        "ExtendedS3DestinationConfiguration": destination,
+        "Tags": _kv(n.tags),
+    }
+    stream = n.ref("stream_ref")
+    if stream is not None:
+        kw["DeliveryStreamType"] = "KinesisStreamAsSource"
+        kw["KinesisStreamSourceConfiguration"] = {
+            "KinesisStreamARN": stream.resource_id,
+            "RoleARN": role,
+        }
+    return dict(c.create_delivery_stream(**kw))
+
+
+# --- DynamoDB ------------------------------------------------------------------------------
+
+_ATTRIBUTE_TYPES = {"string": "S", "number": "N", "binary": "B", "s": "S", "n": "N", "b": "B"}
+
+
+def _ddb_key(spec: Any, table: str) -> tuple[str, str]:
+    if isinstance(spec, str):
+        return spec, "S"
+    kind = str(spec.get("type", "S"))
+    if kind.lower() not in _ATTRIBUTE_TYPES:
+        raise AwsInputError(f"DynamoDB table {table}: key type {kind!r} is not S, N or B")
+    return str(spec["name"]), _ATTRIBUTE_TYPES[kind.lower()]
+
+
+def _dynamodb_create(c: Client, n: _New) -> Kw:
+    keys = [("HASH", _ddb_key(n.props.get("partition_key", "id"), n.name))]
+    if n.props.get("sort_key"):
+        keys.append(("RANGE", _ddb_key(n.props["sort_key"], n.name)))
+    kw: Kw = {
+        "TableName": n.name,
+        "KeySchema": [{"AttributeName": name, "KeyType": role} for role, (name, _) in keys],
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": kind} for _, (name, kind) in keys
+        ],
+        "BillingMode": str(n.props.get("billing_mode", "PAY_PER_REQUEST")).upper(),
+        "Tags": _kv(n.tags),
+    }
+    if kw["BillingMode"] == "PROVISIONED":
+        kw["ProvisionedThroughput"] = {
+            "ReadCapacityUnits": int(n.props.get("read_capacity", 5)),
+            "WriteCapacityUnits": int(n.props.get("write_capacity", 5)),
+        }
+    return dict(c.create_table(**kw))
+
+
+def _dynamodb_configure(c: Client, n: _New, t: _Target) -> None:
+    attribute = n.props.get("ttl_attribute")
+    if not attribute:
+        return
+    current = c.describe_time_to_live(TableName=t.name)["TimeToLiveDescription"]
+    if current.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+        c.update_time_to_live(
+            TableName=t.name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute},
+        )
+
+
+def _ddb_tags(c: Client, t: _Target, _: Kw) -> Tags:
+    tags: Tags = {}
+    kw: Kw = {"ResourceArn": t.id}
+    while True:
+        page = c.list_tags_of_resource(**kw)
+        tags |= _from_kv(page.get("Tags"))
+        if not page.get("NextToken"):
+            return tags
+        kw["NextToken"] = page["NextToken"]
+
+
+# --- SNS, SQS, Step Functions --------------------------------------------------------------
+
+
+def _flag(value: Any) -> str:
+    return "true" if value else "false"
+
+
+def _sns_create(c: Client, n: _New) -> Kw:
+    attributes: Tags = {}
+    if n.props.get("fifo"):
+        attributes["FifoTopic"] = "true"
+        attributes["ContentBasedDeduplication"] = _flag(n.props.get("content_based_deduplication"))
+    if n.props.get("display_name"):
+        attributes["DisplayName"] = str(n.props["display_name"])
+    return dict(c.create_topic(Name=n.name, Attributes=attributes, Tags=_kv(n.tags)))
+
+
+def _sqs_create(c: Client, n: _New) -> Kw:
+    attributes: Tags = {}
+    if n.props.get("fifo"):
+        attributes["FifoQueue"] = "true"
+        attributes["ContentBasedDeduplication"] = _flag(n.props.get("content_based_deduplication"))
+    for prop, attribute in (
+        ("visibility_timeout", "VisibilityTimeout"),
+        ("message_retention_seconds", "MessageRetentionPeriod"),
+        ("delay_seconds", "DelaySeconds"),
+    ):
+        if n.props.get(prop) is not None:
+            attributes[attribute] = str(int(n.props[prop]))
+    return dict(c.create_queue(QueueName=n.name, Attributes=attributes, tags=n.tags))
+
+
+DEFAULT_STATE_MACHINE: Kw = {
+    "Comment": "Created by dpn; replace with the workflow's definition.",
+    "StartAt": "Start",
+    "States": {"Start": {"Type": "Pass", "End": True}},
+}
+
+
+def _sfn_create(c: Client, n: _New) -> Kw:
+    definition = n.props.get("definition") or DEFAULT_STATE_MACHINE
+    return dict(
+        c.create_state_machine(
+            name=n.name,
+            definition=definition if isinstance(definition, str) else json.dumps(definition),
+            roleArn=n.need("role_ref").resource_id,
+            type=str(n.props.get("state_machine_type", "STANDARD")).upper(),
+            tags=_kv(n.tags, "key", "value"),
+        )
+    )
+
+
+def _sfn_arn(t: _Target) -> str:
+    return t.arn("states", f"stateMachine:{t.name}")
+
+
+# --- the table -----------------------------------------------------------------------------
+
+_APIS: dict[str, _Api] = {
+    "aws_s3_bucket": _Api(
+        "s3",
+        create=_s3_create,
+        find=_s3_find,
+        ident=lambda r, t: t.name,
+        tags=_s3_tags,
+        tag=lambda c, t, tags: c.put_bucket_tagging(Bucket=t.name, Tagging={"TagSet": _kv(tags)}),
+        delete=lambda c, t: c.delete_bucket(Bucket=t.name),
+        created=lambda r, t: t.name,
+        exclusive=False,
+        whole_tag_set=True,
+        retag=True,
+        configure=_s3_configure,
+        clear=_s3_empty_if_ours,
+    ),
+    "aws_glue_database": _Api(
+        "glue",
+        create=_glue_database_create,
+        find=lambda c, t: c.get_database(Name=t.name),
+        ident=lambda r, t: t.name,
+        tags=_glue_tags("database"),
+        tag=_glue_tag("database"),
+        delete=lambda c, t: c.delete_database(Name=t.name),
+        created=lambda r, t: t.name,
+    ),
+    "aws_glue_table": _Api(
+        "glue",
+        create=_glue_table_create,
+        find=lambda c, t: c.get_table(DatabaseName=t.database, Name=t.name),
+        ident=lambda r, t: f"{t.database}.{t.name}",
+        tags=lambda c, t, r: _markers(r["Table"].get("Parameters", {})),
+        tag=None,
+        delete=lambda c, t: c.delete_table(DatabaseName=t.database, Name=t.name),
+        created=lambda r, t: f"{t.database}.{t.name}",
+    ),
+    "aws_glue_crawler": _Api(
+        "glue",
+        create=_crawler_create,
+        find=lambda c, t: c.get_crawler(Name=t.name),
+        ident=lambda r, t: t.name,
+        tags=_glue_tags("crawler"),
+        tag=_glue_tag("crawler"),
+        delete=lambda c, t: c.delete_crawler(Name=t.name),
+        created=lambda r, t: t.name,
+    ),
+    "aws_lambda_function": _Api(
+        "lambda",
+        create=_lambda_create,
+        find=lambda c, t: c.get_function(FunctionName=t.name),
+        ident=lambda r, t: r["Configuration"]["FunctionArn"],
+        tags=lambda c, t, r: dict(c.list_tags(Resource=t.id).get("Tags", {})),
+        tag=lambda c, t, tags: c.tag_resource(Resource=t.id, Tags=tags),
+        delete=lambda c, t: c.delete_function(FunctionName=t.name),
+        created=lambda r, t: r["FunctionArn"],
+        ready=("function_active_v2", lambda t: {"FunctionName": t.name}),
+    ),
+    "aws_iam_role": _Api(
+        "iam",
+        create=_role_create,
+        find=lambda c, t: c.get_role(RoleName=t.name),
+        ident=lambda r, t: r["Role"]["Arn"],
+        tags=lambda c, t, r: _from_kv(c.list_role_tags(RoleName=t.name).get("Tags")),
+        tag=lambda c, t, tags: c.tag_role(RoleName=t.name, Tags=_kv(tags)),
+        delete=lambda c, t: c.delete_role(RoleName=t.name),
+        created=lambda r, t: r["Role"]["Arn"],
+        configure=_role_configure,
+        clear=_role_clear,
+    ),
+    "aws_iam_policy": _Api(
+        "iam",
+        create=_policy_create,
+        find=_policy_find,
+        ident=lambda r, t: r["Policy"]["Arn"],
+        tags=lambda c, t, r: _from_kv(c.list_policy_tags(PolicyArn=t.id).get("Tags")),
+        tag=lambda c, t, tags: c.tag_policy(PolicyArn=t.id, Tags=_kv(tags)),
+        delete=lambda c, t: c.delete_policy(PolicyArn=t.id),
+        created=lambda r, t: r["Policy"]["Arn"],
+        clear=_policy_clear,
+    ),
+    "aws_kinesis_stream": _Api(
+        "kinesis",
+        create=_stream_create,
+        find=lambda c, t: c.describe_stream_summary(StreamName=t.name),
+        ident=lambda r, t: (
+            r["StreamDescriptionSummary"]["StreamARN"]
+            if _alive(r["StreamDescriptionSummary"]["StreamStatus"])
+            else None
+        ),
+        tags=_stream_tags,
+        tag=lambda c, t, tags: c.add_tags_to_stream(StreamName=t.name, Tags=tags),
+        delete=lambda c, t: c.delete_stream(StreamName=t.name, EnforceConsumerDeletion=True),
+        retag=True,
+        ready=("stream_exists", lambda t: {"StreamName": t.name}),
+        gone=("stream_not_exists", lambda t: {"StreamName": t.name}),
+        configure=_stream_configure,
+    ),
+    "aws_kinesis_firehose": _Api(
+        "firehose",
+        create=_firehose_create,
+        find=lambda c, t: c.describe_delivery_stream(DeliveryStreamName=t.name),
+        ident=lambda r, t: (
+            r["DeliveryStreamDescription"]["DeliveryStreamARN"]
+            if _alive(r["DeliveryStreamDescription"]["DeliveryStreamStatus"])
+            else None
+        ),
+        tags=lambda c, t, r: _from_kv(
+            c.list_tags_for_delivery_stream(DeliveryStreamName=t.name).get("Tags")
+        ),
+        tag=lambda c, t, tags: c.tag_delivery_stream(DeliveryStreamName=t.name, Tags=_kv(tags)),
+        delete=lambda c, t: c.delete_delivery_stream(DeliveryStreamName=t.name),
+        created=lambda r, t: r["DeliveryStreamARN"],
+        ready=("DeliveryStreamActive", lambda t: {"DeliveryStreamName": t.name}),
+    ),
+    "aws_dynamodb_table": _Api(
+        "dynamodb",
+        create=_dynamodb_create,
+        find=lambda c, t: c.describe_table(TableName=t.name),
+        ident=lambda r, t: r["Table"]["TableArn"] if _alive(r["Table"]["TableStatus"]) else None,
+        tags=_ddb_tags,
+        tag=lambda c, t, tags: c.tag_resource(ResourceArn=t.id, Tags=_kv(tags)),
+        delete=lambda c, t: c.delete_table(TableName=t.name),
+        created=lambda r, t: r["TableDescription"]["TableArn"],
+        ready=("table_exists", lambda t: {"TableName": t.name}),
+        gone=("table_not_exists", lambda t: {"TableName": t.name}),
+        configure=_dynamodb_configure,
+    ),
+    "aws_sns_topic": _Api(
+        "sns",
+        create=_sns_create,
+        find=lambda c, t: c.get_topic_attributes(TopicArn=t.arn("sns", t.name)),
+        ident=lambda r, t: r["Attributes"]["TopicArn"],
+        tags=lambda c, t, r: _from_kv(c.list_tags_for_resource(ResourceArn=t.id).get("Tags")),
+        tag=lambda c, t, tags: c.tag_resource(ResourceArn=t.id, Tags=_kv(tags)),
+        delete=lambda c, t: c.delete_topic(TopicArn=t.id),
+        created=lambda r, t: r["TopicArn"],
+        exclusive=False,
+    ),
+    "aws_sqs_queue": _Api(
+        "sqs",
+        create=_sqs_create,
+        find=lambda c, t: c.get_queue_url(QueueName=t.name),
+        ident=lambda r, t: r["QueueUrl"],
+        tags=lambda c, t, r: dict(c.list_queue_tags(QueueUrl=t.id).get("Tags", {})),
+        tag=lambda c, t, tags: c.tag_queue(QueueUrl=t.id, Tags=tags),
+        delete=lambda c, t: c.delete_queue(QueueUrl=t.id),
+        created=lambda r, t: r["QueueUrl"],
+        exclusive=False,
+    ),
+    "aws_step_function": _Api(
+        "stepfunctions",
+        create=_sfn_create,
+        find=lambda c, t: c.describe_state_machine(stateMachineArn=_sfn_arn(t)),
+        ident=lambda r, t: r["stateMachineArn"] if _alive(r.get("status")) else None,
+        tags=lambda c, t, r: _from_kv(
+            c.list_tags_for_resource(resourceArn=t.id).get("tags"), "key", "value"
+        ),
+        tag=lambda c, t, tags: c.tag_resource(resourceArn=t.id, tags=_kv(tags, "key", "value")),
+        delete=lambda c, t: c.delete_state_machine(stateMachineArn=t.id),
+        created=lambda r, t: r["stateMachineArn"],
+    ),
+}
+
+#: the resource types this provider handles
+TYPES = frozenset(_APIS)
+
+
+# --- the provider --------------------------------------------------------------------------
+
+
+class AwsProvider:
+    """Creates, reads, tags and deletes the `aws_*` types with boto3.
+
+    Clients come from the standard AWS configuration (environment, profile, `AWS_REGION`,
+    `AWS_ENDPOINT_URL`); `session`, `profile`, `region` and `endpoint_url` override it. One
+    client per service (and region) is built on first use and shared by all threads.
+    """
+
+    name = "aws"
+
+    def __init__(
+        self,
+        session: Any = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        *,
+        profile: str | None = None,
+        max_attempts: int = 8,
+        wait_timeout: float = 600.0,
+        settle_delay: float = 2.0,
+    ) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self._session = session or boto3.Session(profile_name=profile, region_name=region)
+        resolved_region = region or self._session.region_name
+        if not resolved_region:
+            raise AwsConfigError(
+                "no AWS region configured: set AWS_REGION (or a profile's region) or pass a region"
+            )
+        self.region: str = resolved_region
+        self.endpoint_url = endpoint_url
+        self.wait_timeout = wait_timeout
+        self.settle_delay = settle_delay
+        self._config = Config(
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            user_agent_extra="dpn",
+        )
+        self._clients: dict[tuple[str, str], Client] = {}
+        self._lock = threading.Lock()
+        self._account_id: str | None = None
+
+    # --- configuration ---------------------------------------------------------------
+
+    def client(self, service: str, region: str | None = None) -> Client:
+        """The shared client of `service` (built once; sessions are not thread-safe)."""
+        key = (service, region or self.region)
+        client = self._clients.get(key)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(key)
+                if client is None:
+                    client = self._session.client(
+                        service,
+                        region_name=key[1],
+                        endpoint_url=self.endpoint_url,
+                        config=self._config,
+                    )
+                    self._clients[key] = client
+        return client
+
+    @property
+    def account_id(self) -> str:
+        if self._account_id is None:
+            identity = self.client("sts").get_caller_identity()
+            self._account_id = str(identity["Account"])
+        return self._account_id
+
+    @property
+    def partition(self) -> str:
+        return str(self._session.get_partition_for_region(self.region))
+
+    # --- the Provider protocol -------------------------------------------------------
+
+    def create(
+        self, op: Operation, txn_id: str, resolved: dict[str, ResourceState]
+    ) -> ResourceState:
+        api = _api(op.type_key)
+        tags = {**op.tags, MANAGED_BY_KEY: MANAGED_BY_VALUE, TXN_TAG_KEY: txn_id}
+        region = str(op.properties.get("region") or self.region)
+        target = _Target(self, op.name, op.scope)
+        new = _New(target, op, tags, resolved, region)
+        client = self.client(api.service, region)
+        if not api.exclusive:
+            existing = self.read(op.type_key, op.name, op.scope)
+            if existing is not None:
+                return self._adopt(api, client, new, existing)
+        try:
+            answer = self._settled(api, lambda: api.create(client, new))
+        except Exception as exc:
+            if not _is(exc, ALREADY_EXISTS, api.service):
+                raise
+            existing = self.read(op.type_key, op.name, op.scope)
+            if existing is None:
+                raise
+            return self._adopt(api, client, new, existing)
+        self._wait(client, api.ready, target)
+        resource_id = api.created(answer, target) if api.created else None
+        if resource_id is None:
+            resource_id = api.ident(api.find(client, target), target)
+        if resource_id is None:
+            raise AwsProviderError(f"{op.type_key} {op.name}: created, then found deleting")
+        return self._finish(api, client, new, resource_id)
+
+    def read(self, type_key: str, name: str, scope: dict[str, str]) -> ResourceState | None:
+        api = _api(type_key)
+        client = self.client(api.service)
+        target = _Target(self, name, scope)
+        try:
+            found = api.find(client, target)
+            resource_id = api.ident(found, target)
+            if resource_id is None:
+                return None
+            target = replace(target, id=resource_id)
+            tags = api.tags(client, target, found)
+        except Exception as exc:
+            if _is(exc, NOT_FOUND, api.service):
+                return None
+            raise
+        return ResourceState(type_key, name, resource_id, tags, dict(scope))
+
+    def delete(self, state: ResourceState) -> None:
+        api = _api(state.type_key)
+        client = self.client(api.service)
+        target = _Target(self, state.name, state.scope, state.resource_id)
+        try:
+            if api.clear is not None:
+                api.clear(client, target, state)
+            api.delete(client, target)
+        except Exception as exc:
+            if _is(exc, NOT_FOUND, api.service):
+                return
+            raise
+        self._wait(client, api.gone, target)
+
+    def tag(self, state: ResourceState, tags: dict[str, str]) -> None:
+        api = _api(state.type_key)
+        if api.tag is None or not tags:
+            return
+        client = self.client(api.service)
+        target = _Target(self, state.name, state.scope, state.resource_id)
+        if api.whole_tag_set:
+            tags = {**api.tags(client, target, {}), **tags}
+        api.tag(client, target, tags)
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _adopt(
+        self, api: _Api, client: Client, new: _New, existing: ResourceState
+    ) -> ResourceState:
+        """A create found the name taken: finish it if this transaction made it, else refuse."""
+        txn_id = new.tags[TXN_TAG_KEY]
+        if existing.transaction_id != txn_id:
+            owner = (
+                f"dpn transaction {existing.transaction_id}"
+                if existing.managed_by_dpn
+                else "something other than dpn (no managed-by: dpn tag)"
+            )
+            raise AwsConflictError(
+                f"{new.op.type_key} {new.name} already exists, created by {owner}", existing
+            )
+        self._wait(client, api.ready, new.t)
+        return self._finish(api, client, new, existing.resource_id)
+
+    def _finish(self, api: _Api, client: Client, new: _New, resource_id: str) -> ResourceState:
+        target = replace(new.t, id=resource_id)
+        if api.retag and api.tag is not None:
+            api.tag(client, target, new.tags)
+        if api.configure is not None:
+            api.configure(client, new, target)
+        tags = new.tags if api.tag is not None else _markers(new.tags)
+        return ResourceState(new.op.type_key, new.name, resource_id, tags, dict(new.op.scope))
+
+    def _settled(self, api: _Api, call: Callable[[], Kw]) -> Kw:
+        code, fragment = SETTLING.get(api.service, ("", ""))
+        for attempt in range(1, SETTLE_ATTEMPTS + 1):
+            try:
+                return call()
+            except Exception as exc:
+                settling = code and error_code(exc) == code and fragment in str(exc)
+                if not settling or attempt == SETTLE_ATTEMPTS:
+                    raise
+            time.sleep(self.settle_delay * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(
+        self, client: Client, spec: tuple[str, Callable[[_Target], Kw]] | None, target: _Target
+    ) -> None:
+        """Block until a botocore waiter succeeds, at most `wait_timeout` seconds."""
+        if spec is None:
+            return
+        name, params = spec
+        if name in _CUSTOM_WAITERS:
+            from botocore.waiter import WaiterModel, create_waiter_with_client
+
+            model = WaiterModel({"version": 2, "waiters": {name: _CUSTOM_WAITERS[name]}})
+            waiter = create_waiter_with_client(name, model, client)
+        else:
+            waiter = client.get_waiter(name)
+        attempts = max(1, math.ceil(self.wait_timeout / _WAIT_DELAY))
+        waiter.wait(**params(target), WaiterConfig={"Delay": _WAIT_DELAY, "MaxAttempts": attempts})
+
+
+def _api(type_key: str) -> _Api:
+    try:
+        return _APIS[type_key]
+    except KeyError:
+        raise AwsInputError(f"the AWS provider does not handle {type_key!r}") from None
+
+
+if TYPE_CHECKING:
+    _: Provider = AwsProvider()
