@@ -72,7 +72,7 @@ def analyse(
             fs = namer.name_blueprint(bp)
             if bp.doc.path in target_files:
                 out.findings.extend(fs)
-        out.findings.extend(f for f in _uniqueness(out.blueprints) if f.file in target_files)
+        out.findings.extend(_uniqueness(out.blueprints, target_files))
     out.findings = _dedupe(out.findings)
     return out
 
@@ -262,39 +262,46 @@ def scope_key(r: Resource) -> str:
     return f"in={c.full_name}" if c is not None else "in=?"
 
 
-def _uniqueness(blueprints: list[BlueprintFile]) -> list[Finding]:
-    seen: dict[tuple[str, str, str], Resource] = {}
-    findings: list[Finding] = []
+def _uniqueness(blueprints: list[BlueprintFile], targets: set[str]) -> list[Finding]:
+    """One finding per name that another resource in the same scope already has: on the
+    later one, or on the earlier one when only that one is being checked (a staged
+    blueprint is told about a clash with any other blueprint, whichever was read first)."""
+    groups: dict[tuple[str, str, str], list[Resource]] = {}
     for bp in blueprints:
         for r in bp.resources:
             if not r.in_scope or r.name is None:
                 continue
             if r.container is not None and r.container.full_name is None:
                 continue
-            t = r.type
-            folded = r.name.lower() if t.case_insensitive else r.name
-            key = (t.key, scope_key(r), folded)
-            first = seen.get(key)
-            if first is None:
-                seen[key] = r
-                continue
-            line, col = first.blueprint.doc.position(first.pointer)
-            where = {
-                "global": "in every AWS account",
-                "account": "in the account",
-                "region": "in the account and region",
-                "workspace": "in the workspace",
-                "metastore": "in the metastore",
-                "parent": f"in {r.container.full_name if r.container else '?'}",
-            }[t.unique_scope]
-            case = " (ignoring case)" if t.case_insensitive else ""
-            findings.append(
-                r.finding(
-                    "DPN130",
-                    f"{t.title} name '{r.name}' is already used at "
-                    f"{first.blueprint.doc.path}:{line}:{col}; names must be unique {where}{case}",
-                    field_name="name",
-                    hint="change a naming value (for example purpose) of one of them",
-                )
-            )
+            folded = r.name.lower() if r.type.case_insensitive else r.name
+            groups.setdefault((r.type.key, scope_key(r), folded), []).append(r)
+    findings: list[Finding] = []
+    for group in groups.values():
+        first = group[0]
+        for r in group[1:]:
+            if r.blueprint.doc.path in targets:
+                findings.append(_clash(r, first))
+            elif first.blueprint.doc.path in targets:
+                findings.append(_clash(first, r))
     return findings
+
+
+def _clash(r: Resource, other: Resource) -> Finding:
+    t = r.type
+    line, col = other.blueprint.doc.position(other.pointer)
+    where = {
+        "global": "in every AWS account",
+        "account": "in the account",
+        "region": "in the account and region",
+        "workspace": "in the workspace",
+        "metastore": "in the metastore",
+        "parent": f"in {r.container.full_name if r.container else '?'}",
+    }[t.unique_scope]
+    case = " (ignoring case)" if t.case_insensitive else ""
+    return r.finding(
+        "DPN130",
+        f"{t.title} name '{r.name}' is also used at {other.blueprint.doc.path}:{line}:{col}; "
+        f"names must be unique {where}{case}",
+        field_name="name",
+        hint="change a naming value (for example purpose) of one of them",
+    )

@@ -221,13 +221,6 @@ def _blueprint(tmp_path: Path, schema: dict[str, Any]) -> Path:
     return path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="NamingConfig.required() drops the built-in required variables of every type whose "
-    "pattern appears in naming-patterns.yaml, even when it is the built-in pattern verbatim "
-    "(as the original tool and `dpn config init` write it), so a missing {layer} silently "
-    "shortens the name instead of being DPN030",
-)
 def test_listing_the_builtin_pattern_keeps_its_required_variables(tmp_path: Path) -> None:
     path = _blueprint(tmp_path, {"domain": "sales", "tables": [{"entity": "orders"}]})
     result = dpn("plan", "preview", "--format", "json", *EXPLICIT, str(path))

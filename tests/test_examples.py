@@ -256,13 +256,6 @@ def test_dev_blueprint_previews_from_the_repo_root_with_built_in_defaults(
 
 
 # ------------------------------------------------------------------------ known gaps
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine._shorten builds charset_regex(t.value_chars + re.escape(t.separator)); "
-    "for every type whose value_chars ends in '-' (IAM, S3, Lambda, ...) that is a bad "
-    "character range such as '@-\\-', so `on_too_long: hash` raises re.error instead of "
-    "shortening the name",
-)
 def test_an_over_long_iam_role_is_shortened_with_a_hash_keeping_project_and_environment(
     tmp_path: Path,
 ) -> None:

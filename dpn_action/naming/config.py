@@ -87,7 +87,9 @@ class NamingConfig:
 
     def required(self, type_key: str) -> frozenset[str]:
         t = CATALOGUE[type_key]
-        base = t.required if type_key not in self.user_patterns else frozenset()
+        # The built-in required variables hold wherever a pattern (built-in or the user's)
+        # still uses them; the user's own required_variables are added.
+        base = t.required & frozenset(t.placeholders(self.pattern(type_key)))
         return base | self.required_variables.get(type_key, frozenset())
 
     def value_vocabulary(self) -> set[str]:

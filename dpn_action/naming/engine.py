@@ -312,11 +312,9 @@ def _shorten(
     full = "".join(s[0] for s in segs)
     h = cfg.hash
     digest = hashlib.new(h.algorithm, full.encode("utf-8")).hexdigest()[: h.length]
-    sep = (
-        h.separator
-        if not charset_regex(t.value_chars + re.escape(t.separator)).match(h.separator)
-        else t.separator
-    )
+    # The hash separator must be a character the type allows (value_chars always holds the
+    # type's own separator, which is the fallback).
+    sep = t.separator if charset_regex(t.value_chars).match(h.separator) else h.separator
     suffix = segs[-1][0] if segs and segs[-1][1] == "-suffix-" else ""
     body = [list(s) for s in (segs[:-1] if suffix else segs)]
     tail = sep + h.prefix + digest
