@@ -14,8 +14,10 @@ have no tags; dpn keeps the two ownership markers in the table's `Parameters` in
 Idempotent create. When the create call says the resource already exists (for instance
 because botocore retried a create whose first response was lost), `create` reads it: if it
 carries this transaction's id it is adopted (waited for, configured, returned); otherwise
-`AwsConflictError` is raised. S3 (`CreateBucket` in us-east-1), SNS and SQS return the
-existing resource instead of failing, so for those `create` reads first. The executor tells
+`AwsConflictError` is raised. S3 (`CreateBucket` in us-east-1), SNS, SQS and Step Functions
+answer a create of an existing name with the existing resource (ignoring the tags given), so
+for those `create` reads first; a create racing another writer between the read and the
+create call is the one case this cannot see. The executor tells
 "ours" from "not ours" with `ResourceState.managed_by_dpn` / `transaction_id` on what `read`
 returns: a resource that exists without `managed-by: dpn` was not made by dpn.
 
@@ -457,27 +459,30 @@ def _glue_tag(kind: str) -> Callable[[Client, _Target, Tags], object]:
 
 # --- Lambda --------------------------------------------------------------------------------
 
-#: runtime family -> (file suffix, handler source used when the blueprint gives no code)
+#: runtime family -> (file suffix, source of a handler that does nothing)
 _STUB_CODE = {
-    "python": (".py", 'def handler(event, context):\n    return {"ok": True}\n'),
-    "nodejs": (".js", "exports.handler = async () => ({ ok: true });\n"),
+    "python": (".py", 'def {function}(event, context):\n    return {{"ok": True}}\n'),
+    "nodejs": (".js", "exports.{function} = async () => ({{ ok: true }});\n"),
 }
 
 
-def _lambda_code(n: _New, runtime: str, handler: str) -> Kw:
-    code = n.props.get("code")
+def lambda_code(code: Any, runtime: str, handler: str) -> Kw:
+    """Lambda's `Code` for a blueprint's `code`: Lambda's own shape (a mapping), an
+    `s3://bucket/key` archive, the handler module's source text, or nothing (a generated
+    handler that does nothing, until the real code is deployed)."""
     if isinstance(code, Mapping):
-        return dict(code)  # Lambda's own shape: S3Bucket/S3Key, ZipFile, ImageUri
+        return dict(code)
     if isinstance(code, str) and code.startswith("s3://"):
         bucket, _, key = code.removeprefix("s3://").partition("/")
         return {"S3Bucket": bucket, "S3Key": key}
     family = next((f for f in _STUB_CODE if runtime.startswith(f)), None)
     if family is None:
-        raise AwsInputError(f"Lambda {n.name}: runtime {runtime} needs `code` (s3://bucket/key)")
+        raise AwsInputError(f"Lambda runtime {runtime} needs `code` (s3://bucket/key)")
     suffix, stub = _STUB_CODE[family]
+    module, _, function = handler.rpartition(".")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(handler.rsplit(".", 1)[0] + suffix, code or stub)
+        archive.writestr(module.replace(".", "/") + suffix, code or stub.format(function=function))
     return {"ZipFile": buffer.getvalue()}
 
 
@@ -489,7 +494,7 @@ def _lambda_create(c: Client, n: _New) -> Kw:
         "Runtime": runtime,
         "Handler": handler,
         "Role": n.need("role_ref").resource_id,
-        "Code": _lambda_code(n, runtime, handler),
+        "Code": lambda_code(n.props.get("code"), runtime, handler),
         "Tags": n.tags,
     }
     for prop, param in (("memory_size", "MemorySize"), ("timeout", "Timeout")):
@@ -513,10 +518,12 @@ PLACEHOLDER_POLICY: Kw = {
 }
 
 
-def _trust_policy(n: _New) -> Kw:
-    if n.props.get("trust_policy"):
-        return dict(n.props["trust_policy"])
-    given = n.props.get("assume_role_service") or DEFAULT_ROLE_SERVICES
+def trust_policy(props: Mapping[str, Any]) -> Kw:
+    """A role's trust policy: the blueprint's own, or one trusting `assume_role_service`
+    (a name such as `lambda`, a principal, or a comma-separated list)."""
+    if props.get("trust_policy"):
+        return dict(props["trust_policy"])
+    given = props.get("assume_role_service") or DEFAULT_ROLE_SERVICES
     services = given.split(",") if isinstance(given, str) else list(given)
     principals = [s if "." in s else f"{s}.amazonaws.com" for s in map(str.strip, services)]
     return {
@@ -534,7 +541,7 @@ def _trust_policy(n: _New) -> Kw:
 def _role_create(c: Client, n: _New) -> Kw:
     kw: Kw = {
         "RoleName": n.name,
-        "AssumeRolePolicyDocument": json.dumps(_trust_policy(n)),
+        "AssumeRolePolicyDocument": json.dumps(trust_policy(n.props)),
         "Tags": _kv(n.tags),
     }
     for prop, param in (("path", "Path"), ("description", "Description")):
@@ -953,6 +960,7 @@ _APIS: dict[str, _Api] = {
         tag=lambda c, t, tags: c.tag_resource(resourceArn=t.id, tags=_kv(tags, "key", "value")),
         delete=lambda c, t: c.delete_state_machine(stateMachineArn=t.id),
         created=lambda r, t: r["stateMachineArn"],
+        exclusive=False,
     ),
 }
 
