@@ -126,6 +126,12 @@ def escape_pointer_token(token: str | int) -> str:
 
 
 def join_pointer(base: str, *tokens: str | int) -> str:
+    if len(tokens) == 1:  # the hot path: one step down
+        t = tokens[0]
+        if isinstance(t, int):
+            return f"{base}/{t}"
+        if "~" not in t and "/" not in t:
+            return f"{base}/{t}"
     return base + "".join("/" + escape_pointer_token(t) for t in tokens)
 
 

@@ -81,11 +81,18 @@ class NamingConfig:
     overrides: dict[str, str] = field(default_factory=dict)
     values_doc: Document | None = None
     patterns_doc: Document | None = None
+    _required_cache: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
 
     def pattern(self, type_key: str) -> str:
         return self.patterns.get(type_key) or CATALOGUE[type_key].pattern
 
     def required(self, type_key: str) -> frozenset[str]:
+        hit = self._required_cache.get(type_key)
+        if hit is None:
+            hit = self._required_cache[type_key] = self._required(type_key)
+        return hit
+
+    def _required(self, type_key: str) -> frozenset[str]:
         t = CATALOGUE[type_key]
         # The built-in required variables hold wherever a pattern (built-in or the user's)
         # still uses them; the user's own required_variables are added.
