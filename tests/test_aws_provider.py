@@ -578,6 +578,21 @@ def test_a_bucket_not_made_by_dpn_is_never_emptied(aws: AwsProvider) -> None:
     assert s3.get_object(Bucket=name, Key="precious.csv")["Body"].read() == b"a,b"
 
 
+def test_a_bucket_is_not_emptied_when_its_tags_name_another_transaction(
+    cloud: Cloud, aws: AwsProvider
+) -> None:
+    op, created = cloud.create("aws_s3_bucket")
+    aws.client("s3").put_object(Bucket=op.name, Key="kept.csv", Body=b"x")
+    stale = ResourceState(
+        created.type_key, created.name, created.resource_id, {"dpn-transaction": "txn-old"}
+    )
+
+    with pytest.raises(ClientError, match="BucketNotEmpty"):
+        aws.delete(stale)
+
+    assert aws.read("aws_s3_bucket", op.name, {}) is not None
+
+
 # --- names that are taken -------------------------------------------------------------------
 
 

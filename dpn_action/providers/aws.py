@@ -16,10 +16,15 @@ because botocore retried a create whose first response was lost), `create` reads
 carries this transaction's id it is adopted (waited for, configured, returned); otherwise
 `AwsConflictError` is raised. S3 (`CreateBucket` in us-east-1), SNS, SQS and Step Functions
 answer a create of an existing name with the existing resource (ignoring the tags given), so
-for those `create` reads first; a create racing another writer between the read and the
-create call is the one case this cannot see. The executor tells
-"ours" from "not ours" with `ResourceState.managed_by_dpn` / `transaction_id` on what `read`
-returns: a resource that exists without `managed-by: dpn` was not made by dpn.
+for those `create` reads first; a create racing another writer between that read and the
+create call is the one case this cannot see. The executor tells "ours" from "not ours" with
+`ResourceState.managed_by_dpn` / `transaction_id` on what `read` returns: a resource that
+exists without `managed-by: dpn` was not made by dpn.
+
+Waiting. Kinesis streams, Firehose streams, DynamoDB tables and Lambda functions are waited
+for until usable (bounded by `wait_timeout`): besides being unusable before, a stream or
+table still being created cannot be deleted, so a rollback right after would fail. A
+resource the cloud is deleting reads as absent.
 
 Deleting a bucket. `delete` empties an S3 bucket (every object version and delete marker)
 only when the bucket, as it is now, is tagged `managed-by: dpn` with the same transaction id
@@ -316,10 +321,9 @@ def _s3_configure(c: Client, n: _New, t: _Target) -> None:
 
 
 def _s3_empty_if_ours(c: Client, t: _Target, state: ResourceState) -> None:
-    live = _s3_tags(c, t, {})
-    ours = live.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE and state.transaction_id is not None
-    if not ours or live.get(TXN_TAG_KEY) != state.transaction_id:
-        return
+    live, txn = _s3_tags(c, t, {}), state.transaction_id
+    if txn is None or live.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE or live.get(TXN_TAG_KEY) != txn:
+        return  # not provably ours: its data is never touched
     for page in c.get_paginator("list_object_versions").paginate(Bucket=t.name):
         doomed = [
             {"Key": v["Key"], "VersionId": v["VersionId"]}
