@@ -20,7 +20,7 @@ from dpn_action.analysis import Analysis, analyse
 from dpn_action.blueprint.expand import Resource
 from dpn_action.findings import Finding, Severity
 from dpn_action.naming.catalogue import CATALOGUE
-from dpn_action.naming.config import NamingConfig, load_config
+from dpn_action.naming.config import NamingConfig, load_config, parse_overrides
 from dpn_action.naming.engine import NameResult, Sourced, make_name
 
 METADATA = {"environment": "dev", "project": "dataplatform", "region": "us-east-1"}
@@ -180,6 +180,13 @@ def test_entry_fields_beat_blueprint_metadata(tmp_path: Path) -> None:
     assert result.endswith("entry")
 
 
+def test_malformed_override_is_a_finding() -> None:
+    overrides, findings = parse_overrides(["layer=raw", "layer", "bad key=x", "purpose=a=b"])
+    assert overrides == {"layer": "raw", "purpose": "a=b"}
+    assert [(f.code, f.file) for f in findings] == [("DPN205", "<command line>")] * 2
+    assert findings[0].message == "--override 'layer' is not key=value"
+
+
 def test_override_beats_entry_fields(tmp_path: Path) -> None:
     values = 'version: "1.0"\n'
     entry = {"purpose": "landing", "layer": "fromentry"}
@@ -228,6 +235,11 @@ def test_region_mapping_comes_before_built_in_codes() -> None:
     # a region the built-in codes do not know is still mapped
     res = bucket(cfg, region="on-prem")
     assert res.name == "dp-p-raw-dev-op"
+
+
+def test_region_mapping_falls_back_to_built_in_codes_for_other_regions() -> None:
+    cfg = NamingConfig(region_mapping={"us-east-1": "ue1"})
+    assert bucket(cfg, region="eu-central-1").name == "dp-p-raw-dev-euc1"
 
 
 def test_region_short_given_as_a_value_is_not_derived() -> None:
@@ -352,6 +364,28 @@ def test_built_in_default_values_fill_table_type(tmp_path: Path) -> None:
     assert glue_table.values["table_type"].source == "built-in default for aws_glue_table"
 
 
+def test_user_pattern_keeps_the_built_in_required_variables(tmp_path: Path) -> None:
+    patterns = """
+        version: "1.0"
+        patterns:
+          aws_s3_bucket: "{project}-{purpose}-{team}"
+    """
+    bp = blueprint({"aws": {"s3_buckets": [{"layer": "raw"}]}})
+    a, config_findings = run(tmp_path, bp, patterns=patterns)
+    assert config_findings == []
+    # purpose is required for every S3 bucket; team (not a built-in placeholder) is not
+    [f] = a.findings
+    assert f.code == "DPN030"
+    assert f.message == (
+        "aws_s3_bucket needs a value for {purpose} in pattern '{project}-{purpose}-{team}'"
+    )
+    a, _ = run(
+        tmp_path, blueprint({"aws": {"s3_buckets": [{"purpose": "landing"}]}}), patterns=patterns
+    )
+    assert a.findings == []
+    assert only(a, "aws_s3_bucket").name == "dataplatform-landing"
+
+
 def test_user_pattern_placeholders_are_optional_unless_required(tmp_path: Path) -> None:
     patterns = """
         version: "1.0"
@@ -448,6 +482,12 @@ def test_explicit_name_that_differs_from_the_convention_is_a_warning() -> None:
 def test_explicit_name_equal_to_the_convention_gives_nothing() -> None:
     res = bucket(explicit="dp-p-raw-dev-use1")
     assert res.issues == []
+
+
+def test_explicit_name_is_never_shortened() -> None:
+    res = name_of("aws_s3_bucket", explicit="b" * 70, on_too_long="hash", **BUCKET)
+    assert res.name == "b" * 70
+    assert codes(res) == ["DPN041", "DPN101"]
 
 
 def test_explicit_name_needs_no_naming_values() -> None:
@@ -718,9 +758,7 @@ def test_s3_names_are_unique_across_blueprint_files_and_accounts(tmp_path: Path)
     [f] = a.findings
     assert f.code == "DPN130"
     assert f.file == "blueprints/bp1.json"
-    assert "'dataplatform-landing-raw-dev-use1' is also used at blueprints/bp0.json:" in (
-        f.message
-    )
+    assert "'dataplatform-landing-raw-dev-use1' is also used at blueprints/bp0.json:" in (f.message)
     assert "in every AWS account" in f.message
 
 
