@@ -1391,6 +1391,7 @@ def parse_create_table(statement: str) -> Json:
 def _handler_for(server: DatabricksTestServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        wbufsize = 1 << 16  # one write per answer: headers and body leave together
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # requests are kept in `server.requests`, never with their headers
