@@ -21,9 +21,9 @@ PROG = "dpn"
 
 def _run(args: Sequence[str]) -> int:
     """Run `dpn ARGS` in this process and return its exit code."""
-    from dpn_action.cli import main
-
     try:
+        from dpn_action.cli import main
+
         rv = main.main(list(args), prog_name=PROG, standalone_mode=False)
     except SystemExit as exc:
         return _exit_code(exc.code)
