@@ -98,6 +98,14 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return out
 
 
+def overlay(values: dict[str, Sourced], layer: dict[str, Sourced]) -> None:
+    """Put a higher-precedence layer over `values`. A layer that sets `region` without
+    `region_short` drops a `region_short` from below, so it is derived from this region."""
+    if "region" in layer and "region_short" not in layer:
+        values.pop("region_short", None)
+    values.update(layer)
+
+
 def _scalar(v: Any) -> str | None:
     if isinstance(v, str):
         return v
@@ -126,13 +134,15 @@ class _Namer:
         for k, v in t.defaults.items():
             vals[k] = Sourced(v, f"built-in default for {t.key}")
         vp = cfg.values_path
+        # `--override environment=prd` selects prd's values too
+        env = cfg.overrides.get("environment", bp.environment)
         layers: list[tuple[dict[str, str], str, str]] = [
             (cfg.defaults, "defaults", "/defaults"),
             (cfg.custom, "custom", "/custom"),
             (
-                cfg.environments.get(bp.environment, {}),
-                f"environments.{bp.environment}",
-                join_pointer("/environments", bp.environment),
+                cfg.environments.get(env, {}),
+                f"environments.{env}",
+                join_pointer("/environments", env),
             ),
             (
                 cfg.resource_types.get(t.key, {}),
@@ -141,14 +151,23 @@ class _Namer:
             ),
         ]
         for layer, label, ptr in layers:
-            for k, v in layer.items():
-                vals[k] = Sourced(v, f"{vp} {label}", (vp, join_pointer(ptr, k)))
-        for k, raw in bp.metadata.items():
-            sv = _scalar(raw)
-            if sv is not None:
-                vals[k] = Sourced(
+            overlay(
+                vals,
+                {
+                    k: Sourced(v, f"{vp} {label}", (vp, join_pointer(ptr, k)))
+                    for k, v in layer.items()
+                },
+            )
+        overlay(
+            vals,
+            {
+                k: Sourced(
                     sv, f"{bp.doc.path} metadata", (bp.doc.path, join_pointer("/metadata", k))
                 )
+                for k, raw in bp.metadata.items()
+                if (sv := _scalar(raw)) is not None
+            },
+        )
         self._base[key] = vals
         return vals
 
@@ -177,6 +196,7 @@ class _Namer:
             t = r.type
             values = dict(self.base_values(bp, t))
             allowed = self.allowed_fields(t)
+            own: dict[str, Sourced] = {}
             for k, raw in r.entry.items():
                 sv = _scalar(raw)
                 if sv is None:
@@ -196,11 +216,11 @@ class _Namer:
                     )
                 if k in _NOT_VALUES or k in t.refs:
                     continue
-                values[k] = Sourced(
+                own[k] = Sourced(
                     sv, f"{bp.doc.path} entry", (bp.doc.path, join_pointer(r.pointer, k))
                 )
-            for k, v in cfg.overrides.items():
-                values[k] = Sourced(v, "--override")
+            overlay(values, own)
+            overlay(values, {k: Sourced(v, "--override") for k, v in cfg.overrides.items()})
             explicit = r.entry.get("name")
             keep = r.entry.get("keep")
             otl = r.entry.get("on_too_long")
@@ -271,8 +291,10 @@ def _uniqueness(blueprints: list[BlueprintFile], targets: set[str]) -> list[Find
         for r in bp.resources:
             if not r.in_scope or r.name is None:
                 continue
-            if r.container is not None and r.container.full_name is None:
-                continue
+            if r.type.unique_scope == "parent" and (
+                r.container is None or r.container.full_name is None
+            ):
+                continue  # its parent is unresolved: already reported, nothing to compare
             folded = r.name.lower() if r.type.case_insensitive else r.name
             groups.setdefault((r.type.key, scope_key(r), folded), []).append(r)
     findings: list[Finding] = []

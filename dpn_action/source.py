@@ -22,6 +22,31 @@ from dpn_action.findings import Finding, join_pointer, split_pointer
 _Index = dict[str, tuple[int, int]]
 
 
+#: deeper YAML is refused before composing: libyaml's composer recurses in C and would
+#: overflow the stack (a crash no handler can catch)
+MAX_DEPTH = 1000
+
+
+def _yaml_too_deep(text: str, loader_cls: Any) -> int | None:
+    """Offset where nesting first passes MAX_DEPTH, or None (walks parser events, which is
+    iterative)."""
+    import yaml
+
+    if text.count("[") + text.count("{") + text.count(":") + text.count("-") < MAX_DEPTH:
+        return None
+    depth = 0
+    for event in yaml.parse(text, Loader=loader_cls):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                index: int = mark.index if mark is not None else 0
+                return index
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+    return None
+
+
 class _DuplicateKeys(Exception):
     """Raised inside the fast JSON path; the slow scanner then reports each duplicate."""
 
@@ -54,7 +79,7 @@ class Document:
 
     def _ensure_index(self) -> _Index:
         if self._index is None:
-            if self.kind == "json":
+            if self.kind == "json" and self.data is not None:
                 self._index, _ = _scan_json(self.text)
             else:  # YAML documents are indexed while loading; an unparseable one has none
                 self._index = {}
@@ -292,10 +317,24 @@ def _load_yaml(doc: Document) -> None:
 
     loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
+        too_deep = _yaml_too_deep(doc.text, loader_cls)
+        if too_deep is not None:
+            line, col = doc._offset_to_line_col(too_deep)
+            doc.findings.append(
+                Finding.make(
+                    "DPN001",
+                    f"invalid YAML: nesting is deeper than {MAX_DEPTH} levels",
+                    file=doc.path,
+                    line=line,
+                    column=col,
+                    hint="no dpn file needs this much nesting",
+                )
+            )
+            return
         node = yaml.compose(doc.text, Loader=loader_cls)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        line, col = doc._offset_to_line_col(mark.index) if mark else (1, 1)
         doc.findings.append(
             Finding.make(
                 "DPN001",
@@ -336,17 +375,14 @@ class _YamlBuilder:
         self.doc = doc
         self.index = index
         self.constructor = yaml.constructor.SafeConstructor()
-        self.line_starts: list[int] = []
         self._active: set[int] = set()
 
-    def offset(self, mark: Any) -> int:
-        # libyaml marks carry line/column; turn them into an offset in our own text.
-        if not self.line_starts:
-            self.line_starts = [0]
-            self.line_starts.extend(m.end() for m in re.finditer("\n", self.doc.text))
-        line: int = min(mark.line, len(self.line_starts) - 1)
-        column: int = mark.column
-        return self.line_starts[line] + column
+    @staticmethod
+    def offset(mark: Any) -> int:
+        # The mark's character index is exact; its line number is not ours to use, as YAML
+        # also breaks lines at U+2028, U+2029, U+0085 and a lone CR.
+        index: int = mark.index
+        return index
 
     def build(self, node: Any, pointer: str, key_off: int) -> Any:
         yaml = self.yaml

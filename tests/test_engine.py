@@ -1058,3 +1058,29 @@ def test_findings_about_config_values_point_into_the_config(tmp_path: Path) -> N
     [f] = a.findings
     assert f.code == "DPN040"
     assert (f.file, f.line, f.column) == (str(tmp_path / ".dpn" / "naming-values.yaml"), 3, 10)
+
+
+# --------------------------------------------------------------------------------------------
+# derived values follow the layer that set them
+
+
+def test_region_from_a_higher_layer_derives_its_own_region_short(tmp_path: Path) -> None:
+    values = "version: '1.0'\ndefaults:\n  region: us-east-1\n  region_short: use1\n"
+    bp = blueprint({"aws": {"s3_buckets": [S3_ENTRY]}})
+    bp["metadata"]["region"] = "eu-central-1"
+    a, _ = run(tmp_path, bp, values=values)
+    assert [r.name for r in a.resources] == ["dataplatform-landing-raw-dev-euc1"]
+
+
+def test_override_of_environment_also_selects_that_environments_values(tmp_path: Path) -> None:
+    values = (
+        "version: '1.0'\nenvironments:\n  dev:\n    purpose: devonly\n"
+        "  prd:\n    purpose: prdonly\n"
+    )
+    a, _ = run(
+        tmp_path,
+        blueprint({"aws": {"s3_buckets": [{"layer": "raw"}]}}),
+        values=values,
+        overrides={"environment": "prd"},
+    )
+    assert [r.name for r in a.resources] == ["dataplatform-prdonly-raw-prd-use1"]

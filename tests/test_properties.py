@@ -120,11 +120,6 @@ def test_parse_bytes_never_raises(raw: bytes, name: str) -> None:
         assert col >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Document._ensure_index runs the JSON scanner, which assumes valid JSON, on a "
-    "document that did not parse; it raises JSONDecodeError or IndexError",
-)
 @pytest.mark.parametrize(
     "raw", [b'{"\\x1F": null\n', b"}null\n"], ids=["bad-escape", "stray-brace"]
 )
@@ -159,15 +154,7 @@ _READ = (
     "suffix",
     [
         ".json",
-        pytest.param(
-            ".yaml",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="source._load_yaml composes with libyaml's CSafeLoader, whose recursive "
-                "composer overflows the C stack (SIGSEGV) on ~50,000 nested flow collections "
-                "before any RecursionError can be caught",
-            ),
-        ),
+        ".yaml",
     ],
 )
 def test_deeply_nested_document_is_a_finding_not_a_crash(tmp_path: Path, suffix: str) -> None:
@@ -537,15 +524,6 @@ def test_position_of_a_missing_pointer_falls_back_to_its_nearest_ancestor() -> N
     assert Document(path="empty.json", text="", kind="json").position("/x") == (0, 0)
 
 
-YAML_LINE_BREAKS = pytest.mark.xfail(
-    strict=True,
-    reason="source._YamlBuilder.offset (and the DPN001 position) turn libyaml's line/column "
-    "into an offset using '\\n' line starts only, but libyaml also breaks lines at a lone "
-    "'\\r', U+0085, U+2028 and U+2029; libyaml's mark.index is the right character offset",
-)
-
-
-@YAML_LINE_BREAKS
 @pytest.mark.parametrize("brk", ["\u2028", "\u2029", "\x85", "\r"], ids=["LS", "PS", "NEL", "CR"])
 def test_yaml_positions_after_a_unicode_line_break_inside_a_string(brk: str) -> None:
     text = f'description: "one{brk}two"\nlayer: raw\nlist: [a, b]\n'
@@ -556,7 +534,6 @@ def test_yaml_positions_after_a_unicode_line_break_inside_a_string(brk: str) -> 
     assert doc.position("/list/1") == (3, 11)
 
 
-@YAML_LINE_BREAKS
 def test_yaml_syntax_error_after_a_unicode_line_break_is_on_its_own_line() -> None:
     doc = parse_text('description: "one\u2028two"\nlayer: a: b\n', "doc.yaml")
     assert [(f.code, f.line, f.column) for f in doc.findings] == [("DPN001", 2, 9)]

@@ -237,7 +237,7 @@ class _Fifo(_Check):
     code = "DPN105"
 
     def __call__(self, rule: Rule, name: str, props: dict[str, Any]) -> tuple[str, str] | None:
-        fifo = bool(props.get("fifo"))
+        fifo = props.get("fifo") is True
         if fifo and not name.endswith(".fifo"):
             return (
                 f"'{name}' is FIFO (fifo: true) but does not end with '.fifo'",
