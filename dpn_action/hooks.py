@@ -19,12 +19,12 @@ import click
 PROG = "dpn"
 
 
-def _run(args: Sequence[str]) -> int:
-    """Run `dpn ARGS` in this process and return its exit code."""
+def _run(command: Sequence[str], args: Sequence[str]) -> int:
+    """Run `dpn COMMAND ARGS` in this process and return its exit code."""
     try:
         from dpn_action.cli import main
 
-        rv = main.main(list(args), prog_name=PROG, standalone_mode=False)
+        rv = main.main([*command, *args], prog_name=PROG, standalone_mode=False)
     except SystemExit as exc:
         return _exit_code(exc.code)
     except click.ClickException as exc:
@@ -39,7 +39,7 @@ def _run(args: Sequence[str]) -> int:
     except Exception as exc:  # a bug in dpn: one clear line instead of a traceback
         click.echo(
             f"dpn: internal error ({type(exc).__name__}: {exc}); "
-            f"run `dpn {' '.join(args[:1])}` by hand for details and please report it",
+            f"run `dpn {' '.join(command)}` by hand for details and please report it",
             err=True,
         )
         return 1
@@ -67,12 +67,12 @@ def lint_main(argv: Sequence[str] | None = None) -> int:
     for uniqueness against every blueprint under `blueprints/`; a naming config among FILES
     re-lints every blueprint of the repository.
     """
-    return _run(["lint", *_argv(argv)])
+    return _run(["lint"], _argv(argv))
 
 
 def validate_blueprint_main(argv: Sequence[str] | None = None) -> int:
     """Hook `dpn-validate-blueprint`: `dpn plan validate [ARGS] FILES` (structure only)."""
-    return _run(["plan", "validate", *_argv(argv)])
+    return _run(["plan", "validate"], _argv(argv))
 
 
 def validate_config_main(argv: Sequence[str] | None = None) -> int:
@@ -103,7 +103,7 @@ def validate_config_main(argv: Sequence[str] | None = None) -> int:
     for flag, path in given.items():
         if not any(o == flag or o.startswith(flag + "=") for o in options):
             extra += [flag, path]
-    return _run(["config", "validate", *options, *extra])
+    return _run(["config", "validate"], [*options, *extra])
 
 
 #: Options of the hooks' commands that take a value (the next word is not a file).
