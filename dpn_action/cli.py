@@ -46,13 +46,13 @@ def config_options(fn: F) -> F:
 
 
 def findings_format_option(fn: F) -> F:
-    default = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     return click.option(
         "--format",
         "fmt",
         type=click.Choice(FINDING_FORMATS),
-        default=default,
-        show_default=True,
+        # read when the command runs: annotations inside GitHub Actions, text elsewhere
+        default=lambda: "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text",
+        show_default="text, or github inside GitHub Actions",
         help="How to print findings.",
     )(fn)
 
@@ -171,16 +171,19 @@ def lint(
     configs = [p for p in given if _is_config(p)]
     blueprints = [p for p in given if not _is_config(p)]
     cfg, findings = _load_config(values_config, patterns_config, overrides, configs)
+    context: list[Path] = []
+    for g in context_globs:
+        context.extend(p for p in sorted(root.glob(g)) if p.is_file())
+    repository = context if context_globs else _discover_blueprints(root)
     if not given or configs:
-        blueprints = sorted(set(blueprints) | set(_discover_blueprints(root)))
+        # a config change affects every blueprint of the repository
+        blueprints = sorted(set(blueprints) | set(repository))
         if not given and not blueprints:
             raise click.UsageError("no blueprints found under blueprints/; name the files")
-    context: list[Path] = []
-    if not no_context:
-        for g in context_globs:
-            context.extend(p for p in sorted(root.glob(g)) if p.is_file())
-        if not context_globs:
-            context = _discover_blueprints(root)
+    if no_context:
+        context = []
+    elif not context_globs:
+        context = repository
     result = analyse(cfg, blueprints, context=context, display_root=root)
     all_findings = findings + result.findings
     _emit(all_findings, fmt)

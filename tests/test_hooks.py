@@ -339,11 +339,6 @@ def test_lint_of_a_config_relints_every_blueprint_it_affects(
     assert capsys.readouterr().out.startswith(f"blueprints/good.json:{where}: DPN120 ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.lint re-lints only blueprints/ when a config is among FILES, not the "
-    "blueprints named by --context",
-)
 def test_with_a_custom_layout_a_config_change_relints_the_blueprints_of_the_context(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
