@@ -16,6 +16,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -306,6 +307,18 @@ def test_creating_twice_in_one_transaction_returns_the_same_resource(
     again = provider.create(OPS["dbx_secret_scope"], TXN, {})
     assert again.resource_id == first.resource_id
     assert len(dbx.scopes) == 1
+
+
+def test_creates_in_parallel_threads_share_one_provider(
+    provider: DatabricksProvider, dbx: DatabricksTestServer
+) -> None:
+    ops = [op("dbx_cluster", f"etl-{i}", {"num_workers": 1}) for i in range(8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        states = list(pool.map(lambda o: provider.create(o, TXN, {}), ops))
+    assert sorted(dbx.clusters) == sorted(s.resource_id for s in states)
+    for o, s in zip(ops, states, strict=True):
+        found = provider.read("dbx_cluster", o.name, {})
+        assert found is not None and found.resource_id == s.resource_id
 
 
 # --------------------------------------------------------------------------- what each type sends

@@ -238,7 +238,7 @@ class _ScopeMarks(_Marks):
 
 
 class _SidecarMarks(_Marks):
-    """A workspace file next to nothing: the repo API keeps no text of ours."""
+    """A sidecar workspace file: the repos API keeps no text of ours on a repo."""
 
     def get(self, p: DatabricksProvider, obj: Any, name: str) -> dict[str, str]:
         data = p._read_sidecar(name)
