@@ -108,6 +108,9 @@ def planned(resources: list[Resource]) -> list[PlannedResource]:
                 pointer=r.pointer,
                 depends_on=tuple(resource_key(d) for d in r.deps if d.name is not None),
                 properties=properties(r),
+                refs={f: resource_key(t) for f, t in r.refs.items() if t.name is not None},
+                scope=_scope(r),
+                tags=tags(r),
             )
         )
     return out
