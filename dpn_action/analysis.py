@@ -17,7 +17,7 @@ from dpn_action.findings import Finding, did_you_mean, join_pointer
 from dpn_action.naming.catalogue import COMMON_ENTRY_KEYS, KNOWN_VARIABLES, ResourceType
 from dpn_action.naming.config import NamingConfig
 from dpn_action.naming.engine import Issue, Sourced, make_name
-from dpn_action.source import Document
+from dpn_action.source import Document, display_path
 
 #: entry keys that are never naming values
 _NOT_VALUES = frozenset(COMMON_ENTRY_KEYS) - {"description", "comment"}
@@ -60,7 +60,7 @@ def analyse(
         if key in seen:
             continue
         seen.add(key)
-        bp, findings = load_blueprint(path, _display(path, display_root))
+        bp, findings = load_blueprint(path, display_path(path, display_root))
         out.blueprints.append(bp)
         docs[bp.doc.path] = bp.doc
         if is_target:
@@ -75,15 +75,6 @@ def analyse(
         out.findings.extend(_uniqueness(out.blueprints, target_files))
     out.findings = _dedupe(out.findings)
     return out
-
-
-def _display(path: Path, root: Path | None) -> str:
-    if root is not None:
-        try:
-            return str(path.resolve().relative_to(root.resolve()))
-        except ValueError:
-            pass
-    return str(path)
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

@@ -126,6 +126,16 @@ def kind_of(path: str, text: str) -> str:
     return "json" if text.lstrip().startswith(("{", "[")) else "yaml"
 
 
+def display_path(path: Path, root: Path | None) -> str:
+    """`path` relative to `root` when it lies below it (how findings name files)."""
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
 def read_document(path: str | Path, display: str | None = None) -> Document:
     """Read and parse a file; problems become findings, never exceptions."""
     name = display if display is not None else str(path)

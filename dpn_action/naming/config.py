@@ -14,7 +14,7 @@ from typing import Any
 
 from dpn_action.findings import Finding, join_pointer
 from dpn_action.naming.catalogue import CATALOGUE, KNOWN_VARIABLES, PLACEHOLDER
-from dpn_action.source import Document, read_document
+from dpn_action.source import Document, display_path, read_document
 
 VALUES_FILE = "naming-values.yaml"
 PATTERNS_FILE = "naming-patterns.yaml"
@@ -158,7 +158,7 @@ def load_config(
     def load(path: Path | None, kind: str, label: str) -> tuple[Document | None, dict[str, Any]]:
         if path is None:
             return None, {}
-        shown = _display(path, display_root)
+        shown = display_path(path, display_root)
         if not path.is_file():
             findings.append(
                 Finding.make(
@@ -343,12 +343,3 @@ def _check_sources(cfg: NamingConfig, doc: Document | None) -> list[Finding]:
                     )
                 )
     return findings
-
-
-def _display(path: Path, root: Path | None) -> str:
-    if root is not None:
-        try:
-            return str(path.resolve().relative_to(root.resolve()))
-        except ValueError:
-            pass
-    return str(path)
