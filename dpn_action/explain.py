@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from dpn_action.findings import CODES, Severity
 from dpn_action.naming.catalogue import CATALOGUE
 from dpn_action.naming.config import NamingConfig
 from dpn_action.naming.engine import NameResult, Sourced, make_name
@@ -41,7 +42,7 @@ def explain_values(cfg: NamingConfig, type_key: str, values: dict[str, str]) -> 
     res = make_name(t, vals, cfg, trace=True)
     _print_result(f"{t.key} ({t.title}): pattern {cfg.pattern(t.key)}", res)
     return res.name is not None and not any(
-        i.code[3] != "0" or i.code in ("DPN030",) for i in res.issues if i.code != "DPN040"
+        CODES[i.code].severity is Severity.ERROR for i in res.issues
     )
 
 

@@ -132,6 +132,8 @@ class _Forbidden(_Check):
         return None
 
     def describe(self, rule: Rule) -> str:
+        if not rule.arg:
+            return "no control characters"
         shown = ", ".join(_show(c) for c in rule.arg)
         return f"no {shown} or control characters"
 
