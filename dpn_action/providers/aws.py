@@ -48,6 +48,7 @@ import time
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dpn_action.providers.base import (
@@ -470,14 +471,37 @@ _STUB_CODE = {
 }
 
 
+#: a blueprint's `code` keys (snake_case, as in the rest of a blueprint) -> Lambda's own
+LAMBDA_CODE_KEYS: dict[str, str] = {
+    "s3_bucket": "S3Bucket",
+    "s3_key": "S3Key",
+    "s3_object_version": "S3ObjectVersion",
+    "image_uri": "ImageUri",
+    "source_kms_key_arn": "SourceKMSKeyArn",
+    "zip_file": "ZipFile",
+}
+
+
 def lambda_code(code: Any, runtime: str, handler: str) -> Kw:
-    """Lambda's `Code` for a blueprint's `code`: Lambda's own shape (a mapping), an
-    `s3://bucket/key` archive, the handler module's source text, or nothing (a generated
-    handler that does nothing, until the real code is deployed)."""
+    """Lambda's `Code` for a blueprint's `code`.
+
+    Accepted forms:
+
+    * a mapping with the keys `s3_bucket` + `s3_key` (+ `s3_object_version`), `image_uri`,
+      or `zip_file` (the path of a local .zip archive, read when the function is created),
+      optionally `source_kms_key_arn`; Lambda's own spelling (`S3Bucket`, `ZipFile`, ...) is
+      accepted too, `ZipFile` then being the archive's bytes;
+    * a string `s3://bucket/key`: an archive in S3;
+    * any other string: the handler module's source text, zipped by dpn;
+    * nothing: a generated handler that does nothing, until the real code is deployed
+      (Python and Node.js runtimes only).
+    """
     if isinstance(code, Mapping):
-        return dict(code)
+        return _lambda_code_mapping(code)
     if isinstance(code, str) and code.startswith("s3://"):
         bucket, _, key = code.removeprefix("s3://").partition("/")
+        if not bucket or not key:
+            raise AwsInputError(f"Lambda code {code!r}: expected s3://bucket/key")
         return {"S3Bucket": bucket, "S3Key": key}
     family = next((f for f in _STUB_CODE if runtime.startswith(f)), None)
     if family is None:
@@ -488,6 +512,32 @@ def lambda_code(code: Any, runtime: str, handler: str) -> Kw:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(module.replace(".", "/") + suffix, code or stub.format(function=function))
     return {"ZipFile": buffer.getvalue()}
+
+
+def _lambda_code_mapping(code: Mapping[str, Any]) -> Kw:
+    own = set(LAMBDA_CODE_KEYS.values())
+    out: Kw = {}
+    for key, value in code.items():
+        param = LAMBDA_CODE_KEYS.get(key, key if key in own else None)
+        if param is None:
+            accepted = ", ".join(LAMBDA_CODE_KEYS)
+            raise AwsInputError(f"Lambda code: unknown key {key!r}; accepted: {accepted}")
+        if param in out:
+            raise AwsInputError(f"Lambda code: {key!r} is given twice ({param})")
+        if key == "zip_file":
+            try:
+                value = Path(str(value)).read_bytes()
+            except OSError as exc:
+                raise AwsInputError(f"Lambda code: cannot read zip_file {value!r}: {exc}") from None
+        out[param] = value
+    sources = [p for p in ("S3Bucket", "ImageUri", "ZipFile") if p in out]
+    if len(sources) != 1:
+        raise AwsInputError(
+            "Lambda code: give exactly one of s3_bucket (with s3_key), image_uri or zip_file"
+        )
+    if "S3Bucket" in out and "S3Key" not in out:
+        raise AwsInputError("Lambda code: s3_bucket needs s3_key")
+    return out
 
 
 def _lambda_create(c: Client, n: _New) -> Kw:
@@ -501,6 +551,10 @@ def _lambda_create(c: Client, n: _New) -> Kw:
         "Code": lambda_code(n.props.get("code"), runtime, handler),
         "Tags": n.tags,
     }
+    if "ImageUri" in kw["Code"]:
+        # a container image brings its own runtime and entry point
+        kw["PackageType"] = "Image"
+        del kw["Runtime"], kw["Handler"]
     for prop, param in (("memory_size", "MemorySize"), ("timeout", "Timeout")):
         if n.props.get(prop):
             kw[param] = int(n.props[prop])
