@@ -206,7 +206,7 @@ def test_plan_init_and_config_init_write_files_that_lint_clean(tmp_path: Path) -
 
 def test_no_traceback_for_a_missing_file(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "dpn_action.cli", "lint", "--no-context", "nope.json"],
+        [sys.executable, "-m", "dpn_action", "lint", "--no-context", "nope.json"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -1,6 +1,6 @@
 """The resource-type reference (docs/resource-types.md), generated from the catalogue.
 
-    python -m dpn_action.naming.reference > docs/resource-types.md
+python -m dpn_action.naming.reference > docs/resource-types.md
 """
 
 from __future__ import annotations
@@ -29,23 +29,32 @@ def render() -> str:
     ]
     for t in CATALOGUE.values():
         case = ", ignoring case" if t.case_insensitive else ""
-        lines.append(f"| `{t.key}` | `{t.collection_label}` | `{t.pattern}` | "
-                     f"{_SCOPES[t.unique_scope]}{case} |")
+        lines.append(
+            f"| `{t.key}` | `{t.collection_label}` | `{t.pattern}` | "
+            f"{_SCOPES[t.unique_scope]}{case} |"
+        )
     lines.append("")
     for t in CATALOGUE.values():
         lines += [f"## `{t.key}` — {t.title}", ""]
-        lines.append(f"- Pattern: `{t.pattern}`; required: "
-                     + (", ".join(f"`{v}`" for v in sorted(t.required)) or "none")
-                     + ("; optional: " + ", ".join(f"`{v}`" for v in t.optional)
-                        if t.optional else "")
-                     + ("; defaults: " + ", ".join(f"`{k}: {v}`" for k, v in t.defaults.items())
-                        if t.defaults else ""))
-        lines.append(f"- Values are normalised to `[{t.value_chars}]`"
-                     + (" in lower case" if t.lowercase else "")
-                     + f", separator `{t.separator}`.")
+        lines.append(
+            f"- Pattern: `{t.pattern}`; required: "
+            + (", ".join(f"`{v}`" for v in sorted(t.required)) or "none")
+            + ("; optional: " + ", ".join(f"`{v}`" for v in t.optional) if t.optional else "")
+            + (
+                "; defaults: " + ", ".join(f"`{k}: {v}`" for k, v in t.defaults.items())
+                if t.defaults
+                else ""
+            )
+        )
+        lines.append(
+            f"- Values are normalised to `[{t.value_chars}]`"
+            + (" in lower case" if t.lowercase else "")
+            + f", separator `{t.separator}`."
+        )
         if t.refs:
-            lines.append("- References: " + ", ".join(
-                f"`{f}` → `{target}`" for f, target in t.refs.items()))
+            lines.append(
+                "- References: " + ", ".join(f"`{f}` → `{target}`" for f, target in t.refs.items())
+            )
         if t.properties:
             lines.append("- Creation properties: " + ", ".join(f"`{p}`" for p in t.properties))
         lines.append("- Rules:")
