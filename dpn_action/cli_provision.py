@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from dpn_action.cli import _emit, _failed, _load_config, config_options, main
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 WAL_DIR_HELP = "Directory of the write-ahead log and its lock."
+FORMAT = click.Choice(("table", "json"))
 
 
-def _wal_option(fn: Any) -> Any:
+def _wal_option(fn: F) -> F:
     return click.option(
         "--wal-dir",
         type=click.Path(file_okay=False, path_type=Path),
@@ -26,6 +31,31 @@ def _wal_option(fn: Any) -> Any:
         show_default=True,
         help=WAL_DIR_HELP,
     )(fn)
+
+
+def _blueprint_option(help_text: str, *, required: bool = True) -> Callable[[F], F]:
+    return click.option(
+        "--blueprint",
+        "blueprints",
+        multiple=True,
+        required=required,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=help_text,
+    )
+
+
+def _parallel_option(fn: F) -> F:
+    return click.option(
+        "--max-parallel",
+        type=click.IntRange(1, 64),
+        default=8,
+        show_default=True,
+        help="Cloud calls at most at once.",
+    )(fn)
+
+
+def _format_option(fn: F) -> F:
+    return click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)(fn)
 
 
 def _plan(
@@ -43,9 +73,21 @@ def _plan(
     findings = findings + result.findings
     if _failed(findings):
         _emit(findings, "text", stream=sys.stderr)
-        click.echo("dpn: nothing was created: fix the findings above first", err=True)
+        click.echo("dpn: nothing was changed in any cloud: fix the findings above first", err=True)
         sys.exit(1)
     return planned(result.resources)
+
+
+@contextmanager
+def _cloud_errors() -> Iterator[None]:
+    """Refusals of the transaction core and provider set-up problems: one line, exit 1."""
+    from dpn_action.provision import ProviderSetupError
+    from dpn_action.txn.errors import TxnError
+
+    try:
+        yield
+    except (TxnError, ProviderSetupError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 class _Progress:
@@ -79,16 +121,21 @@ class _Progress:
             click.echo(f"{p.phase} {p.completed}/{p.total} {p.event} {p.key}", err=True)
 
 
+# ------------------------------------------------------------------------- reporting
+
+
 def _report(result: Any, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(_result_dict(result), indent=2))
         return
     click.echo(f"transaction {result.txn_id or '-'}: {result.status}")
+    removed = "archived" if _archived(result) else "deleted"
     for label, keys in (
         ("created", result.created),
-        ("adopted", result.adopted),
+        ("adopted" if result.kind == "create" else "kept", result.adopted),
         ("would create", result.to_create),
         ("rolled back", result.rolled_back),
+        (removed, result.deleted),
         ("retained", result.retained),
     ):
         for k in keys:
@@ -100,48 +147,72 @@ def _report(result: Any, fmt: str) -> None:
     if result.error:
         click.echo(f"  error        {result.error}", err=True)
     if result.left:
-        click.echo(
-            f"finish with: dpn recover --continue-rollback --wal-dir {result.wal_path.parent}"
-            if result.wal_path
-            else "finish with: dpn recover --continue-rollback",
-            err=True,
-        )
+        where = f" --wal-dir {result.wal_path.parent}" if result.wal_path else ""
+        click.echo(f"finish with: dpn recover --continue-rollback{where}", err=True)
+
+
+def _archived(result: Any) -> bool:
+    if result.wal_path is None:
+        return False
+    from dpn_action.txn.log import TxnLog
+    from dpn_action.txn.wal import read_wal
+
+    return TxnLog.from_read(read_wal(result.wal_path)).archive
 
 
 def _result_dict(result: Any) -> dict[str, Any]:
     return {
         "transaction": result.txn_id,
+        "kind": result.kind,
         "status": str(result.status),
         "created": result.created,
         "adopted": result.adopted,
         "to_create": result.to_create,
         "rolled_back": result.rolled_back,
+        "deleted": result.deleted,
+        "targets": result.targets,
+        "kept": result.kept,
         "retained": result.retained,
         "conflicts": [c.key for c in result.conflicts],
         "left": [{"key": x.key, "state": str(x.state), "reason": x.reason} for x in result.left],
         "error": result.error,
         "wal": str(result.wal_path) if result.wal_path else None,
+        "started": result.started,
+        "ended": result.ended,
     }
 
 
-def _txn_errors() -> tuple[type[BaseException], ...]:
-    from dpn_action.txn.errors import TxnError
+def _yes_no(value: bool | None) -> str:
+    return "?" if value is None else ("yes" if value else "no")
 
-    return (TxnError,)
+
+def _print_observed(observed: list[Any], fmt: str) -> None:
+    rows = [o.as_dict() for o in observed]
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max([len(r["key"]) for r in rows] + [8])
+    click.echo(f"{'RESOURCE':<{width}}  EXISTS  OURS  TRANSACTION")
+    for r in rows:
+        txn = r["transaction"] or "-"
+        if r["error"]:
+            txn = f"read failed: {r['error']}"
+        click.echo(
+            f"{r['key']:<{width}}  {_yes_no(r['exists']):<6}  {_yes_no(r['ours']):<4}  {txn}"
+        )
+    exists = sum(1 for r in rows if r["exists"])
+    ours = sum(1 for r in rows if r["ours"])
+    click.echo(f"{len(rows)} planned: {exists} exist, {ours} managed by dpn")
+
+
+# -------------------------------------------------------------------------- commands
 
 
 @main.command()
-@click.option(
-    "--blueprint",
-    "blueprints",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Blueprint(s) to create.",
-)
+@_blueprint_option("Blueprint(s) to create.")
 @click.option("--dry-run", is_flag=True, help="Only read: show what would be created.")
-@click.option("--max-parallel", type=click.IntRange(1, 64), default=8, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table")
+@_parallel_option
+@_format_option
 @_wal_option
 @config_options
 def create(
@@ -161,17 +232,189 @@ def create(
     from dpn_action.provision import apply_plan
 
     items = _plan(blueprints, values_config, patterns_config, overrides)
-    try:
-        with _Progress() as progress:
-            result = apply_plan(
-                items,
-                wal_dir=wal_dir,
-                max_parallel=max_parallel,
-                dry_run=dry_run,
-                on_progress=progress,
+    with _cloud_errors(), _Progress() as progress:
+        result = apply_plan(
+            items,
+            wal_dir=wal_dir,
+            max_parallel=max_parallel,
+            dry_run=dry_run,
+            on_progress=progress,
+        )
+    for earlier in result.recovered:
+        click.echo(f"recovered earlier transaction {earlier.txn_id}: {earlier.status}", err=True)
+    _report(result, fmt)
+    sys.exit(0 if result.ok else 1)
+
+
+@main.command()
+@_blueprint_option("Blueprint(s) whose resources to read.")
+@_parallel_option
+@_format_option
+@config_options
+def read(
+    blueprints: tuple[Path, ...],
+    max_parallel: int,
+    fmt: str,
+    values_config: str | None,
+    patterns_config: str | None,
+    overrides: tuple[str, ...],
+) -> None:
+    """Show what exists in the cloud for each planned resource: whether it exists, whether
+    it is managed by dpn, and the transaction that made it. Changes nothing."""
+    from dpn_action.provision import read_plan
+
+    items = _plan(blueprints, values_config, patterns_config, overrides)
+    with _cloud_errors():
+        observed = read_plan(items, max_parallel=max_parallel)
+    _print_observed(observed, fmt)
+    sys.exit(1 if any(o.error for o in observed) else 0)
+
+
+@main.command()
+@_blueprint_option("Blueprint(s) whose resources to update.")
+@click.option("--dry-run", is_flag=True, help="Only read: show what would change.")
+@_parallel_option
+@_format_option
+@_wal_option
+@config_options
+def update(
+    blueprints: tuple[Path, ...],
+    dry_run: bool,
+    max_parallel: int,
+    fmt: str,
+    wal_dir: Path,
+    values_config: str | None,
+    patterns_config: str | None,
+    overrides: tuple[str, ...],
+) -> None:
+    """Change existing resources in place where the cloud can: their tags.
+
+    Tags the blueprint adds or changes are set on resources managed by dpn; tags it no
+    longer lists are reported and left. Other properties are set when a resource is created:
+    a change to them is reported as not updatable. A renamed entry is reported too, since
+    the cloud cannot rename a resource. Nothing is created or deleted.
+    """
+    from dpn_action.provision import ERROR, RENAME, update_plan
+
+    items = _plan(blueprints, values_config, patterns_config, overrides)
+    with _cloud_errors():
+        outcomes = update_plan(items, wal_dir=wal_dir, max_parallel=max_parallel, dry_run=dry_run)
+    if fmt == "json":
+        click.echo(json.dumps([o.as_dict() for o in outcomes], indent=2))
+    else:
+        _print_updates(outcomes, dry_run)
+    sys.exit(1 if any(o.action in (ERROR, RENAME) for o in outcomes) else 0)
+
+
+def _print_updates(outcomes: list[Any], dry_run: bool) -> None:
+    from dpn_action.provision import UNCHANGED, UPDATED
+
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.action] = counts.get(o.action, 0) + 1
+        label = "would update" if dry_run and o.action == UPDATED else o.action
+        line = f"  {label:<12} {o.item.key}"
+        if o.tags:
+            line += "  tags: " + ", ".join(f"{k}={v}" for k, v in sorted(o.tags.items()))
+        if o.message:
+            line += f"  ({o.message})"
+        if o.action != UNCHANGED or o.tags or o.message:
+            click.echo(line)
+        if o.extra_tags:
+            click.echo(
+                f"  {'':<12} tags no longer in the blueprint, left in place: "
+                + ", ".join(o.extra_tags)
             )
-    except _txn_errors() as exc:
-        raise click.ClickException(str(exc)) from exc
+        if o.not_updatable:
+            click.echo(
+                f"  {'':<12} not updatable in place ({o.item.type}), changed since it was "
+                "created: " + ", ".join(o.not_updatable)
+            )
+    summary = ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
+    click.echo(f"{len(outcomes)} planned: {summary}")
+
+
+@main.command()
+@_blueprint_option("Blueprint(s) whose resources to delete.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--archive",
+    is_flag=True,
+    help="Archive instead of delete where the cloud supports it (a DynamoDB table is backed "
+    "up first, a Databricks cluster is terminated but kept); other types are kept.",
+)
+@click.option("--dry-run", is_flag=True, help="Only read: show what would be deleted.")
+@_parallel_option
+@_format_option
+@_wal_option
+@config_options
+def delete(
+    blueprints: tuple[Path, ...],
+    yes: bool,
+    archive: bool,
+    dry_run: bool,
+    max_parallel: int,
+    fmt: str,
+    wal_dir: Path,
+    values_config: str | None,
+    patterns_config: str | None,
+    overrides: tuple[str, ...],
+) -> None:
+    """Delete the blueprints' resources that dpn manages, as one logged transaction.
+
+    Only resources marked `managed-by: dpn` are deleted, dependents first; anything else
+    stays, and so does whatever a staying resource depends on. An S3 bucket made by dpn is
+    emptied (every object version) before it is deleted. An interrupted delete is finished
+    by `dpn recover`; one the cloud refuses ends ROLLBACK_FAILED with the list left.
+    """
+    from dpn_action.provision import delete_plan
+
+    items = _plan(blueprints, values_config, patterns_config, overrides)
+    with _cloud_errors():
+        planned_delete = delete_plan(
+            items, wal_dir=wal_dir, archive=archive, max_parallel=max_parallel, dry_run=True
+        )
+    if planned_delete.error:
+        raise click.ClickException(planned_delete.error)
+    verb = "archive" if archive else "delete"
+    unsupported = sorted(
+        {
+            k.split(":", 1)[0]
+            for k, why in planned_delete.kept.items()
+            if why.startswith("archive is not supported")
+        }
+    )
+    if fmt == "json" and (dry_run or not planned_delete.targets):
+        click.echo(json.dumps(_result_dict(planned_delete), indent=2))
+    elif fmt == "table":
+        for key in reversed(planned_delete.targets):  # the order they go in: dependents first
+            click.echo(f"  {verb:<8} {key}")
+        for key, why in planned_delete.kept.items():
+            click.echo(f"  {'keep':<8} {key} ({why})")
+    if unsupported:
+        click.echo(
+            f"dpn delete --archive: not supported for {', '.join(unsupported)}; resources of "
+            "those types are kept (delete them without --archive)",
+            err=True,
+        )
+    if not planned_delete.targets:
+        click.echo(f"nothing to {verb}", err=True)
+        sys.exit(0)
+    if dry_run:
+        sys.exit(0)
+    if not yes:
+        click.confirm(
+            f"{verb.capitalize()} these {len(planned_delete.targets)} resources?", abort=True
+        )
+    with _cloud_errors(), _Progress() as progress:
+        result = delete_plan(
+            items,
+            wal_dir=wal_dir,
+            only=planned_delete.targets,
+            archive=archive,
+            max_parallel=max_parallel,
+            on_progress=progress,
+        )
     for earlier in result.recovered:
         click.echo(f"recovered earlier transaction {earlier.txn_id}: {earlier.status}", err=True)
     _report(result, fmt)
@@ -199,7 +442,7 @@ def create(
     metavar="KEY",
     help="With --continue-rollback: keep KEY and record that it was kept.",
 )
-@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table")
+@_format_option
 @_wal_option
 def recover(
     forward: bool,
@@ -217,13 +460,13 @@ def recover(
     if not wal_dir.is_dir():
         click.echo(f"no transactions in {wal_dir}")
         return
-    try:
+    with _cloud_errors():
         if continue_rollback:
             from dpn_action.txn.recovery import continue_rollback as cont
             from dpn_action.txn.recovery import status
 
-            providers = provision.build_providers(provision.providers_in_wal(wal_dir))
             stuck = [r for r in status(wal_dir) if str(r.status) == "ROLLBACK_FAILED"]
+            providers = provision.build_providers(provision.providers_in_wal(wal_dir))
             results = [
                 cont(r.txn_id or "", providers, wal_dir=wal_dir, skip=skip, retain=retain)
                 for r in stuck
@@ -231,8 +474,6 @@ def recover(
         else:
             with _Progress() as progress:
                 results = provision.recover(wal_dir=wal_dir, forward=forward, on_progress=progress)
-    except _txn_errors() as exc:
-        raise click.ClickException(str(exc)) from exc
     if not results:
         click.echo("nothing to recover")
     for r in results:
@@ -241,24 +482,62 @@ def recover(
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table")
+@click.option(
+    "--resources",
+    is_flag=True,
+    help="Also read each planned resource of --blueprint in the cloud.",
+)
+@_blueprint_option("Blueprint(s) for --resources.", required=False)
+@_parallel_option
+@_format_option
 @_wal_option
-def status(fmt: str, wal_dir: Path) -> None:
-    """List transactions in the WAL directory and their state."""
+@config_options
+def status(
+    resources: bool,
+    blueprints: tuple[Path, ...],
+    max_parallel: int,
+    fmt: str,
+    wal_dir: Path,
+    values_config: str | None,
+    patterns_config: str | None,
+    overrides: tuple[str, ...],
+) -> None:
+    """List the transactions in the WAL directory and their state; with --resources, the
+    planned resources of --blueprint as the cloud has them."""
     from dpn_action.txn.recovery import status as txn_status
 
-    if not wal_dir.is_dir():
-        click.echo(f"no transactions in {wal_dir}")
-        return
-    try:
-        results = txn_status(wal_dir)
-    except _txn_errors() as exc:
-        raise click.ClickException(str(exc)) from exc
+    if resources and not blueprints:
+        raise click.UsageError("--resources needs --blueprint")
+    results: list[Any] = []
+    if wal_dir.is_dir():
+        with _cloud_errors():
+            results = txn_status(wal_dir)
+    observed: list[Any] = []
+    if resources:
+        from dpn_action.provision import read_plan
+
+        items = _plan(blueprints, values_config, patterns_config, overrides)
+        with _cloud_errors():
+            observed = read_plan(items, max_parallel=max_parallel)
     if fmt == "json":
-        click.echo(json.dumps([_result_dict(r) for r in results], indent=2))
-        return
-    for r in results:
-        click.echo(
-            f"{r.txn_id}  {r.status!s:<16} created {len(r.created)}, "
-            f"adopted {len(r.adopted)}, left {len(r.left)}  {r.started or ''}"
-        )
+        data: dict[str, Any] = {"transactions": [_result_dict(r) for r in results]}
+        if resources:
+            data["resources"] = [o.as_dict() for o in observed]
+        click.echo(json.dumps(data if resources else data["transactions"], indent=2))
+    else:
+        if not results:
+            click.echo(f"no transactions in {wal_dir}")
+        for r in results:
+            done = (
+                f"deleted {len(r.deleted)}" if r.kind == "delete" else f"created {len(r.created)}"
+            )
+            click.echo(
+                f"{r.txn_id}  {r.kind:<6}  {r.status!s:<16} {done}, "
+                f"adopted {len(r.adopted)}, left {len(r.left)}  {r.started or ''}"
+            )
+            if r.error and str(r.status) in ("CORRUPT", "UNFINISHED", "ROLLBACK_FAILED"):
+                click.echo(f"    {r.error}")
+        if resources:
+            click.echo("")
+            _print_observed(observed, fmt)
+    sys.exit(1 if any(o.error for o in observed) else 0)

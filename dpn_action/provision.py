@@ -1,18 +1,33 @@
-"""Planned resources -> provider operations -> one transaction.
+"""Planned resources -> provider operations -> transactions; reading and updating them.
 
 The glue between the naming core (what to create, in which order) and the transaction
-core (how to create it safely). Cloud SDKs are imported only when a provider of that cloud
-is actually needed.
+core (how to create and delete it safely). Cloud SDKs are imported only when a provider of
+that cloud is actually needed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from dpn_action.plan import PlannedResource
-from dpn_action.providers.base import Operation, Provider
-from dpn_action.txn.model import ProgressCallback, TxnResult
+from dpn_action.providers.base import (
+    MANAGED_BY_KEY,
+    TXN_TAG_KEY,
+    Operation,
+    Provider,
+    ResourceState,
+    carries_tags,
+)
+from dpn_action.txn.model import DEFAULT_MAX_PARALLEL, ProgressCallback, TxnResult
+
+if TYPE_CHECKING:
+    from dpn_action.txn.history import Planned
+
+#: tags that are dpn's ownership marks: `dpn update` never changes them
+MARKS = frozenset({MANAGED_BY_KEY, TXN_TAG_KEY})
 
 
 def to_operations(items: Iterable[PlannedResource]) -> list[Operation]:
@@ -32,28 +47,49 @@ def to_operations(items: Iterable[PlannedResource]) -> list[Operation]:
     ]
 
 
+def origin(p: PlannedResource) -> str:
+    """The blueprint entry a planned resource comes from: `file#pointer`."""
+    return f"{p.file}#{p.pointer}"
+
+
+class ProviderSetupError(Exception):
+    """A cloud's provider could not be set up (no region configured, say)."""
+
+
 def build_providers(names: Iterable[str]) -> dict[str, Provider]:
     """One provider per cloud named, from the standard configuration of that cloud."""
     out: dict[str, Provider] = {}
     for name in sorted(set(names)):
-        if name == "aws":
-            from dpn_action.providers.aws import AwsProvider
+        try:
+            if name == "aws":
+                from dpn_action.providers.aws import AwsProvider
 
-            out[name] = AwsProvider()
-        elif name == "databricks":
-            from dpn_action.providers.databricks import DatabricksProvider
+                out[name] = AwsProvider()
+            elif name == "databricks":
+                from dpn_action.providers.databricks import DatabricksProvider
 
-            out[name] = DatabricksProvider()
-        else:  # pragma: no cover - the catalogue only names these two
-            raise ValueError(f"unknown provider {name!r}")
+                out[name] = DatabricksProvider()
+            else:  # pragma: no cover - the catalogue only names these two
+                raise ValueError(f"unknown provider {name!r}")
+        except Exception as exc:
+            raise ProviderSetupError(f"cannot set up the {name} provider: {exc}") from exc
     return out
+
+
+def _providers_for(
+    ops: list[Operation], wal_dir: Path, given: Mapping[str, Provider] | None
+) -> Mapping[str, Provider]:
+    """The given providers, or those the operations and any unfinished transaction need."""
+    if given is not None:
+        return given
+    return build_providers({o.provider for o in ops} | providers_in_wal(wal_dir, unfinished=True))
 
 
 def apply_plan(
     items: list[PlannedResource],
     *,
     wal_dir: Path | str,
-    max_parallel: int = 8,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
     dry_run: bool = False,
     providers: Mapping[str, Provider] | None = None,
     on_progress: ProgressCallback | None = None,
@@ -62,11 +98,39 @@ def apply_plan(
     from dpn_action.txn.executor import apply
 
     ops = to_operations(items)
-    provs = providers if providers is not None else build_providers(o.provider for o in ops)
     return apply(
         ops,
-        provs,
+        _providers_for(ops, Path(wal_dir), providers),
         wal_dir=wal_dir,
+        max_parallel=max_parallel,
+        dry_run=dry_run,
+        on_progress=on_progress,
+        origins={p.key: origin(p) for p in items},
+    )
+
+
+def delete_plan(
+    items: list[PlannedResource],
+    *,
+    wal_dir: Path | str,
+    only: Iterable[str] | None = None,
+    archive: bool = False,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+    dry_run: bool = False,
+    providers: Mapping[str, Provider] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> TxnResult:
+    """Delete (or archive) the planned resources that are ours, as one delete transaction
+    (see `dpn_action.txn.executor.destroy`)."""
+    from dpn_action.txn.executor import destroy
+
+    ops = to_operations(items)
+    return destroy(
+        ops,
+        _providers_for(ops, Path(wal_dir), providers),
+        wal_dir=wal_dir,
+        only=None if only is None else set(only),
+        archive=archive,
         max_parallel=max_parallel,
         dry_run=dry_run,
         on_progress=on_progress,
@@ -77,7 +141,7 @@ def recover(
     *,
     wal_dir: Path | str,
     forward: bool = False,
-    max_parallel: int = 8,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
     providers: Mapping[str, Provider] | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> list[TxnResult]:
@@ -90,14 +154,213 @@ def recover(
     )
 
 
-def providers_in_wal(wal_dir: Path) -> set[str]:
-    """The clouds the operations of every transaction in `wal_dir` belong to."""
+def providers_in_wal(wal_dir: Path, *, unfinished: bool = False) -> set[str]:
+    """The clouds the operations of the transactions in `wal_dir` belong to (with
+    `unfinished`, only of those that are not finished yet)."""
+    from dpn_action.txn.model import FINAL
     from dpn_action.txn.wal import list_wal_files, read_wal
 
     out: set[str] = set()
-    for path in list_wal_files(wal_dir):
-        for rec in read_wal(path).records:
+    for path in list_wal_files(Path(wal_dir)):
+        records = read_wal(path).records
+        if unfinished and any(
+            r.get("type") == "end" and r.get("status") in FINAL for r in records[-1:]
+        ):
+            continue
+        for rec in records[:1]:
             if rec.get("type") == "begin":
                 out.update(op.get("provider", "") for op in rec.get("ops", []))
     out.discard("")
     return out
+
+
+# ------------------------------------------------------------------------------------ read
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What the cloud holds for one planned resource."""
+
+    item: PlannedResource
+    state: ResourceState | None
+    error: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.state is not None
+
+    @property
+    def ours(self) -> bool:
+        return self.state is not None and self.state.managed_by_dpn
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "key": self.item.key,
+            "type": self.item.type,
+            "name": self.item.full_name,
+            "exists": self.exists if self.error is None else None,
+            "ours": self.ours if self.error is None else None,
+            "transaction": s.transaction_id if s is not None else None,
+            "resource_id": s.resource_id if s is not None else None,
+            "error": self.error,
+        }
+
+
+def read_plan(
+    items: list[PlannedResource],
+    *,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+    providers: Mapping[str, Provider] | None = None,
+) -> list[Observed]:
+    """Read every planned resource (in parallel); a failed read is reported, not raised."""
+    from dpn_action.txn.graph import walk
+    from dpn_action.txn.runner import describe
+
+    provs = providers if providers is not None else build_providers(p.provider for p in items)
+    by_key = {p.key: p for p in items}
+    found: dict[str, ResourceState | None] = {}
+
+    def read(key: str) -> None:
+        p = by_key[key]
+        found[key] = provs[p.provider].read(p.type, p.name, dict(p.scope))
+
+    walked = walk(list(by_key), {}, read, max_parallel=max_parallel, stop_on_failure=False)
+    return [
+        Observed(p, found.get(p.key), describe(walked.failed[p.key]))
+        if p.key in walked.failed
+        else Observed(p, found.get(p.key))
+        for p in items
+    ]
+
+
+# ---------------------------------------------------------------------------------- update
+
+#: what `dpn update` found for one resource
+UPDATED = "updated"  # tags set
+UNCHANGED = "unchanged"
+MISSING = "missing"  # does not exist: `dpn create` makes it
+RENAME = "rename"  # an old name of the same entry exists; the cloud cannot rename
+NOT_OURS = "not-ours"
+ERROR = "error"
+
+
+@dataclass(slots=True)
+class UpdateOutcome:
+    item: PlannedResource
+    action: str
+    message: str = ""
+    #: tags set (or, in a dry run, to be set)
+    tags: dict[str, str] = field(default_factory=dict)
+    #: tags on the resource that the blueprint no longer lists (left in place)
+    extra_tags: list[str] = field(default_factory=list)
+    #: creation properties changed in the blueprint since the resource was created
+    not_updatable: list[str] = field(default_factory=list)
+    #: for RENAME: the key of the existing resource under the old name
+    old_key: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.item.key,
+            "action": self.action,
+            "message": self.message,
+            "tags": self.tags,
+            "extra_tags": self.extra_tags,
+            "not_updatable": self.not_updatable,
+            "old_key": self.old_key,
+        }
+
+
+def update_plan(
+    items: list[PlannedResource],
+    *,
+    wal_dir: Path | str,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+    dry_run: bool = False,
+    providers: Mapping[str, Provider] | None = None,
+) -> list[UpdateOutcome]:
+    """Bring existing resources of ours in line with the blueprint where the cloud allows.
+
+    What dpn changes in place is tags: tags the blueprint adds or changes are set
+    (`Provider.tag`); tags it no longer lists are reported, not removed; dpn's ownership
+    marks are never touched. Any other property that differs from what the resource was
+    created with (as its creating transaction recorded it) is reported as not updatable.
+    A planned name that does not exist while an earlier name of the same blueprint entry
+    does is a rename, which no cloud here can do in place: it is reported, nothing changes.
+    """
+    from dpn_action.txn.graph import walk
+    from dpn_action.txn.history import committed_operations
+    from dpn_action.txn.runner import describe
+
+    provs = providers if providers is not None else build_providers(p.provider for p in items)
+    history = committed_operations(wal_dir)
+    created_with = {(h.txn_id, h.key): h.properties for h in history}
+    planned_keys = {p.key for p in items}
+    observed = {o.item.key: o for o in read_plan(items, max_parallel=max_parallel, providers=provs)}
+    outcomes: dict[str, UpdateOutcome] = {}
+
+    def update(key: str) -> None:
+        obs = observed[key]
+        p = obs.item
+        provider = provs[p.provider]
+        if obs.error is not None:
+            outcomes[key] = UpdateOutcome(p, ERROR, f"could not read it: {obs.error}")
+            return
+        state = obs.state
+        if state is None:
+            outcomes[key] = _missing(p, provider, history, planned_keys)
+            return
+        if not state.managed_by_dpn:
+            outcomes[key] = UpdateOutcome(
+                p, NOT_OURS, "exists and is not managed by dpn: left alone"
+            )
+            return
+        out = UpdateOutcome(p, UNCHANGED)
+        before = created_with.get((state.transaction_id or "", key))
+        if before is not None:
+            names = set(before) | set(p.properties)
+            out.not_updatable = sorted(n for n in names if before.get(n) != p.properties.get(n))
+        if carries_tags(provider, p.type):
+            wanted = {k: v for k, v in p.tags.items() if k not in MARKS}
+            out.tags = {k: v for k, v in wanted.items() if state.tags.get(k) != v}
+            out.extra_tags = sorted(k for k in state.tags if k not in wanted and k not in MARKS)
+            if out.tags:
+                if not dry_run:
+                    try:
+                        provider.tag(state, dict(out.tags))
+                    except Exception as exc:
+                        out.action, out.message = ERROR, f"tagging failed: {describe(exc)}"
+                        outcomes[key] = out
+                        return
+                out.action = UPDATED
+        elif p.tags:
+            out.message = f"{p.type} carries no tags (only dpn's ownership marks)"
+        outcomes[key] = out
+
+    walk(list(observed), {}, update, max_parallel=max_parallel, stop_on_failure=False)
+    return [outcomes[p.key] for p in items]
+
+
+def _missing(
+    p: PlannedResource, provider: Provider, history: list[Planned], planned_keys: set[str]
+) -> UpdateOutcome:
+    """A planned resource that does not exist: new, or an entry whose name changed."""
+    here = origin(p)
+    seen: set[str] = set()
+    for h in reversed(history):
+        if h.origin != here or h.key == p.key or h.key in planned_keys or h.key in seen:
+            continue
+        seen.add(h.key)
+        if h.type_key != p.type:
+            continue
+        old = provider.read(h.type_key, h.name, dict(h.scope))
+        if old is not None and old.managed_by_dpn:
+            return UpdateOutcome(
+                p,
+                RENAME,
+                f"the cloud cannot rename {p.type}: {h.key} exists and was made from the "
+                f"same blueprint entry ({here}); `dpn create` makes {p.name} and "
+                f"`dpn delete` removes the old one once nothing uses it",
+                old_key=h.key,
+            )
+    return UpdateOutcome(p, MISSING, "does not exist: `dpn create` makes it")

@@ -97,7 +97,7 @@ NOT_FOUND: dict[str, frozenset[str]] = {
     "iam": frozenset({"NoSuchEntity"}),
     "kinesis": frozenset({"ResourceNotFoundException"}),
     "firehose": frozenset({"ResourceNotFoundException"}),
-    "dynamodb": frozenset({"ResourceNotFoundException"}),
+    "dynamodb": frozenset({"ResourceNotFoundException", "TableNotFoundException"}),
     "sns": frozenset({"NotFound", "NotFoundException"}),
     "sqs": frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}),
     "stepfunctions": frozenset({"StateMachineDoesNotExist"}),
@@ -240,6 +240,8 @@ class _Api:
     gone: tuple[str, Callable[[_Target], Kw]] | None = None  # waiter after delete
     configure: Callable[[Client, _New, _Target], None] | None = None  # idempotent, after create
     clear: Callable[[Client, _Target, ResourceState], None] | None = None  # before delete
+    #: keeps a restorable copy before an archiving delete (`dpn delete --archive`)
+    archive: Callable[[Client, _Target], object] | None = None
 
 
 # --- tag shapes ----------------------------------------------------------------------------
@@ -789,6 +791,12 @@ def _dynamodb_configure(c: Client, n: _New, t: _Target) -> None:
         )
 
 
+def _ddb_backup(c: Client, t: _Target) -> object:
+    """An on-demand backup, kept after the table is deleted (restore it from the backup)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return c.create_backup(TableName=t.name, BackupName=f"{t.name}-dpn-archive-{stamp}"[:255])
+
+
 def _ddb_tags(c: Client, t: _Target, _: Kw) -> Tags:
     tags: Tags = {}
     kw: Kw = {"ResourceArn": t.id}
@@ -984,6 +992,7 @@ _APIS: dict[str, _Api] = {
         ready=("table_exists", lambda t: {"TableName": t.name}),
         gone=("table_not_exists", lambda t: {"TableName": t.name}),
         configure=_dynamodb_configure,
+        archive=_ddb_backup,
     ),
     "aws_sns_topic": _Api(
         "sns",
@@ -1024,6 +1033,10 @@ _APIS: dict[str, _Api] = {
 
 #: the resource types this provider handles
 TYPES = frozenset(_APIS)
+#: the types that carry tags (a Glue table keeps only dpn's marks, in its parameters)
+TAG_TYPES = frozenset(k for k, api in _APIS.items() if api.tag is not None)
+#: the types `dpn delete --archive` can archive
+ARCHIVE_TYPES = frozenset(k for k, api in _APIS.items() if api.archive is not None)
 
 
 # --- the provider --------------------------------------------------------------------------
@@ -1038,6 +1051,8 @@ class AwsProvider:
     """
 
     name = "aws"
+    tag_types = TAG_TYPES
+    archive_types = ARCHIVE_TYPES
 
     def __init__(
         self,
@@ -1163,6 +1178,21 @@ class AwsProvider:
                 return
             raise
         self._wait(client, api.gone, target)
+
+    def archive(self, state: ResourceState) -> None:
+        """Keep a restorable copy (a DynamoDB backup), then delete. Types in
+        `archive_types` only; archiving what is already gone is success."""
+        api = _api(state.type_key)
+        if api.archive is None:
+            raise AwsInputError(f"archive is not supported for {state.type_key}")
+        client = self.client(api.service)
+        try:
+            api.archive(client, _Target(self, state.name, state.scope, state.resource_id))
+        except Exception as exc:
+            if _is(exc, NOT_FOUND, api.service):
+                return
+            raise
+        self.delete(state)
 
     def tag(self, state: ResourceState, tags: dict[str, str]) -> None:
         api = _api(state.type_key)

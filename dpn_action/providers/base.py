@@ -8,7 +8,7 @@ a cloud SDK, and it does so lazily.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "dpn"
@@ -81,3 +81,35 @@ class Provider(Protocol):
     def tag(self, state: ResourceState, tags: dict[str, str]) -> None:
         """Add or replace tags (a no-op for types without tags)."""
         ...
+
+
+@runtime_checkable
+class Archiver(Protocol):
+    """An optional capability of a provider: remove a resource but keep it restorable.
+
+    `dpn delete --archive` uses it instead of `Provider.delete` for the types in
+    `archive_types`; every other type is reported as "archive not supported" and kept. Like
+    `delete`, `archive` must be idempotent: archiving what is already gone is success.
+    """
+
+    archive_types: frozenset[str]
+
+    def archive(self, state: ResourceState) -> None:
+        """Archive the resource (for example: back it up, then delete it; or stop it)."""
+        ...
+
+
+def carries_tags(provider: object, type_key: str) -> bool:
+    """Whether resources of `type_key` carry tags that `Provider.tag` can set.
+
+    A provider may say which of its types do with an attribute `tag_types: frozenset[str]`
+    (`dpn update` reads it to tell "nothing to change" from "this type has no tags");
+    without it, every type is taken to carry tags.
+    """
+    types = getattr(provider, "tag_types", None)
+    return True if types is None else type_key in types
+
+
+def archive_types(provider: object) -> frozenset[str]:
+    """The types `provider` can archive (none unless it implements `Archiver`)."""
+    return provider.archive_types if isinstance(provider, Archiver) else frozenset()

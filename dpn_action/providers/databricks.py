@@ -311,6 +311,9 @@ class _Kind:
     #: a provider method that creates instead of the generic call
     procedure: str | None = None
     account: bool = False
+    #: (method, id parameter) that archives instead of deleting: the resource stays,
+    #: stopped and restorable (`dpn delete --archive`)
+    archive: tuple[str, str] | None = None
 
     @property
     def has_tags(self) -> bool:
@@ -458,6 +461,8 @@ KINDS: dict[str, _Kind] = dict(
                 id_attr="cluster_id",
                 get_by_id=("get", "cluster_id"),
                 delete=("permanent_delete", "cluster_id"),
+                # terminate: the cluster and its configuration stay, and it can be started
+                archive=("delete", "cluster_id"),
                 tag_update=(
                     "update",
                     "cluster_id",
@@ -841,10 +846,18 @@ _GIT_PROVIDERS = {
 _NOTEBOOK_COMMENT = {"PYTHON": "#", "R": "#", "SQL": "--", "SCALA": "//"}
 
 
+#: the types that carry tags (the others keep only dpn's ownership marks)
+TAG_TYPES = frozenset(k for k, kind in KINDS.items() if kind.has_tags)
+#: the types `dpn delete --archive` can archive
+ARCHIVE_TYPES = frozenset(k for k, kind in KINDS.items() if kind.archive is not None)
+
+
 class DatabricksProvider:
     """Create, read, delete and tag the 14 Databricks resource types."""
 
     name = "databricks"
+    tag_types = TAG_TYPES
+    archive_types = ARCHIVE_TYPES
 
     def __init__(
         self,
@@ -960,6 +973,19 @@ class DatabricksProvider:
             if not _gone(exc):
                 raise
         kind.marks.forget(self, state)
+
+    def archive(self, state: ResourceState) -> None:
+        """Stop the resource but keep it (a cluster is terminated, not deleted). Types in
+        `archive_types` only; archiving what is already gone is success."""
+        kind = _kind(state.type_key)
+        if kind.archive is None:
+            raise ValueError(f"archive is not supported for {state.type_key}")
+        method, param = kind.archive
+        try:
+            self._call(kind, method, {param: state.resource_id})
+        except Exception as exc:
+            if not _gone(exc):
+                raise
 
     def tag(self, state: ResourceState, tags: dict[str, str]) -> None:
         kind = _kind(state.type_key)

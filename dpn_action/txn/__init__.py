@@ -12,7 +12,7 @@ from dpn_action.txn.errors import (
     UnfinishedTransactionError,
     WalCorruptError,
 )
-from dpn_action.txn.executor import apply
+from dpn_action.txn.executor import apply, destroy
 from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT
 from dpn_action.txn.model import (
     DEFAULT_MAX_PARALLEL,
@@ -46,6 +46,7 @@ __all__ = [
     "WalCorruptError",
     "apply",
     "continue_rollback",
+    "destroy",
     "recover",
     "status",
 ]

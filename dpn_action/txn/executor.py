@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 
-from dpn_action.providers.base import Operation, Provider
+from dpn_action.providers.base import Operation, Provider, archive_types
 from dpn_action.txn.crash import crash_point
 from dpn_action.txn.errors import UnfinishedTransactionError
 from dpn_action.txn.graph import validate_plan
 from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, WalLock
-from dpn_action.txn.log import TxnLog, op_to_json
+from dpn_action.txn.log import KIND_DELETE, TxnLog, op_to_json
 from dpn_action.txn.model import (
     DEFAULT_MAX_PARALLEL,
     Conflict,
@@ -19,7 +19,7 @@ from dpn_action.txn.model import (
     TxnStatus,
 )
 from dpn_action.txn.recovery import recover_locked
-from dpn_action.txn.runner import Run, host_info, preflight
+from dpn_action.txn.runner import Run, delete_targets, host_info, preflight
 from dpn_action.txn.wal import DEFAULT_WAL_DIR, WalWriter, new_txn_id
 
 
@@ -32,6 +32,7 @@ def apply(
     dry_run: bool = False,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     on_progress: ProgressCallback | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> TxnResult:
     """Create `operations` as one transaction, all or nothing.
 
@@ -42,6 +43,8 @@ def apply(
     starts, running calls finish, and everything this transaction created is deleted again.
 
     `dry_run` only runs the pre-flight reads: no lock, no WAL, nothing created.
+    `origins` (key -> the blueprint entry it comes from, `file#pointer`) is kept in the
+    begin record, so a later `dpn update` can tell a renamed entry from a new one.
     Raises `PlanError` for an invalid plan, `LockTimeoutError` when another process keeps
     the lock, `UnfinishedTransactionError` when an earlier transaction needs a person
     (`ROLLBACK_FAILED`), `WalCorruptError` for a damaged WAL.
@@ -52,8 +55,95 @@ def apply(
         raise ValueError("max_parallel must be at least 1")
     if dry_run:
         return _dry_run(ops, providers, max_parallel, on_progress)
-    wal_dir = Path(wal_dir)
-    with WalLock(wal_dir, timeout=lock_timeout, purpose="apply") as lock:
+    begin: dict[str, object] = {}
+    if origins:
+        begin["origins"] = {k: v for k, v in origins.items() if k in {op.key for op in ops}}
+    return _transaction(
+        ops,
+        providers,
+        Path(wal_dir),
+        begin,
+        lambda run: run.forward(),
+        purpose="apply",
+        max_parallel=max_parallel,
+        lock_timeout=lock_timeout,
+        on_progress=on_progress,
+    )
+
+
+def destroy(
+    operations: Iterable[Operation],
+    providers: Mapping[str, Provider],
+    *,
+    wal_dir: Path | str = DEFAULT_WAL_DIR,
+    only: Collection[str] | None = None,
+    archive: bool = False,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+    dry_run: bool = False,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_progress: ProgressCallback | None = None,
+) -> TxnResult:
+    """Delete the planned resources that exist and are ours, as one delete transaction.
+
+    A resource is removed only if it carries `managed-by: dpn` (and, with `only`, its key is
+    listed there); anything else that exists stays, and so does whatever a staying resource
+    depends on. With `archive`, each resource is archived by its provider instead of deleted
+    (`providers.base.Archiver`); a type that cannot be archived stays. Removal runs
+    dependents first, through the same logged steps as a rollback: an interrupted delete is
+    finished by `recover`, and one whose cloud calls fail ends `ROLLBACK_FAILED` with the
+    list left, for `continue_rollback`. Success ends `DELETED`.
+
+    `dry_run` only reads: the result (status PLANNED) lists `targets` and `kept`.
+    """
+    ops = list(operations)
+    validate_plan(ops, providers)
+    if max_parallel < 1:
+        raise ValueError("max_parallel must be at least 1")
+
+    def can_archive(op: Operation) -> bool:
+        return op.type_key in archive_types(providers[op.provider])
+
+    archiving = can_archive if archive else None
+    if dry_run:
+        pre = preflight(ops, providers, None, max_parallel=max_parallel, progress=on_progress)
+        found = {**pre.adopted, **pre.conflicts}
+        targets, kept = delete_targets(ops, found, only=only, can_archive=archiving)
+        status = TxnStatus.PLANNED if targets else TxnStatus.NOTHING_TO_DO
+        result = TxnResult(None, status, targets=targets, kept=kept, kind=KIND_DELETE)
+        result.resources = {k: s for k, s in found.items()}
+        if pre.errors:
+            result.status = TxnStatus.FAILED
+            result.error = "pre-flight read failed: " + "; ".join(
+                f"{k}: {e}" for k, e in pre.errors.items()
+            )
+        return result
+    return _transaction(
+        ops,
+        providers,
+        Path(wal_dir),
+        {"kind": KIND_DELETE, "archive": archive},
+        lambda run: run.destroy(None if only is None else set(only), archiving),
+        purpose="delete",
+        max_parallel=max_parallel,
+        lock_timeout=lock_timeout,
+        on_progress=on_progress,
+    )
+
+
+def _transaction(
+    ops: list[Operation],
+    providers: Mapping[str, Provider],
+    wal_dir: Path,
+    begin_fields: Mapping[str, object],
+    body: Callable[[Run], TxnResult],
+    *,
+    purpose: str,
+    max_parallel: int,
+    lock_timeout: float,
+    on_progress: ProgressCallback | None,
+) -> TxnResult:
+    """Lock, finish earlier transactions, write `begin`, run `body`."""
+    with WalLock(wal_dir, timeout=lock_timeout, purpose=purpose) as lock:
         recovered = recover_locked(
             wal_dir, providers, max_parallel=max_parallel, on_progress=on_progress
         )
@@ -65,6 +155,7 @@ def apply(
         txn_id = new_txn_id()
         lock.set_txn(txn_id)
         begin = {
+            **begin_fields,
             "ops": [op_to_json(op) for op in ops],
             "max_parallel": max_parallel,
             **host_info(),
@@ -74,7 +165,7 @@ def apply(
             log.feed(writer.begin_record)
             crash_point("after-begin")
             run = Run(log, writer, providers, max_parallel=max_parallel, progress=on_progress)
-            result = run.forward()
+            result = body(run)
     result.recovered = recovered
     return result
 

@@ -41,6 +41,10 @@ END = "end"
 CREATE = "create"
 DELETE = "delete"
 
+#: transaction kinds (the begin record's `kind`; absent means a create transaction)
+KIND_CREATE = "create"
+KIND_DELETE = "delete"
+
 
 def op_to_json(op: Operation) -> dict[str, Any]:
     return {
@@ -97,6 +101,8 @@ class KeyInfo:
     resource: ResourceState | None = None
     error: str | None = None
     ever_created: bool = False
+    #: a delete transaction chose to remove it
+    target: bool = False
 
 
 class TxnLog:
@@ -116,6 +122,16 @@ class TxnLog:
         self.ended: str | None = None
         self.recoveries = 0
         self.records = 0
+        #: "create", or "delete" for a transaction that removes existing resources
+        self.kind = KIND_CREATE
+        #: a delete transaction archives instead of deleting (`dpn delete --archive`)
+        self.archive = False
+        #: key -> the blueprint entry it was planned from (`file#pointer`), when known
+        self.origins: dict[str, str] = {}
+        #: a pre-flight record has been written
+        self.preflighted = False
+        #: a delete transaction: existing resources it leaves in place, with the reason
+        self.kept: dict[str, str] = {}
 
     @classmethod
     def from_read(cls, read: WalRead) -> TxnLog:
@@ -141,6 +157,9 @@ class TxnLog:
         kind = record["type"]
         if kind == BEGIN:
             self.started = record["ts"]
+            self.kind = str(record.get("kind") or KIND_CREATE)
+            self.archive = bool(record.get("archive"))
+            self.origins = dict(record.get("origins") or {})
             for data in record["ops"]:
                 op = op_from_json(data)
                 self.ops[op.key] = op
@@ -158,10 +177,17 @@ class TxnLog:
             self.recoveries += 1
             return
         if kind == PREFLIGHT:
+            self.preflighted = True
+            self.kept.update(record.get("kept") or {})
             for key, data in (record.get("adopted") or {}).items():
                 self._set(key, KeyState.ADOPTED, state_from_json(data))
             for key, data in (record.get("conflicts") or {}).items():
                 self._set(key, KeyState.CONFLICT, state_from_json(data))
+            for key, data in (record.get("targets") or {}).items():
+                # a delete transaction: exists now, to be removed (not created by it)
+                self._set(key, KeyState.CREATED, state_from_json(data))
+                if key in self.keys:
+                    self.keys[key].target = True
             return
         key = record.get("key")
         if not isinstance(key, str) or key not in self.keys:
@@ -255,6 +281,10 @@ class TxnLog:
             error=error,
             started=self.started,
             ended=self.ended,
+            deleted=[k for k, i in keys.items() if i.target and i.state in _GONE],
+            targets=[k for k, i in keys.items() if i.target],
+            kept=dict(self.kept),
+            kind=self.kind,
         )
 
 

@@ -22,6 +22,7 @@ class TxnStatus(StrEnum):
     CONFLICT = "CONFLICT"  # pre-flight found resources that are not ours; nothing was created
     NOTHING_TO_DO = "NOTHING_TO_DO"  # everything already existed and was ours
     FAILED = "FAILED"  # stopped before creating anything (a pre-flight read failed)
+    DELETED = "DELETED"  # a delete transaction (`dpn delete`) removed everything it targeted
     PLANNED = "PLANNED"  # dry run only: pre-flight passed, `to_create` would be created
     UNFINISHED = "UNFINISHED"  # listing only: no final record (running, or crashed)
     CORRUPT = "CORRUPT"  # listing only: the WAL is damaged before its last line
@@ -35,6 +36,7 @@ FINAL = frozenset(
         TxnStatus.CONFLICT,
         TxnStatus.NOTHING_TO_DO,
         TxnStatus.FAILED,
+        TxnStatus.DELETED,
     }
 )
 
@@ -94,6 +96,13 @@ class TxnResult:
     skipped: list[str] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     to_create: list[str] = field(default_factory=list)  # dry run: what would be created
+    #: a delete transaction: what it deleted (or archived), and what it was asked to delete
+    deleted: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    #: a delete transaction: each existing resource it leaves in place, with the reason
+    kept: dict[str, str] = field(default_factory=dict)
+    #: "create" (`dpn create`) or "delete" (`dpn delete`)
+    kind: str = "create"
     #: what each created or adopted key is in the cloud now (committed transactions)
     resources: dict[str, ResourceState] = field(default_factory=dict)
     error: str | None = None
@@ -108,6 +117,7 @@ class TxnResult:
             TxnStatus.COMMITTED,
             TxnStatus.NOTHING_TO_DO,
             TxnStatus.PLANNED,
+            TxnStatus.DELETED,
         }
 
 

@@ -9,7 +9,7 @@ from dpn_action.providers.base import Provider
 from dpn_action.txn.crash import crash_point
 from dpn_action.txn.errors import PlanError, TxnError, WalCorruptError
 from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, WalLock
-from dpn_action.txn.log import RECOVER, SKIPPED, TxnLog
+from dpn_action.txn.log import KIND_DELETE, RECOVER, SKIPPED, TxnLog
 from dpn_action.txn.model import (
     DEFAULT_MAX_PARALLEL,
     IN_DOUBT,
@@ -97,6 +97,8 @@ def _open_run(
 def _recover_one(run: Run, *, forward: bool) -> TxnResult:
     log = run.log
     with run.writer:
+        if log.kind == KIND_DELETE:
+            return _recover_delete(run)
         mode = "forward" if forward and log.abort_reason is None else "rollback"
         run.record(RECOVER, {"mode": mode, "torn": log.torn, **host_info()})
         crash_point("recovery-after-start")
@@ -106,6 +108,20 @@ def _recover_one(run: Run, *, forward: bool) -> TxnResult:
             return run.forward()
         reason = log.abort_reason or "recovery: rolled back a transaction a crash interrupted"
         return run.abort_and_roll_back(reason)
+
+
+def _recover_delete(run: Run) -> TxnResult:
+    """An interrupted delete transaction is finished, never undone: what it chose to remove
+    is removed. Interrupted before it chose, it ends FAILED with nothing removed."""
+    log = run.log
+    run.record(RECOVER, {"mode": "delete", "torn": log.torn, **host_info()})
+    crash_point("recovery-after-start")
+    if not log.preflighted:
+        return run.end(
+            TxnStatus.FAILED,
+            "interrupted before it chose what to delete; nothing was deleted (run it again)",
+        )
+    return run.abort_and_roll_back("dpn delete: finishing an interrupted delete")
 
 
 def continue_rollback(

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dpn_action.providers.base import Operation, Provider, ResourceState
+from dpn_action.providers.base import Archiver, Operation, Provider, ResourceState
 from dpn_action.txn.crash import crash_point
 from dpn_action.txn.graph import dependents_of, walk
 from dpn_action.txn.log import (
@@ -25,6 +25,7 @@ from dpn_action.txn.log import (
     END,
     FAILED,
     INTENT,
+    KIND_DELETE,
     PREFLIGHT,
     RESOLVED,
     RETAINED,
@@ -105,6 +106,47 @@ def preflight(
         else:
             out.conflicts[op.key] = state
     return out
+
+
+def delete_targets(
+    ops: list[Operation],
+    found: Mapping[str, ResourceState | None],
+    *,
+    only: Collection[str] | None = None,
+    can_archive: Callable[[Operation], bool] | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """Which existing resources a delete removes, and why each other existing one stays.
+
+    Only resources marked `managed-by: dpn` are removed (and, with `only`, only those keys).
+    With `can_archive`, a type that cannot be archived stays. A resource stays as well when
+    something that stays depends on it: the cloud would refuse, or cascade into it.
+    Returns the keys to remove, in plan order, and key -> reason for each one kept.
+    """
+    kept: dict[str, str] = {}
+    wanted: set[str] = set()
+    for op in ops:
+        state = found.get(op.key)
+        if state is None:
+            continue
+        if not state.managed_by_dpn:
+            kept[op.key] = "not managed by dpn (no managed-by: dpn mark)"
+        elif only is not None and op.key not in only:
+            kept[op.key] = "not selected"
+        elif can_archive is not None and not can_archive(op):
+            kept[op.key] = f"archive is not supported for {op.type_key}"
+        else:
+            wanted.add(op.key)
+    dependents = dependents_of(ops)
+    changed = True
+    while changed:
+        changed = False
+        for key in sorted(wanted):
+            staying = [d for d in dependents.get(key, []) if d in kept]
+            if staying:
+                wanted.discard(key)
+                kept[key] = f"{staying[0]} depends on it and stays"
+                changed = True
+    return [op.key for op in ops if op.key in wanted], kept
 
 
 def _preflight_event(exc: BaseException | None, state: ResourceState | None) -> str:
@@ -263,6 +305,67 @@ class Run:
         self.record(DONE, {"key": key, "action": CREATE, "resource": state_to_json(state)})
         crash_point("after-done")
 
+    # --- delete transactions --------------------------------------------------------------
+
+    def destroy(
+        self, only: Collection[str] | None, can_archive: Callable[[Operation], bool] | None
+    ) -> TxnResult:
+        """A delete transaction: remove the planned resources that exist and are ours.
+
+        Reads every operation's resource, records which ones it removes (`targets`), then
+        removes them through the rollback steps (dependents first; intent, call, outcome),
+        so a crash is finished by recovery exactly like an interrupted rollback.
+        """
+        log = self.log
+        ops = list(log.ops.values())
+        found: dict[str, ResourceState | None] = {}
+
+        def read(key: str) -> None:
+            op, provider = self._provider(key)
+            found[key] = provider.read(op.type_key, op.name, op.scope)
+
+        counter = _Counter("preflight", len(ops), self.txn_id, self.progress)
+        walked = walk(
+            [op.key for op in ops],
+            {},
+            read,
+            max_parallel=self.max_parallel,
+            stop_on_failure=False,
+            on_start=counter.start,
+            on_finish=lambda key, exc: counter.finish(key, _preflight_event(exc, found.get(key))),
+        )
+        errors = {k: describe(e) for k, e in walked.failed.items()}
+        targets, kept = (
+            ([], {}) if errors else delete_targets(ops, found, only=only, can_archive=can_archive)
+        )
+        self.record(
+            PREFLIGHT,
+            {
+                "absent": [k for k, s in found.items() if s is None],
+                "adopted": {
+                    k: state_to_json(s)
+                    for k, s in found.items()
+                    if s is not None and s.managed_by_dpn and k not in targets
+                },
+                "conflicts": {
+                    k: state_to_json(s)
+                    for k, s in found.items()
+                    if s is not None and not s.managed_by_dpn
+                },
+                "targets": {k: state_to_json(s) for k in targets if (s := found[k]) is not None},
+                "kept": kept,
+                "errors": errors,
+            },
+        )
+        crash_point("after-preflight")
+        if errors:
+            error = "pre-flight read failed: " + "; ".join(f"{k}: {e}" for k, e in errors.items())
+            return self.end(TxnStatus.FAILED, error)
+        if not targets:
+            return self.end(TxnStatus.NOTHING_TO_DO)
+        verb = "archive" if log.archive else "delete"
+        return self.abort_and_roll_back(f"dpn delete: {verb} {len(targets)} resources")
+
     # --- rollback -------------------------------------------------------------------------
 
     def abort_and_roll_back(self, reason: str) -> TxnResult:
@@ -373,6 +476,8 @@ class Run:
         if left:
             error = log.abort_reason or "rollback did not finish"
             return self.end(TxnStatus.ROLLBACK_FAILED, error, left=left)
+        if log.kind == KIND_DELETE:
+            return self.end(TxnStatus.DELETED)
         return self.end(TxnStatus.ROLLED_BACK, log.abort_reason)
 
     def _delete_one(self, key: str) -> None:
@@ -384,7 +489,11 @@ class Run:
         self.record(INTENT, {"key": key, "action": DELETE})
         crash_point("rollback-after-intent")
         try:
-            provider.delete(state)  # deleting what is already gone is success, by contract
+            # deleting (or archiving) what is already gone is success, by contract
+            if self.log.archive and isinstance(provider, Archiver):
+                provider.archive(state)
+            else:
+                provider.delete(state)
         except Exception as exc:
             self.record(FAILED, {"key": key, "action": DELETE, "error": describe(exc)})
             raise
