@@ -171,16 +171,32 @@ class State:
             self.threads.setdefault(number, []).append(cid)
             return c
 
-    def add_merged_pull(self, sha: str, number: int, base_ref: str = "main") -> dict[str, Any]:
+    def add_merged_pull(
+        self, sha: str, pull: dict[str, Any] | int, base_ref: str = "main"
+    ) -> dict[str, Any]:
+        """Make `sha` the merge commit of a merged pull request. `pull` is the webhook's
+        `pull_request` object (its number, refs, head and merge time are used) or a number."""
         pr = example("pull-request-simple-items")[0]
+        src: dict[str, Any] = pull if isinstance(pull, dict) else {"number": pull}
+        number = int(src["number"])
+        base = f"https://api.github.com/repos/{self.owner}/{self.repo}"
         pr.update(
             number=number,
             state="closed",
-            merged_at=_now(),
-            closed_at=_now(),
+            merged_at=src.get("merged_at") or _now(),
+            closed_at=src.get("closed_at") or _now(),
             merge_commit_sha=sha,
+            url=f"{base}/pulls/{number}",
+            html_url=f"https://github.com/{self.owner}/{self.repo}/pull/{number}",
+            issue_url=f"{base}/issues/{number}",
+            comments_url=f"{base}/issues/{number}/comments",
         )
-        pr["base"]["ref"] = base_ref
+        # The description's example predates the now-required `type` of a team.
+        pr["requested_teams"] = []
+        pr["base"]["ref"] = src.get("base", {}).get("ref", base_ref)
+        if "head" in src:
+            pr["head"]["ref"] = src["head"]["ref"]
+            pr["head"]["sha"] = src["head"]["sha"]
         with self.lock:
             self.pulls.setdefault(sha, []).append(pr)
         return pr

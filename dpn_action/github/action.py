@@ -439,12 +439,6 @@ class Action:
             return 0
         repo = Repo(self.cwd)
         head = work_tree_side(repo, self.inputs.settings)
-        errors = [f for f in head.findings if f.is_error]
-        if errors:
-            self._print_findings(head.findings)
-            raise ActionError(
-                "findings", f"{len(errors)} error finding(s) at HEAD: nothing applied"
-            )
         hashes = head.hashes()
         gh = self.gh
         pr_number, approved = self._approved(gh, ev)
@@ -462,6 +456,10 @@ class Action:
                     "nothing applied (set fail-on-plan-change: false to apply unreviewed pushes)",
                 )
             envs = sorted(self._scoped(hashes))
+            if not envs:
+                self.wf.echo("dpn: no blueprint in scope")
+                self.wf.set("has-changes", False)
+                return 0
         else:
             envs = sorted(self._scoped({k: "" for k in approved}))
             if not envs:
@@ -470,6 +468,15 @@ class Action:
                 return 0
         current = {env: hashes.get(env, _empty_hash()) for env in envs}
         self.wf.set("plan-hash", combined_hash(current))
+        # Errors block the environments applied here; a broken blueprint of another
+        # environment (or a config error, which affects every one) is reported as well.
+        env_of = head.env_of()
+        blocking = [f for f in head.findings if f.is_error and env_of.get(f.file, envs[0]) in envs]
+        if blocking:
+            self._print_findings(blocking)
+            raise ActionError(
+                "findings", f"{len(blocking)} error finding(s) at HEAD: nothing applied"
+            )
         if approved is not None:
             changed = {
                 env: approved[env][1].get("plan_hash")
@@ -613,7 +620,8 @@ class Action:
             )
         except Exception as exc:  # every failure of the transaction core is reported
             raise ActionError("apply-failed", f"the transaction could not run: {exc}") from exc
-        created = list(getattr(result, "created", []) or [])
+        gone = set(getattr(result, "rolled_back", []) or [])
+        created = [k for k in getattr(result, "created", []) or [] if k not in gone]
         to_create = list(getattr(result, "to_create", []) or [])
         self.wf.set("created", len(created))
         self.wf.set("has-changes", bool(created or to_create))
@@ -744,7 +752,8 @@ class Action:
     def _outcome_section(self, result: Any) -> list[str]:
         status = str(getattr(result, "status", ""))
         ok = bool(getattr(result, "ok", False))
-        created = list(getattr(result, "created", []) or [])
+        gone = set(getattr(result, "rolled_back", []) or [])
+        created = [k for k in getattr(result, "created", []) or [] if k not in gone]
         adopted = list(getattr(result, "adopted", []) or [])
         to_create = list(getattr(result, "to_create", []) or [])
         icon = "✅" if ok else "❌"
@@ -758,7 +767,8 @@ class Action:
             parts.append(f"WAL artifact {cm.code(self.artifact_name)}")
         if self.summary_url:
             parts.append(f"[run]({self.summary_url})")
-        lines = ["", f"#### {icon} Applied: {status}", "", " · ".join(parts), ""]
+        title = f"Applied: {status}" if ok else f"Not applied: {status}"
+        lines = ["", f"#### {icon} {title}", "", " · ".join(parts), ""]
         error = getattr(result, "error", None)
         if error and not ok:
             lines += [f"Error: {cm.code(str(error), limit=500)}", ""]
