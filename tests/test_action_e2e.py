@@ -836,3 +836,131 @@ def test_the_loopback_api_flags_requests_and_responses_github_would_not_send() -
     assert len(state.violations) == 2
     assert state.violations[0].startswith(f"POST /repos/{OWNER_REPO}/issues/7/comments: request")
     assert "not an endpoint this server serves" in state.violations[1]
+
+
+# ================================================= the entry point without a runner (fast)
+@pytest.fixture
+def api() -> Iterator[tuple[State, str]]:
+    state = State(tokens={"t"})
+    with GitHubServer(state) as server:
+        yield state, server.url
+
+
+def _run_action(
+    repo: Repo, tmp: Path, api_url: str, event: str, payload: dict[str, Any], **extra: str
+) -> tuple[int, dict[str, str]]:
+    """`dpn action` as the composite's step runs it, in a child process."""
+    (tmp / "event.json").write_text(json.dumps(payload))
+    out = tmp / "output"
+    out.write_text("")
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp),
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": event,
+        "GITHUB_EVENT_PATH": str(tmp / "event.json"),
+        "GITHUB_REPOSITORY": OWNER_REPO,
+        "GITHUB_RUN_ID": "9",
+        "GITHUB_OUTPUT": str(out),
+        "GITHUB_STEP_SUMMARY": str(tmp / "summary.md"),
+        "DPN_GITHUB_TOKEN": "t",
+        "DPN_API_URL": api_url,
+        "DPN_WAL_DIR": str(tmp / "wal"),
+        **extra,
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "dpn_action", "action"],
+        cwd=repo.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = re.finditer(r"^([\w-]+)<<(\S+)\n(.*?)\n\2$", out.read_text(), re.M | re.S)
+    outputs = {m.group(1): m.group(3) for m in found}
+    return proc.returncode, outputs
+
+
+def _small_repo(tmp: Path) -> tuple[Repo, str]:
+    repo = Repo(tmp / "small")
+    base = repo.commit(
+        "setup",
+        {".dpn/naming-values.yaml": VALUES, "blueprints/dev.yaml": DEV, "blueprints/prd.json": PRD},
+    )
+    return repo, base
+
+
+def test_a_direct_push_that_changes_blueprints_without_a_reviewed_plan_is_refused(
+    tmp_path: Path, api: tuple[State, str]
+) -> None:
+    state, url = api
+    repo, base = _small_repo(tmp_path)
+    after = repo.commit("more", {"blueprints/prd.json": PRD.replace("orders", "invoices")})
+    rc, outputs = _run_action(repo, tmp_path, url, "push", push_payload(base, after))
+    assert rc == 1
+    assert outputs["failure-reason"] == "no-approved-plan"
+    assert not (tmp_path / "wal").exists()
+    assert [c[1] for c in state.calls] == [
+        f"/repos/{OWNER_REPO}/commits/{after}/pulls",
+    ]
+
+
+def test_a_push_to_another_branch_applies_nothing(tmp_path: Path, api: tuple[State, str]) -> None:
+    _, url = api
+    repo, base = _small_repo(tmp_path)
+    payload = push_payload(base, base)
+    payload["ref"] = "refs/heads/feature"
+    rc, outputs = _run_action(repo, tmp_path, url, "push", payload)
+    assert (rc, outputs["has-changes"]) == (0, "false")
+
+
+def test_an_environment_the_pull_request_no_longer_touches_gets_its_comment_updated(
+    tmp_path: Path, api: tuple[State, str]
+) -> None:
+    state, url = api
+    repo, base = _small_repo(tmp_path)
+    repo.git("checkout", "-q", "-b", "change")
+    both = repo.commit(
+        "both",
+        {
+            "blueprints/prd.json": PRD.replace("orders", "invoices"),
+            "blueprints/dev.yaml": DEV.replace("ingest", "intake"),
+        },
+    )
+    assert (
+        _run_action(repo, tmp_path, url, "pull_request", pr_payload(3, base, both, "change"))[0]
+        == 0
+    )
+    assert {c["id"] for c in state.thread(3)} and len(state.thread(3)) == 2
+    dev_only = repo.commit("prd unchanged after all", {"blueprints/prd.json": PRD})
+    rc, _ = _run_action(
+        repo, tmp_path, url, "pull_request", pr_payload(3, base, dev_only, "change")
+    )
+    assert rc == 0
+    (prd,) = [c for c in state.thread(3) if '"environment":"prd"' in c["body"]]
+    assert "no longer changes names here" in prd["body"]
+    assert len(state.thread(3)) == 2
+
+
+def test_recover_mode_without_any_wal_artifact_has_nothing_to_do(
+    tmp_path: Path, api: tuple[State, str]
+) -> None:
+    _, url = api
+    repo, base = _small_repo(tmp_path)
+    rc, outputs = _run_action(
+        repo, tmp_path, url, "workflow_dispatch", push_payload(base, base), DPN_MODE="recover"
+    )
+    assert rc == 0
+    assert outputs["mode"] == "recover"
+    assert outputs["wal-artifact"] == "dpn-wal-all-9-1"
+
+
+def test_bad_inputs_are_usage_errors(tmp_path: Path, api: tuple[State, str]) -> None:
+    _, url = api
+    repo, base = _small_repo(tmp_path)
+    rc, outputs = _run_action(
+        repo, tmp_path, url, "push", push_payload(base, base), DPN_MAX_PARALLEL="lots"
+    )
+    assert (rc, outputs["failure-reason"]) == (2, "usage")
+    rc, outputs = _run_action(repo, tmp_path, url, "issues", push_payload(base, base))
+    assert (rc, outputs["failure-reason"]) == (2, "usage")

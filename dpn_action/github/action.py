@@ -160,9 +160,12 @@ class Workflow:
     def untrusted(self, lines: Iterable[str]) -> None:
         """Print repository text with workflow commands switched off, so a line of it that
         looks like `::set-output` or `::add-mask` is only text."""
+        shown = [part for line in lines for part in line.splitlines()]
+        if not shown:
+            return
         token = secrets.token_hex(16)
         self.echo(f"::stop-commands::{token}")
-        for line in lines:
+        for line in shown:
             self.echo(line)
         self.echo(f"::{token}::")
 
@@ -328,12 +331,12 @@ class Action:
             f"dpn: {len(pv.affected)} blueprint(s) affected ({what}), "
             f"{pv.base_sha[:12]}..{pv.head_sha[:12]}"
         )
-        for e in pv.envs:
-            d = e.diff
-            self.wf.echo(
-                f"dpn: {e.environment or '(no environment)'}: {len(d.renamed)} renamed, "
-                f"{len(d.added)} added, {len(d.removed)} removed, plan {e.plan_hash[:12]}"
-            )
+        # Environment names come from blueprints: printed with workflow commands off.
+        self.wf.untrusted(
+            f"dpn: {e.environment or '(no environment)'}: {len(e.diff.renamed)} renamed, "
+            f"{len(e.diff.added)} added, {len(e.diff.removed)} removed, plan {e.plan_hash[:12]}"
+            for e in pv.envs
+        )
         if pv.annotations:
             self.wf.out.write(format_github(pv.annotations))
         self.wf.summary(render_preview_summary(pv))
