@@ -847,8 +847,14 @@ def api() -> Iterator[tuple[State, str]]:
 
 
 def _run_action(
-    repo: Repo, tmp: Path, api_url: str, event: str, payload: dict[str, Any], **extra: str
-) -> tuple[int, dict[str, str]]:
+    repo: Repo,
+    tmp: Path,
+    api_url: str,
+    event: str,
+    payload: dict[str, Any],
+    cwd: str = ".",
+    **extra: str,
+) -> tuple[int, dict[str, str], str]:
     """`dpn action` as the composite's step runs it, in a child process."""
     (tmp / "event.json").write_text(json.dumps(payload))
     out = tmp / "output"
@@ -870,7 +876,7 @@ def _run_action(
     }
     proc = subprocess.run(
         [sys.executable, "-m", "dpn_action", "action"],
-        cwd=repo.path,
+        cwd=repo.path / cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -878,7 +884,7 @@ def _run_action(
     )
     found = re.finditer(r"^([\w-]+)<<(\S+)\n(.*?)\n\2$", out.read_text(), re.M | re.S)
     outputs = {m.group(1): m.group(3) for m in found}
-    return proc.returncode, outputs
+    return proc.returncode, outputs, proc.stdout
 
 
 def _small_repo(tmp: Path) -> tuple[Repo, str]:
@@ -896,7 +902,7 @@ def test_a_direct_push_that_changes_blueprints_without_a_reviewed_plan_is_refuse
     state, url = api
     repo, base = _small_repo(tmp_path)
     after = repo.commit("more", {"blueprints/prd.json": PRD.replace("orders", "invoices")})
-    rc, outputs = _run_action(repo, tmp_path, url, "push", push_payload(base, after))
+    rc, outputs, _ = _run_action(repo, tmp_path, url, "push", push_payload(base, after))
     assert rc == 1
     assert outputs["failure-reason"] == "no-approved-plan"
     assert not (tmp_path / "wal").exists()
@@ -910,7 +916,7 @@ def test_a_push_to_another_branch_applies_nothing(tmp_path: Path, api: tuple[Sta
     repo, base = _small_repo(tmp_path)
     payload = push_payload(base, base)
     payload["ref"] = "refs/heads/feature"
-    rc, outputs = _run_action(repo, tmp_path, url, "push", payload)
+    rc, outputs, _ = _run_action(repo, tmp_path, url, "push", payload)
     assert (rc, outputs["has-changes"]) == (0, "false")
 
 
@@ -933,7 +939,7 @@ def test_an_environment_the_pull_request_no_longer_touches_gets_its_comment_upda
     )
     assert {c["id"] for c in state.thread(3)} and len(state.thread(3)) == 2
     dev_only = repo.commit("prd unchanged after all", {"blueprints/prd.json": PRD})
-    rc, _ = _run_action(
+    rc, _, _ = _run_action(
         repo, tmp_path, url, "pull_request", pr_payload(3, base, dev_only, "change")
     )
     assert rc == 0
@@ -947,7 +953,7 @@ def test_recover_mode_without_any_wal_artifact_has_nothing_to_do(
 ) -> None:
     _, url = api
     repo, base = _small_repo(tmp_path)
-    rc, outputs = _run_action(
+    rc, outputs, _ = _run_action(
         repo, tmp_path, url, "workflow_dispatch", push_payload(base, base), DPN_MODE="recover"
     )
     assert rc == 0
@@ -958,9 +964,29 @@ def test_recover_mode_without_any_wal_artifact_has_nothing_to_do(
 def test_bad_inputs_are_usage_errors(tmp_path: Path, api: tuple[State, str]) -> None:
     _, url = api
     repo, base = _small_repo(tmp_path)
-    rc, outputs = _run_action(
+    rc, outputs, _ = _run_action(
         repo, tmp_path, url, "push", push_payload(base, base), DPN_MAX_PARALLEL="lots"
     )
     assert (rc, outputs["failure-reason"]) == (2, "usage")
-    rc, outputs = _run_action(repo, tmp_path, url, "issues", push_payload(base, base))
+    rc, outputs, _ = _run_action(repo, tmp_path, url, "issues", push_payload(base, base))
     assert (rc, outputs["failure-reason"]) == (2, "usage")
+
+
+def test_in_a_working_directory_annotations_name_files_from_the_repository_root(
+    tmp_path: Path, api: tuple[State, str]
+) -> None:
+    state, url = api
+    repo = Repo(tmp_path / "mono")
+    base = repo.commit(
+        "setup", {"infra/.dpn/naming-values.yaml": VALUES, "infra/blueprints/dev.yaml": DEV}
+    )
+    repo.git("checkout", "-q", "-b", "change")
+    dev = DEV.replace("{purpose: landing, layer: raw}", '{purpose: "Landing Zone", layer: raw}')
+    head = repo.commit("spaces", {"infra/blueprints/dev.yaml": dev})
+    payload = pr_payload(4, base, head, "change")
+    rc, _, log = _run_action(repo, tmp_path, url, "pull_request", payload, cwd="infra")
+    assert rc == 0
+    line = dev.splitlines().index(next(t for t in dev.splitlines() if "Landing Zone" in t)) + 1
+    assert f"::warning file=infra/blueprints/dev.yaml,line={line}," in log
+    (comment,) = state.thread(4)
+    assert "`acme-landing-zone-raw-dev-use1`" in comment["body"]

@@ -87,7 +87,8 @@ class Repo:
         """Root-relative path -> the line numbers added or changed in the work tree."""
         if not paths:
             return {}
-        out = self.run("diff", "-U0", "--no-renames", "--no-color", base, "--", *paths)
+        tops = [f":(top,literal){p}" for p in paths]  # root-relative, whatever the cwd
+        out = self.run("diff", "-U0", "--no-renames", "--no-color", base, "--", *tops)
         lines: dict[str, set[int]] = {}
         current: set[int] | None = None
         for line in out.splitlines():
