@@ -990,3 +990,22 @@ def test_in_a_working_directory_annotations_name_files_from_the_repository_root(
     assert f"::warning file=infra/blueprints/dev.yaml,line={line}," in log
     (comment,) = state.thread(4)
     assert "`acme-landing-zone-raw-dev-use1`" in comment["body"]
+
+
+def test_a_token_that_may_not_comment_gets_a_notice_not_a_red_job(
+    tmp_path: Path, api: tuple[State, str]
+) -> None:
+    state, url = api
+    state.read_only_tokens.add("ro")
+    repo, base = _small_repo(tmp_path)
+    repo.git("checkout", "-q", "-b", "change")
+    head = repo.commit("rename", {"blueprints/prd.json": PRD.replace("orders", "invoices")})
+    payload = pr_payload(5, base, head, "change")
+    rc, outputs, log = _run_action(
+        repo, tmp_path, url, "pull_request", payload, DPN_GITHUB_TOKEN="ro"
+    )
+    assert (rc, outputs["has-changes"]) == (0, "true")
+    assert "::notice title=dpn::The name preview is in the job summary" in log
+    assert ("POST", f"/repos/{OWNER_REPO}/issues/5/comments", 403) in state.calls
+    assert state.thread(5) == []
+    assert "acme-prd-invoices-state" in (tmp_path / "summary.md").read_text()
