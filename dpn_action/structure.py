@@ -191,6 +191,8 @@ class _Validator:
                     ),
                 )
             elif isinstance(extra, dict):
+                if _is_scalar(v) and extra == _SCALAR_VALUES:
+                    continue  # the common case (a naming value), checked without a detour
                 errs = self.errors(v, extra, child)
                 close = did_you_mean(k, list(props)) if errs else ""
                 if close:
@@ -257,6 +259,13 @@ class _Validator:
                 "type's creation properties"
             )
         return ""
+
+
+_SCALAR_VALUES = {"type": ["string", "number", "boolean"]}
+
+
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, (str, int, float))
 
 
 def _is_collections(props: dict[str, Schema]) -> bool:

@@ -25,6 +25,7 @@ class Resource:
     refs: dict[str, Resource] = field(default_factory=dict)
     deps: list[Resource] = field(default_factory=list)
     result: NameResult | None = None
+    _full_name: str | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str | None:
@@ -47,13 +48,19 @@ class Resource:
     @property
     def full_name(self) -> str | None:
         """`catalog.schema.table` for Unity Catalog, `database.table` for Glue tables."""
+        if self._full_name is not None:
+            return self._full_name
         if self.name is None:
             return None
         c = self.container
         if c is None:
-            return self.name
-        parent = c.full_name
-        return f"{parent}.{self.name}" if parent else None
+            full: str | None = self.name
+        else:
+            parent = c.full_name
+            full = f"{parent}.{self.name}" if parent else None
+        # Remembered once known: names are final after naming, and this is asked often.
+        self._full_name = full
+        return full
 
     @property
     def label(self) -> str:
