@@ -127,6 +127,7 @@ class _Progress:
 def _report(result: Any, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(_result_dict(result), indent=2))
+        _finish_hint(result)
         return
     click.echo(f"transaction {result.txn_id or '-'}: {result.status}")
     removed = "archived" if _archived(result) else "deleted"
@@ -146,6 +147,10 @@ def _report(result: Any, fmt: str) -> None:
         click.echo(f"  left         {left.key} ({left.state}): {left.reason}")
     if result.error:
         click.echo(f"  error        {result.error}", err=True)
+    _finish_hint(result)
+
+
+def _finish_hint(result: Any) -> None:
     if result.left:
         where = f" --wal-dir {result.wal_path.parent}" if result.wal_path else ""
         click.echo(f"finish with: dpn recover --continue-rollback{where}", err=True)

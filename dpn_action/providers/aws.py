@@ -1037,6 +1037,9 @@ TYPES = frozenset(_APIS)
 TAG_TYPES = frozenset(k for k, api in _APIS.items() if api.tag is not None)
 #: the types `dpn delete --archive` can archive
 ARCHIVE_TYPES = frozenset(k for k, api in _APIS.items() if api.archive is not None)
+#: the types tagged again after the create call (endpoints that drop create-time tags leave
+#: them unmarked until then); see `providers.base.marked_after_create`
+LATE_MARKED_TYPES = frozenset(k for k, api in _APIS.items() if api.retag)
 
 
 # --- the provider --------------------------------------------------------------------------
@@ -1053,6 +1056,7 @@ class AwsProvider:
     name = "aws"
     tag_types = TAG_TYPES
     archive_types = ARCHIVE_TYPES
+    late_marked_types = LATE_MARKED_TYPES
 
     def __init__(
         self,

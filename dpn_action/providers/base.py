@@ -110,6 +110,17 @@ def carries_tags(provider: object, type_key: str) -> bool:
     return True if types is None else type_key in types
 
 
+def marked_after_create(provider: object, type_key: str) -> bool:
+    """Whether the provider may write dpn's ownership marks on `type_key` in a call after the
+    create call itself (an optional attribute `late_marked_types: frozenset[str]`).
+
+    For such a type a create interrupted between the two calls leaves the resource without
+    marks. Recovery then counts an unmarked resource as made by the interrupted create if the
+    transaction's own pre-flight found the name free and its intent was recorded.
+    """
+    return type_key in getattr(provider, "late_marked_types", frozenset())
+
+
 def archive_types(provider: object) -> frozenset[str]:
     """The types `provider` can archive (none unless it implements `Archiver`)."""
     return provider.archive_types if isinstance(provider, Archiver) else frozenset()

@@ -850,6 +850,8 @@ _NOTEBOOK_COMMENT = {"PYTHON": "#", "R": "#", "SQL": "--", "SCALA": "//"}
 TAG_TYPES = frozenset(k for k, kind in KINDS.items() if kind.has_tags)
 #: the types `dpn delete --archive` can archive
 ARCHIVE_TYPES = frozenset(k for k, kind in KINDS.items() if kind.archive is not None)
+#: a secret scope gets its marks in a second call; see `providers.base.marked_after_create`
+LATE_MARKED_TYPES = frozenset({"dbx_secret_scope"})
 
 
 class DatabricksProvider:
@@ -858,6 +860,7 @@ class DatabricksProvider:
     name = "databricks"
     tag_types = TAG_TYPES
     archive_types = ARCHIVE_TYPES
+    late_marked_types = LATE_MARKED_TYPES
 
     def __init__(
         self,
@@ -1168,9 +1171,18 @@ class DatabricksProvider:
         if op.properties.get("backend_type"):
             kw["scope_backend_type"] = op.properties["backend_type"]
         self._call(kind, "create_scope", kw)
-        self.workspace_client.secrets.put_secret(
-            scope=op.name, key=SCOPE_MARKER_KEY, string_value=mark_text(marks)
-        )
+        try:
+            self.workspace_client.secrets.put_secret(
+                scope=op.name, key=SCOPE_MARKER_KEY, string_value=mark_text(marks)
+            )
+        except Exception:
+            # Unmarked, the scope could never be told apart from someone else's: remove it.
+            try:
+                self._call(kind, "delete_scope", {"scope": op.name})
+            except Exception as exc:
+                if not _gone(exc):
+                    log.warning("could not remove unmarked secret scope %s: %s", op.name, exc)
+            raise
         return self._created(kind, op, op.name, marks)
 
     def _create_table(

@@ -103,6 +103,8 @@ class KeyInfo:
     ever_created: bool = False
     #: a delete transaction chose to remove it
     target: bool = False
+    #: resolved as created although it carried no marks (an interrupted late-marked create)
+    unmarked: bool = False
 
 
 class TxnLog:
@@ -132,6 +134,8 @@ class TxnLog:
         self.preflighted = False
         #: a delete transaction: existing resources it leaves in place, with the reason
         self.kept: dict[str, str] = {}
+        #: keys this transaction's pre-flight found absent
+        self.absent_at_preflight: set[str] = set()
 
     @classmethod
     def from_read(cls, read: WalRead) -> TxnLog:
@@ -179,6 +183,7 @@ class TxnLog:
         if kind == PREFLIGHT:
             self.preflighted = True
             self.kept.update(record.get("kept") or {})
+            self.absent_at_preflight.update(record.get("absent") or [])
             for key, data in (record.get("adopted") or {}).items():
                 self._set(key, KeyState.ADOPTED, state_from_json(data))
             for key, data in (record.get("conflicts") or {}).items():
@@ -208,6 +213,7 @@ class TxnLog:
             if record.get("exists"):
                 self._set(key, KeyState.CREATED, state_from_json(record["resource"]))
                 info.ever_created = True
+                info.unmarked = bool(record.get("unmarked"))
             else:
                 info.state = KeyState.ABSENT
         elif kind == RETAINED:

@@ -104,9 +104,15 @@ def _recover_one(run: Run, *, forward: bool) -> TxnResult:
         crash_point("recovery-after-start")
         run.resolve_in_doubt(include_pending=log.torn)
         crash_point("recovery-after-resolve")
-        if mode == "forward" and not log.keys_in(IN_DOUBT):
+        unmarked = [k for k, i in log.keys.items() if i.unmarked]
+        if mode == "forward" and not log.keys_in(IN_DOUBT) and not unmarked:
             return run.forward()
         reason = log.abort_reason or "recovery: rolled back a transaction a crash interrupted"
+        if mode == "forward" and unmarked:
+            reason = (
+                "recovery: not completed, because the create of "
+                f"{', '.join(unmarked)} was interrupted before its ownership marks were written"
+            )
         return run.abort_and_roll_back(reason)
 
 

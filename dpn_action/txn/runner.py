@@ -14,7 +14,15 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dpn_action.providers.base import Archiver, Operation, Provider, ResourceState
+from dpn_action.providers.base import (
+    MANAGED_BY_KEY,
+    TXN_TAG_KEY,
+    Archiver,
+    Operation,
+    Provider,
+    ResourceState,
+    marked_after_create,
+)
 from dpn_action.txn.crash import crash_point
 from dpn_action.txn.graph import dependents_of, walk
 from dpn_action.txn.log import (
@@ -380,6 +388,12 @@ class Run:
         It happened if the resource exists and carries this transaction's tag. With
         `include_pending`, keys without any record are asked about too: after a torn last
         record the log can no longer vouch that they were never sent.
+
+        One more case counts as created: a type whose marks the provider writes after the
+        create call (`marked_after_create`), whose create intent has no outcome, which this
+        transaction's pre-flight found absent, and which now exists with no marks at all.
+        The create was interrupted between its two calls; the `resolved` record says
+        `unmarked`, and such a transaction is rolled back, never completed.
         """
         states = set(IN_DOUBT) | ({KeyState.PENDING} if include_pending else set())
         keys = self.log.keys_in(states)
@@ -393,6 +407,9 @@ class Run:
                 self.record(
                     RESOLVED, {"key": key, "exists": True, "resource": state_to_json(found)}
                 )
+            elif found is not None and self._interrupted_before_marking(op, provider, found):
+                fields = {"key": key, "exists": True, "resource": state_to_json(found)}
+                self.record(RESOLVED, {**fields, "unmarked": True})
             elif self.log.state(key) is not KeyState.PENDING:
                 note = "not found" if found is None else "exists but was not made by this txn"
                 self.record(RESOLVED, {"key": key, "exists": False, "note": note})
@@ -408,6 +425,18 @@ class Run:
             on_finish=lambda key, exc: counter.finish(key, "ok" if exc is None else "failed"),
         )
         # A read that failed leaves its key in doubt; roll_back reports it as left.
+
+    def _interrupted_before_marking(
+        self, op: Operation, provider: Provider, found: ResourceState
+    ) -> bool:
+        log = self.log
+        return (
+            log.state(op.key) is KeyState.CREATING
+            and op.key in log.absent_at_preflight
+            and marked_after_create(provider, op.type_key)
+            and MANAGED_BY_KEY not in found.tags
+            and TXN_TAG_KEY not in found.tags
+        )
 
     def retain(self, key: str, reason: str) -> list[str]:
         """Keep `key`, and everything it needs that this transaction created."""
