@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,60 @@ class DatabricksServer(DatabricksTestServer):
         return super().dispatch(method, path, raw_query, raw_body)
 
 
+def _forget_tags_of_deleted_resources() -> Callable[[], None]:
+    """Make moto delete a resource's tags with the resource, as AWS does.
+
+    moto keeps the tags of a deleted S3 bucket, Glue database, Glue crawler or state machine
+    (by ARN) and shows them on the next resource created under that name; AWS does not. Left
+    as it is, a bucket deleted by a rollback and created again by a later transaction would
+    wear the first transaction's tag. Returns the function that undoes the patch.
+    """
+    from moto.glue.models import GlueBackend
+    from moto.s3.models import S3Backend
+    from moto.stepfunctions.models import StepFunctionBackend
+
+    def drop(tagger: Any, suffix: str) -> None:
+        for arn in [a for a in tagger.tags if a.endswith(suffix)]:
+            tagger.delete_all_tags_for_resource(arn)
+
+    originals = {
+        (S3Backend, "delete_bucket"): S3Backend.delete_bucket,
+        (GlueBackend, "delete_database"): GlueBackend.delete_database,
+        (GlueBackend, "delete_crawler"): GlueBackend.delete_crawler,
+        (StepFunctionBackend, "delete_state_machine"): StepFunctionBackend.delete_state_machine,
+    }
+
+    def delete_bucket(self: Any, bucket_name: str) -> Any:
+        arn = self.get_bucket(bucket_name).arn
+        deleted = originals[(S3Backend, "delete_bucket")](self, bucket_name)
+        if deleted is not None:
+            self.tagger.delete_all_tags_for_resource(arn)
+        return deleted
+
+    def delete_database(self: Any, database_name: str) -> Any:
+        originals[(GlueBackend, "delete_database")](self, database_name)
+        drop(self.tagger, f":database/{database_name}")
+
+    def delete_crawler(self: Any, name: str) -> Any:
+        originals[(GlueBackend, "delete_crawler")](self, name)
+        drop(self.tagger, f":crawler/{name}")
+
+    def delete_state_machine(self: Any, arn: str) -> Any:
+        originals[(StepFunctionBackend, "delete_state_machine")](self, arn)
+        drop(self.tagger, arn)
+
+    S3Backend.delete_bucket = delete_bucket  # type: ignore[method-assign]
+    GlueBackend.delete_database = delete_database  # type: ignore[method-assign]
+    GlueBackend.delete_crawler = delete_crawler  # type: ignore[method-assign]
+    StepFunctionBackend.delete_state_machine = delete_state_machine  # type: ignore[method-assign]
+
+    def undo() -> None:
+        for (cls, name), fn in originals.items():
+            setattr(cls, name, fn)
+
+    return undo
+
+
 class Clouds:
     """A moto server and a Databricks test server, with a SQL warehouse for managed tables."""
 
@@ -82,6 +136,7 @@ class Clouds:
         # The examples attach an AWS managed policy to a role; moto knows them only if asked.
         self._managed_policies = os.environ.get(MANAGED_POLICIES)
         os.environ[MANAGED_POLICIES] = "true"
+        self._unpatch = _forget_tags_of_deleted_resources()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
@@ -99,6 +154,7 @@ class Clouds:
     def stop(self) -> None:
         self.dbx.stop()
         self.moto.stop()
+        self._unpatch()
         if self._managed_policies is None:
             os.environ.pop(MANAGED_POLICIES, None)
         else:

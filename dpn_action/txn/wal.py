@@ -193,6 +193,9 @@ class WalWriter:
         self._prev_crc = prev_crc
         self._fsync = fsync_enabled()
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
+        #: bytes of the file known to be on disk
+        self._synced = self._size
         self._fh = open(path, "ab")  # noqa: SIM115 - lives as long as the writer
 
     @classmethod
@@ -239,7 +242,13 @@ class WalWriter:
         return cls(path, txn_id_of(path), len(read.records), prev), read
 
     def append(self, record_type: str, fields: Mapping[str, Any] | None = None) -> Record:
-        """Append one record and return only once it is durable."""
+        """Append one record and return only once it is durable.
+
+        Threads append concurrently: the line is written under the writer's lock, the fsync
+        happens after it (group commit). One fsync makes durable every line written before
+        it started, so a thread whose line an fsync already covered returns without its own,
+        and no thread waits for the disk while holding the lock that orders the records.
+        """
         with self._lock:
             record = _envelope(self._next_seq, self.txn_id, record_type, fields or {})
             record["crc"] = record_crc(record, self._prev_crc)
@@ -247,8 +256,6 @@ class WalWriter:
             try:
                 self._fh.write(line)
                 self._fh.flush()
-                if self._fsync:
-                    os.fsync(self._fh.fileno())
             except OSError:
                 # A half-written line followed by later appends would read as corruption in
                 # the middle of the log; cut it off so the log stays a valid prefix.
@@ -257,7 +264,19 @@ class WalWriter:
             self._size += len(line)
             self._next_seq += 1
             self._prev_crc = record["crc"]
-            return record
+            end = self._size
+        if self._fsync:
+            self._sync_to(end)
+        return record
+
+    def _sync_to(self, end: int) -> None:
+        """fsync, unless an fsync that started after byte `end` was written already ran."""
+        with self._sync_lock:
+            if self._synced >= end:
+                return
+            covered = self._size  # every byte counted here was written and flushed
+            os.fsync(self._fh.fileno())
+            self._synced = max(self._synced, covered)
 
     def close(self) -> None:
         self._fh.close()
