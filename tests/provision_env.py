@@ -74,6 +74,18 @@ class DatabricksServer(DatabricksTestServer):
         return super().dispatch(method, path, raw_query, raw_body)
 
 
+def _load_managed_policies_into_existing_accounts() -> None:
+    """moto's state lives as long as the process: an IAM account an earlier test module made
+    without AWS managed policies keeps lacking them. Give them to it."""
+    from moto.iam.models import iam_backends
+
+    for account in list(iam_backends.values()):
+        for backend in list(account.values()):
+            if not backend.aws_managed_policies:
+                backend.aws_managed_policies = backend._init_aws_policies()
+                backend.managed_policies.update({p.arn: p for p in backend.aws_managed_policies})
+
+
 def _forget_tags_of_deleted_resources() -> Callable[[], None]:
     """Make moto delete a resource's tags with the resource, as AWS does.
 
@@ -136,6 +148,7 @@ class Clouds:
         # The examples attach an AWS managed policy to a role; moto knows them only if asked.
         self._managed_policies = os.environ.get(MANAGED_POLICIES)
         os.environ[MANAGED_POLICIES] = "true"
+        _load_managed_policies_into_existing_accounts()
         self._unpatch = _forget_tags_of_deleted_resources()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()

@@ -16,6 +16,7 @@ starts; each test waits for its own case.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -41,6 +42,7 @@ from provision_env import (
 )
 
 from dpn_action import provision
+from dpn_action.providers.aws import AwsInputError, lambda_code
 from dpn_action.txn import CRASH_POINTS, KeyState, TxnResult, TxnStatus, status
 
 KILLED = -signal.SIGKILL
@@ -364,6 +366,44 @@ def test_a_permanent_failure_mid_way_is_rolled_back_completely(
     assert len(result["created"]) >= 10
     assert sorted(result["rolled_back"]) == sorted(result["created"])
     assert_all_or_nothing(work, clouds.inventory(work.token), everything=False)
+
+
+# --------------------------------------------------------------------------- properties
+
+
+def test_lambda_code_takes_the_blueprints_snake_case_keys(tmp_path: Path) -> None:
+    archive = tmp_path / "fn.zip"
+    archive.write_bytes(b"PK-zip-bytes")
+
+    assert lambda_code({"s3_bucket": "artifacts", "s3_key": "fn.zip"}, "java21", "h") == {
+        "S3Bucket": "artifacts",
+        "S3Key": "fn.zip",
+    }
+    assert lambda_code({"zip_file": str(archive)}, "python3.12", "app.h") == {
+        "ZipFile": b"PK-zip-bytes"
+    }
+    assert lambda_code({"image_uri": "1.dkr.ecr/fn:1"}, "", "") == {"ImageUri": "1.dkr.ecr/fn:1"}
+    assert lambda_code({"S3Bucket": "a", "S3Key": "k"}, "java21", "h") == {
+        "S3Bucket": "a",
+        "S3Key": "k",
+    }
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ({"bucket": "a", "s3_key": "k"}, "unknown key 'bucket'; accepted: s3_bucket, s3_key"),
+        ({"s3_bucket": "a"}, "s3_bucket needs s3_key"),
+        ({"s3_bucket": "a", "s3_key": "k", "image_uri": "i"}, "exactly one of"),
+        ({"zip_file": "/no/such/fn.zip"}, "cannot read zip_file"),
+        ("s3://bucket-only", "expected s3://bucket/key"),
+    ],
+)
+def test_lambda_code_that_cannot_work_is_refused_with_the_accepted_forms(
+    code: Any, message: str
+) -> None:
+    with pytest.raises(AwsInputError, match=re.escape(message)):
+        lambda_code(code, "python3.12", "app.handler")
 
 
 # --------------------------------------------------------------------------- read, status
