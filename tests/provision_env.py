@@ -20,6 +20,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -72,6 +73,32 @@ class DatabricksServer(DatabricksTestServer):
                 self._cluster(body.get("cluster_id"))["state"] = "TERMINATED"
             return {}
         return super().dispatch(method, path, raw_query, raw_body)
+
+
+def _one_request_at_a_time() -> Callable[[], None]:
+    """Make moto's server handle one request at a time; returns the function that undoes it.
+
+    moto's backends are plain dictionaries without locks: a listing that runs while another
+    request adds to the same dictionary fails with a 500 whose HTML body botocore cannot parse
+    (`attach_role_policy` iterating the policies while a policy is created, say). AWS has no
+    such failure, and the crash cases here send requests from several processes at once.
+    moto's work is CPU-bound under one interpreter lock anyway, so little is lost.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.__call__
+    lock = threading.Lock()
+
+    def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        with lock:
+            return original(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = call  # type: ignore[method-assign]
+
+    def undo() -> None:
+        DomainDispatcherApplication.__call__ = original  # type: ignore[method-assign]
+
+    return undo
 
 
 def _load_managed_policies_into_existing_accounts() -> None:
@@ -149,7 +176,7 @@ class Clouds:
         self._managed_policies = os.environ.get(MANAGED_POLICIES)
         os.environ[MANAGED_POLICIES] = "true"
         _load_managed_policies_into_existing_accounts()
-        self._unpatch = _forget_tags_of_deleted_resources()
+        self._unpatch = [_forget_tags_of_deleted_resources(), _one_request_at_a_time()]
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
@@ -167,7 +194,8 @@ class Clouds:
     def stop(self) -> None:
         self.dbx.stop()
         self.moto.stop()
-        self._unpatch()
+        for undo in self._unpatch:
+            undo()
         if self._managed_policies is None:
             os.environ.pop(MANAGED_POLICIES, None)
         else:
