@@ -321,9 +321,11 @@ def _print_updates(outcomes: list[Any], dry_run: bool) -> None:
         line = f"  {label:<12} {o.item.key}"
         if o.tags:
             line += "  tags: " + ", ".join(f"{k}={v}" for k, v in sorted(o.tags.items()))
+        if o.settings:
+            line += "  settings: " + ", ".join(o.settings)
         if o.message:
             line += f"  ({o.message})"
-        if o.action != UNCHANGED or o.tags or o.message:
+        if o.action != UNCHANGED or o.tags or o.settings or o.message:
             click.echo(line)
         if o.extra_tags:
             click.echo(

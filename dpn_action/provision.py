@@ -19,7 +19,9 @@ from dpn_action.providers.base import (
     Operation,
     Provider,
     ResourceState,
+    SettingsUpdater,
     carries_tags,
+    settings_of,
 )
 from dpn_action.txn.model import DEFAULT_MAX_PARALLEL, ProgressCallback, TxnResult
 
@@ -237,7 +239,7 @@ def read_plan(
 # ---------------------------------------------------------------------------------- update
 
 #: what `dpn update` found for one resource
-UPDATED = "updated"  # tags set
+UPDATED = "updated"  # tags or settings changed
 UNCHANGED = "unchanged"
 MISSING = "missing"  # does not exist: `dpn create` makes it
 RENAME = "rename"  # an old name of the same entry exists; the cloud cannot rename
@@ -254,7 +256,10 @@ class UpdateOutcome:
     tags: dict[str, str] = field(default_factory=dict)
     #: tags on the resource that the blueprint no longer lists (left in place)
     extra_tags: list[str] = field(default_factory=list)
-    #: creation properties changed in the blueprint since the resource was created
+    #: settings changed in place (or, in a dry run, to be changed): blueprint properties
+    settings: list[str] = field(default_factory=list)
+    #: creation properties changed in the blueprint since the resource was created that
+    #: the cloud cannot change in place
     not_updatable: list[str] = field(default_factory=list)
     #: for RENAME: the key of the existing resource under the old name
     old_key: str | None = None
@@ -266,6 +271,7 @@ class UpdateOutcome:
             "message": self.message,
             "tags": self.tags,
             "extra_tags": self.extra_tags,
+            "settings": self.settings,
             "not_updatable": self.not_updatable,
             "old_key": self.old_key,
         }
@@ -281,12 +287,15 @@ def update_plan(
 ) -> list[UpdateOutcome]:
     """Bring existing resources of ours in line with the blueprint where the cloud allows.
 
-    What dpn changes in place is tags: tags the blueprint adds or changes are set
-    (`Provider.tag`); tags it no longer lists are reported, not removed; dpn's ownership
-    marks are never touched. Any other property that differs from what the resource was
-    created with (as its creating transaction recorded it) is reported as not updatable.
-    A planned name that does not exist while an earlier name of the same blueprint entry
-    does is a rename, which no cloud here can do in place: it is reported, nothing changes.
+    Two things change in place. Tags: those the blueprint adds or changes are set
+    (`Provider.tag`); those it no longer lists are reported, not removed; dpn's ownership
+    marks are never touched. Settings: for the properties a provider can change without
+    replacing the resource (`SettingsUpdater.settings_types`), what the cloud holds now is
+    compared with the blueprint and every difference is changed (drift included). Any other
+    property that differs from what the resource was created with (as its creating
+    transaction recorded it) is reported as not updatable. A planned name that does not
+    exist while an earlier name of the same blueprint entry does is a rename, which no
+    cloud here can do in place: it is reported, nothing changes.
     """
     from dpn_action.txn.graph import walk
     from dpn_action.txn.history import committed_operations
@@ -297,6 +306,7 @@ def update_plan(
     created_with = {(h.txn_id, h.key): h.properties for h in history}
     planned_keys = {p.key for p in items}
     observed = {o.item.key: o for o in read_plan(items, max_parallel=max_parallel, providers=provs)}
+    ops = {op.key: op for op in to_operations(items)}
     outcomes: dict[str, UpdateOutcome] = {}
 
     def update(key: str) -> None:
@@ -316,9 +326,10 @@ def update_plan(
             )
             return
         out = UpdateOutcome(p, UNCHANGED)
+        settings = settings_of(provider, p.type)
         before = created_with.get((state.transaction_id or "", key))
         if before is not None:
-            names = set(before) | set(p.properties)
+            names = (set(before) | set(p.properties)) - settings
             out.not_updatable = sorted(n for n in names if before.get(n) != p.properties.get(n))
         if carries_tags(provider, p.type):
             wanted = {k: v for k, v in p.tags.items() if k not in MARKS}
@@ -335,6 +346,16 @@ def update_plan(
                 out.action = UPDATED
         elif p.tags:
             out.message = f"{p.type} carries no tags (only dpn's ownership marks)"
+        if settings and isinstance(provider, SettingsUpdater):
+            resolved = {d: o.state for d in p.depends_on if (o := observed.get(d)) and o.state}
+            try:
+                out.settings = provider.update_settings(ops[key], state, resolved, dry_run=dry_run)
+            except Exception as exc:
+                out.action, out.message = ERROR, f"updating settings failed: {describe(exc)}"
+                outcomes[key] = out
+                return
+            if out.settings:
+                out.action = UPDATED
         outcomes[key] = out
 
     walk(list(observed), {}, update, max_parallel=max_parallel, stop_on_failure=False)

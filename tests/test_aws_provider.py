@@ -18,6 +18,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -547,6 +548,225 @@ def test_step_function_defaults_to_a_pass_state_and_runs_as_the_referenced_role(
     assert json.loads(machine["definition"]) == aws_module.DEFAULT_STATE_MACHINE
     assert machine["roleArn"] == resolved[op.refs["role_ref"]].resource_id
     assert machine["type"] == "STANDARD"
+
+
+# --- settings changed in place (dpn update) ------------------------------------------------
+
+NEW_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+}
+NEW_DEFINITION = {
+    "StartAt": "Wait",
+    "States": {"Wait": {"Type": "Wait", "Seconds": 1, "End": True}},
+}
+
+#: per type: properties changed against BLUEPRINT, the settings that then differ, and a
+#: check of what the cloud holds afterwards
+SETTINGS: dict[str, tuple[dict[str, Any], list[str], Callable[[AwsProvider, Operation], Any]]] = {
+    "aws_s3_bucket": (
+        {"versioning": False, "lifecycle_days": 7, "encryption": "kms"},
+        ["encryption", "lifecycle_days", "versioning"],
+        lambda aws, op: (
+            aws.client("s3").get_bucket_versioning(Bucket=op.name)["Status"] == "Suspended"
+            and aws.client("s3").get_bucket_lifecycle_configuration(Bucket=op.name)["Rules"][0][
+                "Expiration"
+            ]["Days"]
+            == 7
+        ),
+    ),
+    "aws_glue_database": (
+        {"description": "sales, silver layer"},
+        ["description"],
+        lambda aws, op: (
+            aws.client("glue").get_database(Name=op.name)["Database"]["Description"]
+            == "sales, silver layer"
+        ),
+    ),
+    "aws_glue_table": (
+        {"columns": [{"name": "order_id", "type": "bigint"}, {"name": "amount", "type": "double"}]},
+        ["columns"],
+        lambda aws, op: (
+            [
+                c["Type"]
+                for c in aws.client("glue").get_table(
+                    DatabaseName=op.scope["database"], Name=op.name
+                )["Table"]["StorageDescriptor"]["Columns"]
+            ]
+            == ["bigint", "double"]
+        ),
+    ),
+    "aws_lambda_function": (
+        {"memory_size": 512, "timeout": 30, "environment_variables": {"STAGE": "prd"}},
+        ["environment_variables", "memory_size"],
+        lambda aws, op: (
+            aws.client("lambda").get_function_configuration(FunctionName=op.name)["MemorySize"]
+            == 512
+        ),
+    ),
+    "aws_iam_role": (
+        {"assume_role_service": "lambda", "description": "runs the loaders"},
+        ["assume_role_service", "description"],
+        lambda aws, op: (
+            aws.client("iam").get_role(RoleName=op.name)["Role"]["Description"]
+            == "runs the loaders"
+        ),
+    ),
+    "aws_iam_policy": (
+        {"description": "read the landing bucket", "policy_document": NEW_POLICY},
+        ["policy_document"],
+        lambda aws, op: (
+            len(
+                aws.client("iam").list_policy_versions(
+                    PolicyArn=aws.read("aws_iam_policy", op.name, {}).resource_id
+                )["Versions"]  # type: ignore[union-attr]
+            )
+            == 2
+        ),
+    ),
+    "aws_kinesis_stream": (
+        {"shard_count": 4, "retention_hours": 24},
+        ["retention_hours", "shard_count"],
+        lambda aws, op: (
+            aws.client("kinesis").describe_stream_summary(StreamName=op.name)[
+                "StreamDescriptionSummary"
+            ]["RetentionPeriodHours"]
+            == 24
+        ),
+    ),
+    "aws_dynamodb_table": (
+        {
+            **BLUEPRINT["aws_dynamodb_table"][0],
+            "billing_mode": "provisioned",
+            "read_capacity": 10,
+            "ttl_attribute": "expires_at",
+        },
+        ["billing_mode", "read_capacity", "ttl_attribute", "write_capacity"],
+        lambda aws, op: (
+            aws.client("dynamodb").describe_table(TableName=op.name)["Table"][
+                "ProvisionedThroughput"
+            ]["ReadCapacityUnits"]
+            == 10
+        ),
+    ),
+    "aws_sns_topic": (
+        {"fifo": True, "content_based_deduplication": False, "display_name": "Orders"},
+        ["content_based_deduplication", "display_name"],
+        lambda aws, op: aws.read("aws_sns_topic", op.name, {}) is not None,
+    ),
+    "aws_sqs_queue": (
+        {"fifo": True, "visibility_timeout": 90, "delay_seconds": 5},
+        ["delay_seconds", "visibility_timeout"],
+        lambda aws, op: (
+            aws.client("sqs").get_queue_attributes(
+                QueueUrl=aws.client("sqs").get_queue_url(QueueName=op.name)["QueueUrl"],
+                AttributeNames=["VisibilityTimeout"],
+            )["Attributes"]["VisibilityTimeout"]
+            == "90"
+        ),
+    ),
+    "aws_step_function": (
+        {"definition": NEW_DEFINITION},
+        ["definition"],
+        lambda aws, op: (
+            json.loads(
+                aws.client("stepfunctions").describe_state_machine(
+                    stateMachineArn=aws.read("aws_step_function", op.name, {}).resource_id  # type: ignore[union-attr]
+                )["definition"]
+            )
+            == NEW_DEFINITION
+        ),
+    ),
+}
+
+
+def test_settings_are_changed_in_place_for_every_type_but_crawlers_and_firehose() -> None:
+    assert set(aws_module.SETTINGS_TYPES) == set(SETTINGS)
+    assert set(AWS_TYPES) - set(SETTINGS) == {"aws_glue_crawler", "aws_kinesis_firehose"}
+    for type_key, (changes, differ, _) in SETTINGS.items():
+        assert set(differ) <= aws_module.SETTINGS_TYPES[type_key]
+        assert set(changes) - set(BLUEPRINT[type_key][0]) <= aws_module.SETTINGS_TYPES[type_key]
+
+
+@pytest.mark.parametrize("type_key", sorted(SETTINGS))
+def test_settings_right_after_create_already_match_the_blueprint(
+    cloud: Cloud, aws: AwsProvider, type_key: str
+) -> None:
+    op, resolved = cloud.plan(type_key)
+    state = aws.create(op, TXN, resolved)
+
+    assert aws.update_settings(op, state, resolved) == []
+
+
+@pytest.mark.parametrize("type_key", sorted(SETTINGS))
+def test_changed_settings_are_changed_in_place_once_and_the_marks_stay(
+    cloud: Cloud, aws: AwsProvider, type_key: str
+) -> None:
+    op, resolved = cloud.plan(type_key)
+    state = aws.create(op, TXN, resolved)
+    changes, differ, check = SETTINGS[type_key]
+    changed = replace(op, properties={**op.properties, **changes})
+
+    assert aws.update_settings(changed, state, resolved, dry_run=True) == differ
+    assert aws.update_settings(changed, state, resolved, dry_run=True) == differ  # untouched
+    assert aws.update_settings(changed, state, resolved) == differ
+
+    assert check(aws, op)
+    assert aws.update_settings(changed, state, resolved) == []
+    found = aws.read(type_key, op.name, op.scope)
+    assert found is not None
+    assert found.resource_id == state.resource_id
+    assert found.transaction_id == TXN
+
+
+def test_drift_made_outside_dpn_is_changed_back(cloud: Cloud, aws: AwsProvider) -> None:
+    op, resolved = cloud.plan("aws_sqs_queue")
+    state = aws.create(op, TXN, resolved)
+    sqs = aws.client("sqs")
+    sqs.set_queue_attributes(QueueUrl=state.resource_id, Attributes={"VisibilityTimeout": "5"})
+
+    assert aws.update_settings(op, state, resolved) == ["visibility_timeout"]
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=state.resource_id, AttributeNames=["VisibilityTimeout"]
+    )["Attributes"]
+    assert attributes["VisibilityTimeout"] == "45"
+
+
+def test_a_policy_with_five_versions_drops_its_oldest_to_take_a_new_one(
+    cloud: Cloud, aws: AwsProvider
+) -> None:
+    op, resolved = cloud.plan("aws_iam_policy")
+    state = aws.create(op, TXN, resolved)
+    for i in range(6):
+        document = {**NEW_POLICY, "Statement": [{**NEW_POLICY["Statement"][0], "Sid": f"V{i}"}]}
+        changed = replace(op, properties={"policy_document": document})
+        assert aws.update_settings(changed, state, resolved) == ["policy_document"]
+
+    versions = aws.client("iam").list_policy_versions(PolicyArn=state.resource_id)["Versions"]
+    assert len(versions) == 5
+    assert aws.update_settings(changed, state, resolved) == []
+
+
+def test_a_lifecycle_rule_someone_else_added_is_kept(cloud: Cloud, aws: AwsProvider) -> None:
+    op, resolved = cloud.plan("aws_s3_bucket")
+    state = aws.create(op, TXN, resolved)
+    s3 = aws.client("s3")
+    theirs = {
+        "ID": "archive",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "old/"},
+        "Transitions": [{"Days": 90, "StorageClass": "GLACIER"}],
+    }
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=op.name)["Rules"]
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=op.name, LifecycleConfiguration={"Rules": [*rules, theirs]}
+    )
+
+    changed = replace(op, properties={**op.properties, "lifecycle_days": None})
+    assert aws.update_settings(changed, state, resolved) == ["lifecycle_days"]
+
+    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=op.name)["Rules"]
+    assert rule["ID"] == "archive"
 
 
 # --- S3 data is only ever emptied when the bucket is provably ours -------------------------

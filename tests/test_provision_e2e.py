@@ -475,15 +475,17 @@ def test_status_lists_transactions_and_with_resources_what_the_cloud_has(
 # --------------------------------------------------------------------------- update
 
 
-def test_update_sets_changed_tags_and_says_what_it_cannot_change(
+def test_update_sets_changed_tags_and_settings_and_says_what_it_cannot_change(
     clouds: Clouds, tmp_path: Path
 ) -> None:
     work = workdir(tmp_path)
     succeeded(dpn(clouds, work, *CREATE))
     queue = f"{work.token}-dev-ingest-events"
+    table = f"{work.token}-dev-watermarks-state"
     data = json.loads(work.blueprint.read_text())
     data["metadata"]["team"] = "platform"  # a tag: changed in place
-    data["resources"]["aws"]["sqs_queues"][0]["visibility_timeout"] = 30  # set at creation
+    data["resources"]["aws"]["sqs_queues"][0]["visibility_timeout"] = 30  # a setting: too
+    data["resources"]["aws"]["dynamodb_tables"][0]["partition_key"] = "pk"  # needs a new table
     work.blueprint.write_text(json.dumps(data))
 
     proc = dpn(clouds, work, "update", "--blueprint", "blueprint.json", "--format", "json")
@@ -493,10 +495,15 @@ def test_update_sets_changed_tags_and_says_what_it_cannot_change(
     queue_outcome = outcomes[f"aws_sqs_queue:{queue}"]
     assert queue_outcome["action"] == "updated"
     assert queue_outcome["tags"] == {"team": "platform"}
-    assert queue_outcome["not_updatable"] == ["visibility_timeout"]
-    url = clouds.client("sqs").get_queue_url(QueueName=queue)["QueueUrl"]
-    tags = clouds.client("sqs").list_queue_tags(QueueUrl=url)["Tags"]
+    assert queue_outcome["settings"] == ["visibility_timeout"]
+    assert queue_outcome["not_updatable"] == []
+    sqs = clouds.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    tags = sqs.list_queue_tags(QueueUrl=url)["Tags"]
     assert tags["team"] == "platform" and tags["managed-by"] == "dpn"
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
+    assert attributes["Attributes"]["VisibilityTimeout"] == "30"
+    assert outcomes[f"aws_dynamodb_table:{table}"]["not_updatable"] == ["partition_key"]
     glue_table = outcomes[f"aws_glue_table:{work.token}_sales_bronze_dev.fact_orders"]
     assert glue_table["action"] == "unchanged"
     assert "carries no tags" in glue_table["message"]
@@ -504,8 +511,10 @@ def test_update_sets_changed_tags_and_says_what_it_cannot_change(
     assert cluster["action"] == "updated"
     assert all(o["action"] in ("updated", "unchanged") for o in outcomes.values())
 
+    text = dpn(clouds, work, "update", "--blueprint", "blueprint.json", "--dry-run")
+    assert "not updatable in place (aws_dynamodb_table)" in text.stdout
     again = dpn(clouds, work, "update", "--blueprint", "blueprint.json", "--format", "json")
-    assert all(o["tags"] == {} for o in json.loads(again.stdout))
+    assert all(o["tags"] == {} and o["settings"] == [] for o in json.loads(again.stdout))
 
 
 def test_update_of_a_renamed_entry_says_the_cloud_cannot_rename_it(

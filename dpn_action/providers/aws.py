@@ -242,6 +242,37 @@ class _Api:
     clear: Callable[[Client, _Target, ResourceState], None] | None = None  # before delete
     #: keeps a restorable copy before an archiving delete (`dpn delete --archive`)
     archive: Callable[[Client, _Target], object] | None = None
+    #: settings `dpn update` changes in place; None: none
+    settings: _Settings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """What `dpn update` changes in place for one type.
+
+    `wanted` (from the blueprint, the cloud's defaults where it is silent) and `current`
+    (from `find`'s answer, plus reads where that answer lacks something) give the same
+    blueprint properties, valued in the API's own terms so they compare exactly; `apply`
+    makes the differing ones true. The create path builds its request from the same
+    helpers, so an update compares with what a create would have sent.
+    """
+
+    names: frozenset[str]
+    wanted: Callable[[_New], Kw]
+    current: Callable[[Client, _New, _Target, Kw], Kw]
+    apply: Callable[[Client, _New, _Target, Kw], None]
+    #: waiter after apply, until the resource accepts the next change
+    settled: tuple[str, Callable[[_Target], Kw]] | None = None
+
+
+def _settings(
+    names: str,
+    wanted: Callable[[_New], Kw],
+    current: Callable[[Client, _New, _Target, Kw], Kw],
+    apply: Callable[[Client, _New, _Target, Kw], None],
+    settled: tuple[str, Callable[[_Target], Kw]] | None = None,
+) -> _Settings:
+    return _Settings(frozenset(names.split()), wanted, current, apply, settled)
 
 
 # --- tag shapes ----------------------------------------------------------------------------
@@ -297,30 +328,85 @@ def _s3_tags(c: Client, t: _Target, found: Kw) -> Tags:
         raise
 
 
-def _s3_configure(c: Client, n: _New, t: _Target) -> None:
-    if "versioning" not in n.props or n.props["versioning"] or n.props.get("object_lock"):
-        c.put_bucket_versioning(Bucket=t.name, VersioningConfiguration={"Status": "Enabled"})
-    days = n.props.get("lifecycle_days")
-    if days:
-        rule = {
-            "ID": "dpn-expiry",
-            "Status": "Enabled",
-            "Filter": {"Prefix": ""},
-            "Expiration": {"Days": int(days)},
-            "NoncurrentVersionExpiration": {"NoncurrentDays": int(days)},
-        }
-        c.put_bucket_lifecycle_configuration(
-            Bucket=t.name, LifecycleConfiguration={"Rules": [rule]}
+#: the id of the lifecycle rule dpn writes (other rules of a bucket are left alone)
+LIFECYCLE_RULE = "dpn-expiry"
+#: a new bucket's settings in `_s3_wanted`'s terms (S3 encrypts with SSE-S3 by default)
+_S3_FRESH: Kw = {"versioning": "Suspended", "lifecycle_days": None, "encryption": "AES256"}
+
+
+def _s3_wanted(n: _New) -> Kw:
+    p = n.props
+    versioned = "versioning" not in p or bool(p["versioning"]) or bool(p.get("object_lock"))
+    encryption = str(p.get("encryption") or "AES256")
+    return {
+        "versioning": "Enabled" if versioned else "Suspended",
+        "lifecycle_days": int(p["lifecycle_days"]) if p.get("lifecycle_days") else None,
+        "encryption": "aws:kms" if encryption.lower() == "kms" else encryption,
+    }
+
+
+def _s3_rules(c: Client, t: _Target) -> list[Kw]:
+    try:
+        return list(c.get_bucket_lifecycle_configuration(Bucket=t.name)["Rules"])
+    except Exception as exc:
+        if error_code(exc) == "NoSuchLifecycleConfiguration":
+            return []
+        raise
+
+
+def _s3_current(c: Client, n: _New, t: _Target, _: Kw) -> Kw:
+    ours = next((r for r in _s3_rules(c, t) if r.get("ID") == LIFECYCLE_RULE), None)
+    try:
+        rules = c.get_bucket_encryption(Bucket=t.name)["ServerSideEncryptionConfiguration"]
+        encryption = rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+    except Exception as exc:
+        if error_code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
+            raise
+        encryption = "AES256"
+    return {
+        "versioning": c.get_bucket_versioning(Bucket=t.name).get("Status") or "Suspended",
+        "lifecycle_days": ours["Expiration"]["Days"] if ours else None,
+        "encryption": encryption,
+    }
+
+
+def _s3_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
+    if "versioning" in changed:
+        c.put_bucket_versioning(
+            Bucket=t.name, VersioningConfiguration={"Status": changed["versioning"]}
         )
-    encryption = n.props.get("encryption")
-    if encryption:
-        by_default = {"SSEAlgorithm": "aws:kms" if encryption.lower() == "kms" else encryption}
+    if "lifecycle_days" in changed:
+        days = changed["lifecycle_days"]
+        rules = [r for r in _s3_rules(c, t) if r.get("ID") != LIFECYCLE_RULE]
+        if days:
+            rules.append(
+                {
+                    "ID": LIFECYCLE_RULE,
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "Expiration": {"Days": days},
+                    "NoncurrentVersionExpiration": {"NoncurrentDays": days},
+                }
+            )
+        if rules:
+            c.put_bucket_lifecycle_configuration(
+                Bucket=t.name, LifecycleConfiguration={"Rules": rules}
+            )
+        else:
+            c.delete_bucket_lifecycle(Bucket=t.name)
+    if "encryption" in changed:
+        by_default = {"SSEAlgorithm": changed["encryption"]}
         c.put_bucket_encryption(
             Bucket=t.name,
             ServerSideEncryptionConfiguration={
                 "Rules": [{"ApplyServerSideEncryptionByDefault": by_default}]
             },
         )
+
+
+def _s3_configure(c: Client, n: _New, t: _Target) -> None:
+    wanted = _s3_wanted(n)
+    _s3_apply(c, n, t, {k: v for k, v in wanted.items() if v != _S3_FRESH[k]})
 
 
 def _s3_empty_if_ours(c: Client, t: _Target, state: ResourceState) -> None:
@@ -379,7 +465,9 @@ def _glue_columns(items: Any) -> list[dict[str, str]]:
     return columns
 
 
-def _glue_table_create(c: Client, n: _New) -> Kw:
+def _glue_table_input(n: _New, parameters: Mapping[str, str] | None = None) -> Kw:
+    """The table as Glue's `TableInput` (create and update send the same); `parameters`: the
+    table's current ones, kept beside dpn's (a crawler or Athena may have added some)."""
     fmt = str(n.props.get("format", "parquet")).lower()
     if fmt not in GLUE_FORMATS:
         raise AwsInputError(
@@ -397,13 +485,40 @@ def _glue_table_create(c: Client, n: _New) -> Kw:
     table: Kw = {
         "Name": n.name,
         "TableType": "EXTERNAL_TABLE",
-        "Parameters": {"classification": fmt, **_markers(n.tags)},
+        "Parameters": {**(parameters or {}), "classification": fmt, **_markers(n.tags)},
         "StorageDescriptor": storage,
         "PartitionKeys": _glue_columns(n.props.get("partition_keys")),
     }
     if n.props.get("description"):
         table["Description"] = n.props["description"]
+    return table
+
+
+def _glue_table_create(c: Client, n: _New) -> Kw:
+    table = _glue_table_input(n)
     return dict(c.create_table(DatabaseName=_glue_table_database(n), TableInput=table))
+
+
+def _glue_table_settings(table: Kw) -> Kw:
+    """A `TableInput` (or `get_table`'s table) in the terms of the blueprint's properties."""
+    storage = table.get("StorageDescriptor") or {}
+
+    def columns(items: list[Kw] | None) -> list[Kw]:
+        return [{k: c[k] for k in ("Name", "Type", "Comment") if c.get(k)} for c in items or ()]
+
+    return {
+        "columns": columns(storage.get("Columns")),
+        "partition_keys": columns(table.get("PartitionKeys")),
+        "format": (table.get("Parameters") or {}).get("classification", ""),
+        "location": storage.get("Location", ""),
+        "description": table.get("Description", ""),
+    }
+
+
+def _glue_table_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
+    current = c.get_table(DatabaseName=t.database, Name=t.name)["Table"]
+    table = _glue_table_input(n, current.get("Parameters"))
+    c.update_table(DatabaseName=t.database, TableInput=table)
 
 
 def _glue_table_database(n: _New) -> str:
@@ -412,13 +527,27 @@ def _glue_table_database(n: _New) -> str:
     return n.need("database_ref").name
 
 
-def _glue_database_create(c: Client, n: _New) -> Kw:
+def _glue_database_input(n: _New) -> Kw:
     db: Kw = {"Name": n.name}
     if n.props.get("description"):
         db["Description"] = n.props["description"]
     if n.props.get("location_uri"):
         db["LocationUri"] = n.props["location_uri"]
-    return dict(c.create_database(DatabaseInput=db, Tags=n.tags))
+    return db
+
+
+def _glue_database_create(c: Client, n: _New) -> Kw:
+    return dict(c.create_database(DatabaseInput=_glue_database_input(n), Tags=n.tags))
+
+
+def _glue_database_settings(db: Kw) -> Kw:
+    return {"description": db.get("Description", ""), "location_uri": db.get("LocationUri", "")}
+
+
+def _glue_database_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
+    current = c.get_database(Name=t.name)["Database"]
+    db = {**_glue_database_input(n), "Parameters": current.get("Parameters") or {}}
+    c.update_database(Name=t.name, DatabaseInput=db)
 
 
 def _crawler_targets(n: _New) -> Kw:
@@ -436,21 +565,27 @@ def _crawler_targets(n: _New) -> Kw:
     return {"S3Targets": [{"Path": path}]}
 
 
-def _crawler_create(c: Client, n: _New) -> Kw:
-    kw: Kw = {
-        "Name": n.name,
-        "Role": n.need("role_ref").resource_id,
-        "Targets": _crawler_targets(n),
-        "Tags": n.tags,
-    }
-    database = n.ref("database_ref")
-    if database is not None:
-        kw["DatabaseName"] = database.name
+def _crawler_settings(n: _New) -> Kw:
+    """What a crawler is told besides its name, role and database (create and update)."""
+    kw: Kw = {"Targets": _crawler_targets(n)}
     schedule = n.props.get("schedule_expression")
     if schedule:
         kw["Schedule"] = schedule if schedule.startswith("cron(") else f"cron({schedule})"
     if n.props.get("description"):
         kw["Description"] = n.props["description"]
+    return kw
+
+
+def _crawler_create(c: Client, n: _New) -> Kw:
+    kw: Kw = {
+        "Name": n.name,
+        "Role": n.need("role_ref").resource_id,
+        **_crawler_settings(n),
+        "Tags": n.tags,
+    }
+    database = n.ref("database_ref")
+    if database is not None:
+        kw["DatabaseName"] = database.name
     return dict(c.create_crawler(**kw))
 
 
@@ -542,30 +677,70 @@ def _lambda_code_mapping(code: Mapping[str, Any]) -> Kw:
     return out
 
 
+#: Lambda settings: blueprint property -> (`CreateFunction` / `UpdateFunctionConfiguration`
+#: parameter, Lambda's default)
+_LAMBDA_SETTINGS: dict[str, tuple[str, Any]] = {
+    "runtime": ("Runtime", "python3.12"),
+    "handler": ("Handler", "index.handler"),
+    "memory_size": ("MemorySize", 128),
+    "timeout": ("Timeout", 3),
+    "description": ("Description", ""),
+    "environment_variables": ("Environment", {}),
+}
+
+
+def _lambda_wanted(n: _New) -> Kw:
+    """The function's settings as the blueprint asks, Lambda's defaults where it is silent,
+    in the API's terms (an image brings its own runtime and handler)."""
+    out: Kw = {}
+    code = n.props.get("code")
+    image = isinstance(code, Mapping) and bool({"image_uri", "ImageUri"} & set(code))
+    for prop, (_, default) in _LAMBDA_SETTINGS.items():
+        if image and prop in ("runtime", "handler"):
+            continue
+        value = n.props.get(prop) or default
+        if prop == "environment_variables":
+            value = {str(k): str(v) for k, v in value.items()}
+        elif prop in ("memory_size", "timeout"):
+            value = int(value)
+        out[prop] = value
+    return out
+
+
+def _lambda_params(settings: Kw) -> Kw:
+    out = {_LAMBDA_SETTINGS[k][0]: v for k, v in settings.items()}
+    if "Environment" in out:
+        out["Environment"] = {"Variables": out["Environment"]}
+    return out
+
+
 def _lambda_create(c: Client, n: _New) -> Kw:
-    runtime = str(n.props.get("runtime", "python3.12"))
-    handler = str(n.props.get("handler", "index.handler"))
+    wanted = _lambda_wanted(n)
     kw: Kw = {
         "FunctionName": n.name,
-        "Runtime": runtime,
-        "Handler": handler,
+        **_lambda_params(wanted),
         "Role": n.need("role_ref").resource_id,
-        "Code": lambda_code(n.props.get("code"), runtime, handler),
+        "Code": lambda_code(
+            n.props.get("code"),
+            wanted.get("runtime", _LAMBDA_SETTINGS["runtime"][1]),
+            wanted.get("handler", _LAMBDA_SETTINGS["handler"][1]),
+        ),
         "Tags": n.tags,
     }
     if "ImageUri" in kw["Code"]:
-        # a container image brings its own runtime and entry point
         kw["PackageType"] = "Image"
-        del kw["Runtime"], kw["Handler"]
-    for prop, param in (("memory_size", "MemorySize"), ("timeout", "Timeout")):
-        if n.props.get(prop):
-            kw[param] = int(n.props[prop])
-    if n.props.get("description"):
-        kw["Description"] = n.props["description"]
-    if n.props.get("environment_variables"):
-        variables = {str(k): str(v) for k, v in n.props["environment_variables"].items()}
-        kw["Environment"] = {"Variables": variables}
     return dict(c.create_function(**kw))
+
+
+def _lambda_current(c: Client, n: _New, t: _Target, found: Kw) -> Kw:
+    config = found["Configuration"]
+    out = {prop: config.get(param, default) for prop, (param, default) in _LAMBDA_SETTINGS.items()}
+    out["environment_variables"] = (config.get("Environment") or {}).get("Variables", {})
+    return out
+
+
+def _lambda_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
+    c.update_function_configuration(FunctionName=t.name, **_lambda_params(changed))
 
 
 # --- IAM -----------------------------------------------------------------------------------
@@ -617,6 +792,51 @@ def _role_configure(c: Client, n: _New, t: _Target) -> None:
         c.attach_role_policy(RoleName=t.name, PolicyArn=arn)
 
 
+def _trust_key(n: _New) -> str:
+    return "trust_policy" if n.props.get("trust_policy") else "assume_role_service"
+
+
+def _role_wanted(n: _New) -> Kw:
+    return {
+        _trust_key(n): trust_policy(n.props),
+        "description": n.props.get("description") or "",
+        "max_session_duration": int(n.props.get("max_session_duration") or 3600),
+        "managed_policy_arns": sorted(n.props.get("managed_policy_arns") or ()),
+    }
+
+
+def _role_current(c: Client, n: _New, t: _Target, found: Kw) -> Kw:
+    role = found["Role"]
+    document = role["AssumeRolePolicyDocument"]
+    attached = {
+        policy["PolicyArn"]
+        for page in c.get_paginator("list_attached_role_policies").paginate(RoleName=t.name)
+        for policy in page["AttachedPolicies"]
+    }
+    return {
+        _trust_key(n): json.loads(document) if isinstance(document, str) else document,
+        "description": role.get("Description", ""),
+        "max_session_duration": role.get("MaxSessionDuration", 3600),
+        # policies attached by others are left alone: only missing ones count
+        "managed_policy_arns": sorted(attached & set(n.props.get("managed_policy_arns") or ())),
+    }
+
+
+def _role_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
+    trust = changed.get("trust_policy") or changed.get("assume_role_service")
+    if trust is not None:
+        c.update_assume_role_policy(RoleName=t.name, PolicyDocument=json.dumps(trust))
+    if {"description", "max_session_duration"} & set(changed):
+        wanted = _role_wanted(n)
+        c.update_role(
+            RoleName=t.name,
+            Description=wanted["description"],
+            MaxSessionDuration=wanted["max_session_duration"],
+        )
+    if "managed_policy_arns" in changed:
+        _role_configure(c, n, t)
+
+
 def _role_clear(c: Client, t: _Target, state: ResourceState) -> None:
     """IAM refuses to delete a role with policies or instance profiles attached."""
     for page in c.get_paginator("list_attached_role_policies").paginate(RoleName=t.name):
@@ -630,6 +850,11 @@ def _role_clear(c: Client, t: _Target, state: ResourceState) -> None:
             c.remove_role_from_instance_profile(
                 InstanceProfileName=profile["InstanceProfileName"], RoleName=t.name
             )
+
+
+def _policy_document(n: _New) -> Kw:
+    document = n.props.get("policy_document") or PLACEHOLDER_POLICY
+    return {"policy_document": json.loads(document) if isinstance(document, str) else document}
 
 
 def _policy_create(c: Client, n: _New) -> Kw:
@@ -657,6 +882,27 @@ def _policy_find(c: Client, t: _Target) -> Kw:
                 if policy["PolicyName"] == t.name:
                     return {"Policy": policy}
         raise
+
+
+def _policy_current(c: Client, n: _New, t: _Target, found: Kw) -> Kw:
+    version = found["Policy"]["DefaultVersionId"]
+    document = c.get_policy_version(PolicyArn=t.id, VersionId=version)["PolicyVersion"]
+    text = document["Document"]
+    return {"policy_document": json.loads(text) if isinstance(text, str) else text}
+
+
+#: IAM keeps at most five versions of a managed policy
+POLICY_VERSIONS = 5
+
+
+def _policy_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
+    """A new default version; the oldest other version goes when IAM's five are used up."""
+    versions = c.list_policy_versions(PolicyArn=t.id)["Versions"]
+    if len(versions) >= POLICY_VERSIONS:
+        old = min((v for v in versions if not v["IsDefaultVersion"]), key=lambda v: v["CreateDate"])
+        c.delete_policy_version(PolicyArn=t.id, VersionId=old["VersionId"])
+    document = json.dumps(changed["policy_document"])
+    c.create_policy_version(PolicyArn=t.id, PolicyDocument=document, SetAsDefault=True)
 
 
 def _policy_clear(c: Client, t: _Target, state: ResourceState) -> None:
@@ -690,6 +936,41 @@ def _stream_configure(c: Client, n: _New, t: _Target) -> None:
     current = c.describe_stream_summary(StreamName=t.name)["StreamDescriptionSummary"]
     if hours > current["RetentionPeriodHours"]:
         c.increase_stream_retention_period(StreamName=t.name, RetentionPeriodHours=hours)
+
+
+def _stream_wanted(n: _New) -> Kw:
+    out: Kw = {"retention_hours": int(n.props.get("retention_hours") or 24)}
+    if str(n.props.get("stream_mode", "")).upper() != "ON_DEMAND":
+        out["shard_count"] = int(n.props.get("shard_count", 1))
+    return out
+
+
+def _stream_current(c: Client, n: _New, t: _Target, found: Kw) -> Kw:
+    summary = found["StreamDescriptionSummary"]
+    return {
+        "retention_hours": summary["RetentionPeriodHours"],
+        "shard_count": summary.get("OpenShardCount"),
+    }
+
+
+def _stream_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
+    """One change at a time: a stream is UPDATING (and refuses the next) until it settles."""
+    waiter = c.get_waiter("stream_exists")
+    if "retention_hours" in changed:
+        hours = changed["retention_hours"]
+        current = _stream_current(c, n, t, c.describe_stream_summary(StreamName=t.name))
+        if hours > current["retention_hours"]:
+            c.increase_stream_retention_period(StreamName=t.name, RetentionPeriodHours=hours)
+        else:
+            c.decrease_stream_retention_period(StreamName=t.name, RetentionPeriodHours=hours)
+        waiter.wait(StreamName=t.name, WaiterConfig={"Delay": _WAIT_DELAY})
+    if "shard_count" in changed:
+        c.update_shard_count(
+            StreamName=t.name,
+            TargetShardCount=changed["shard_count"],
+            ScalingType="UNIFORM_SCALING",
+        )
+        waiter.wait(StreamName=t.name, WaiterConfig={"Delay": _WAIT_DELAY})
 
 
 def _stream_tags(c: Client, t: _Target, _: Kw) -> Tags:
@@ -791,6 +1072,59 @@ def _dynamodb_configure(c: Client, n: _New, t: _Target) -> None:
         )
 
 
+def _dynamodb_wanted(n: _New) -> Kw:
+    out: Kw = {"billing_mode": str(n.props.get("billing_mode", "PAY_PER_REQUEST")).upper()}
+    if out["billing_mode"] == "PROVISIONED":
+        out["read_capacity"] = int(n.props.get("read_capacity", 5))
+        out["write_capacity"] = int(n.props.get("write_capacity", 5))
+    out["ttl_attribute"] = str(n.props.get("ttl_attribute") or "")
+    return out
+
+
+def _dynamodb_current(c: Client, n: _New, t: _Target, found: Kw) -> Kw:
+    table = found["Table"]
+    throughput = table.get("ProvisionedThroughput") or {}
+    ttl = c.describe_time_to_live(TableName=t.name)["TimeToLiveDescription"]
+    return {
+        "billing_mode": (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED"),
+        "read_capacity": throughput.get("ReadCapacityUnits"),
+        "write_capacity": throughput.get("WriteCapacityUnits"),
+        "ttl_attribute": (
+            ttl.get("AttributeName", "")
+            if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
+            else ""
+        ),
+    }
+
+
+def _dynamodb_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
+    wanted = _dynamodb_wanted(n)
+    if {"billing_mode", "read_capacity", "write_capacity"} & set(changed):
+        kw: Kw = {"TableName": t.name, "BillingMode": wanted["billing_mode"]}
+        if wanted["billing_mode"] == "PROVISIONED":
+            kw["ProvisionedThroughput"] = {
+                "ReadCapacityUnits": wanted["read_capacity"],
+                "WriteCapacityUnits": wanted["write_capacity"],
+            }
+        c.update_table(**kw)
+        c.get_waiter("table_exists").wait(TableName=t.name, WaiterConfig={"Delay": _WAIT_DELAY})
+    if "ttl_attribute" in changed:
+        current = c.describe_time_to_live(TableName=t.name)["TimeToLiveDescription"]
+        if current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+            c.update_time_to_live(
+                TableName=t.name,
+                TimeToLiveSpecification={
+                    "Enabled": False,
+                    "AttributeName": current["AttributeName"],
+                },
+            )
+        if wanted["ttl_attribute"]:
+            c.update_time_to_live(
+                TableName=t.name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": wanted["ttl_attribute"]},
+            )
+
+
 def _ddb_backup(c: Client, t: _Target) -> object:
     """An on-demand backup, kept after the table is deleted (restore it from the backup)."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -815,29 +1149,84 @@ def _flag(value: Any) -> str:
     return "true" if value else "false"
 
 
-def _sns_create(c: Client, n: _New) -> Kw:
-    attributes: Tags = {}
+#: settings that are queue/topic attributes: blueprint property -> (attribute, default);
+#: the FIFO-only ones are sent for FIFO queues and topics only
+_SNS_ATTRIBUTES: dict[str, tuple[str, str]] = {"display_name": ("DisplayName", "")}
+_SQS_ATTRIBUTES: dict[str, tuple[str, str]] = {
+    "visibility_timeout": ("VisibilityTimeout", "30"),
+    "message_retention_seconds": ("MessageRetentionPeriod", "345600"),
+    "delay_seconds": ("DelaySeconds", "0"),
+}
+_FIFO_ATTRIBUTES: dict[str, tuple[str, str]] = {
+    "content_based_deduplication": ("ContentBasedDeduplication", "false"),
+}
+
+
+def _attribute_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return _flag(value)
+    return str(int(value)) if isinstance(value, int | float) else str(value)
+
+
+def _attributes_wanted(table: Mapping[str, tuple[str, str]]) -> Callable[[_New], Kw]:
+    """A queue's or topic's settings as the blueprint asks, as attribute strings."""
+
+    def wanted(n: _New) -> Kw:
+        fifo = _FIFO_ATTRIBUTES if n.props.get("fifo") else {}
+        return {
+            prop: _attribute_value(n.props[prop]) if n.props.get(prop) is not None else default
+            for prop, (_, default) in {**table, **fifo}.items()
+        }
+
+    return wanted
+
+
+def _attributes_current(
+    table: Mapping[str, tuple[str, str]], read: Callable[[Client, _Target, Kw], Kw]
+) -> Callable[[Client, _New, _Target, Kw], Kw]:
+    def current(c: Client, n: _New, t: _Target, found: Kw) -> Kw:
+        attributes = read(c, t, found)
+        fifo = _FIFO_ATTRIBUTES if n.props.get("fifo") else {}
+        return {
+            prop: attributes.get(name, default)
+            for prop, (name, default) in {**table, **fifo}.items()
+        }
+
+    return current
+
+
+def _names(table: Mapping[str, tuple[str, str]], changed: Kw) -> Tags:
+    both = {**table, **_FIFO_ATTRIBUTES}
+    return {both[prop][0]: value for prop, value in changed.items()}
+
+
+def _fifo_attributes(n: _New, table: Mapping[str, tuple[str, str]], kind: str) -> Tags:
+    """Create-time attributes: the FIFO flag, and every setting the blueprint gives."""
+    given = {k: v for k, v in _attributes_wanted(table)(n).items() if n.props.get(k) is not None}
+    out = _names(table, given)
     if n.props.get("fifo"):
-        attributes["FifoTopic"] = "true"
-        attributes["ContentBasedDeduplication"] = _flag(n.props.get("content_based_deduplication"))
-    if n.props.get("display_name"):
-        attributes["DisplayName"] = str(n.props["display_name"])
+        out[kind] = "true"
+        out.setdefault("ContentBasedDeduplication", "false")
+    return out
+
+
+def _sns_create(c: Client, n: _New) -> Kw:
+    attributes = _fifo_attributes(n, _SNS_ATTRIBUTES, "FifoTopic")
     return dict(c.create_topic(Name=n.name, Attributes=attributes, Tags=_kv(n.tags)))
 
 
+def _sns_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
+    for name, value in _names(_SNS_ATTRIBUTES, changed).items():
+        c.set_topic_attributes(TopicArn=t.id, AttributeName=name, AttributeValue=value)
+
+
 def _sqs_create(c: Client, n: _New) -> Kw:
-    attributes: Tags = {}
-    if n.props.get("fifo"):
-        attributes["FifoQueue"] = "true"
-        attributes["ContentBasedDeduplication"] = _flag(n.props.get("content_based_deduplication"))
-    for prop, attribute in (
-        ("visibility_timeout", "VisibilityTimeout"),
-        ("message_retention_seconds", "MessageRetentionPeriod"),
-        ("delay_seconds", "DelaySeconds"),
-    ):
-        if n.props.get(prop) is not None:
-            attributes[attribute] = str(int(n.props[prop]))
+    attributes = _fifo_attributes(n, _SQS_ATTRIBUTES, "FifoQueue")
     return dict(c.create_queue(QueueName=n.name, Attributes=attributes, tags=n.tags))
+
+
+def _sqs_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
+    c.set_queue_attributes(QueueUrl=t.id, Attributes=_names(_SQS_ATTRIBUTES, changed))
 
 
 DEFAULT_STATE_MACHINE: Kw = {
@@ -858,6 +1247,19 @@ def _sfn_create(c: Client, n: _New) -> Kw:
             tags=_kv(n.tags, "key", "value"),
         )
     )
+
+
+def _sfn_wanted(n: _New) -> Kw:
+    definition = n.props.get("definition") or DEFAULT_STATE_MACHINE
+    return {"definition": json.loads(definition) if isinstance(definition, str) else definition}
+
+
+def _sfn_current(c: Client, n: _New, t: _Target, found: Kw) -> Kw:
+    return {"definition": json.loads(found["definition"])}
+
+
+def _sfn_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
+    c.update_state_machine(stateMachineArn=t.id, definition=json.dumps(changed["definition"]))
 
 
 def _sfn_arn(t: _Target) -> str:
@@ -881,6 +1283,9 @@ _APIS: dict[str, _Api] = {
         retag=True,
         configure=_s3_configure,
         clear=_s3_empty_if_ours,
+        settings=_settings(
+            "versioning lifecycle_days encryption", _s3_wanted, _s3_current, _s3_apply
+        ),
     ),
     "aws_glue_database": _Api(
         "glue",
@@ -891,6 +1296,12 @@ _APIS: dict[str, _Api] = {
         tag=_glue_tag("database"),
         delete=lambda c, t: c.delete_database(Name=t.name),
         created=lambda r, t: t.name,
+        settings=_settings(
+            "description location_uri",
+            lambda n: _glue_database_settings(_glue_database_input(n)),
+            lambda c, n, t, r: _glue_database_settings(r["Database"]),
+            _glue_database_apply,
+        ),
     ),
     "aws_glue_table": _Api(
         "glue",
@@ -901,6 +1312,12 @@ _APIS: dict[str, _Api] = {
         tag=None,
         delete=lambda c, t: c.delete_table(DatabaseName=t.database, Name=t.name),
         created=lambda r, t: f"{t.database}.{t.name}",
+        settings=_settings(
+            "columns partition_keys format location description",
+            lambda n: _glue_table_settings(_glue_table_input(n)),
+            lambda c, n, t, r: _glue_table_settings(r["Table"]),
+            _glue_table_apply,
+        ),
     ),
     "aws_glue_crawler": _Api(
         "glue",
@@ -922,6 +1339,13 @@ _APIS: dict[str, _Api] = {
         delete=lambda c, t: c.delete_function(FunctionName=t.name),
         created=lambda r, t: r["FunctionArn"],
         ready=("function_active_v2", lambda t: {"FunctionName": t.name}),
+        settings=_settings(
+            " ".join(_LAMBDA_SETTINGS),
+            _lambda_wanted,
+            _lambda_current,
+            _lambda_apply,
+            settled=("function_updated_v2", lambda t: {"FunctionName": t.name}),
+        ),
     ),
     "aws_iam_role": _Api(
         "iam",
@@ -934,6 +1358,12 @@ _APIS: dict[str, _Api] = {
         created=lambda r, t: r["Role"]["Arn"],
         configure=_role_configure,
         clear=_role_clear,
+        settings=_settings(
+            "trust_policy assume_role_service description max_session_duration managed_policy_arns",
+            _role_wanted,
+            _role_current,
+            _role_apply,
+        ),
     ),
     "aws_iam_policy": _Api(
         "iam",
@@ -945,6 +1375,7 @@ _APIS: dict[str, _Api] = {
         delete=lambda c, t: c.delete_policy(PolicyArn=t.id),
         created=lambda r, t: r["Policy"]["Arn"],
         clear=_policy_clear,
+        settings=_settings("policy_document", _policy_document, _policy_current, _policy_apply),
     ),
     "aws_kinesis_stream": _Api(
         "kinesis",
@@ -962,6 +1393,9 @@ _APIS: dict[str, _Api] = {
         ready=("stream_exists", lambda t: {"StreamName": t.name}),
         gone=("stream_not_exists", lambda t: {"StreamName": t.name}),
         configure=_stream_configure,
+        settings=_settings(
+            "retention_hours shard_count", _stream_wanted, _stream_current, _stream_apply
+        ),
     ),
     "aws_kinesis_firehose": _Api(
         "firehose",
@@ -993,6 +1427,12 @@ _APIS: dict[str, _Api] = {
         gone=("table_not_exists", lambda t: {"TableName": t.name}),
         configure=_dynamodb_configure,
         archive=_ddb_backup,
+        settings=_settings(
+            "billing_mode read_capacity write_capacity ttl_attribute",
+            _dynamodb_wanted,
+            _dynamodb_current,
+            _dynamodb_apply,
+        ),
     ),
     "aws_sns_topic": _Api(
         "sns",
@@ -1004,6 +1444,12 @@ _APIS: dict[str, _Api] = {
         delete=lambda c, t: c.delete_topic(TopicArn=t.id),
         created=lambda r, t: r["TopicArn"],
         exclusive=False,
+        settings=_settings(
+            "display_name content_based_deduplication",
+            _attributes_wanted(_SNS_ATTRIBUTES),
+            _attributes_current(_SNS_ATTRIBUTES, lambda c, t, r: r["Attributes"]),
+            _sns_apply,
+        ),
     ),
     "aws_sqs_queue": _Api(
         "sqs",
@@ -1015,6 +1461,18 @@ _APIS: dict[str, _Api] = {
         delete=lambda c, t: c.delete_queue(QueueUrl=t.id),
         created=lambda r, t: r["QueueUrl"],
         exclusive=False,
+        settings=_settings(
+            "visibility_timeout message_retention_seconds delay_seconds "
+            "content_based_deduplication",
+            _attributes_wanted(_SQS_ATTRIBUTES),
+            _attributes_current(
+                _SQS_ATTRIBUTES,
+                lambda c, t, r: c.get_queue_attributes(QueueUrl=t.id, AttributeNames=["All"])[
+                    "Attributes"
+                ],
+            ),
+            _sqs_apply,
+        ),
     ),
     "aws_step_function": _Api(
         "stepfunctions",
@@ -1028,6 +1486,7 @@ _APIS: dict[str, _Api] = {
         delete=lambda c, t: c.delete_state_machine(stateMachineArn=t.id),
         created=lambda r, t: r["stateMachineArn"],
         exclusive=False,
+        settings=_settings("definition", _sfn_wanted, _sfn_current, _sfn_apply),
     ),
 }
 
@@ -1035,6 +1494,10 @@ _APIS: dict[str, _Api] = {
 TYPES = frozenset(_APIS)
 #: the types that carry tags (a Glue table keeps only dpn's marks, in its parameters)
 TAG_TYPES = frozenset(k for k, api in _APIS.items() if api.tag is not None)
+#: type -> the blueprint properties `dpn update` changes in place
+SETTINGS_TYPES: dict[str, frozenset[str]] = {
+    k: api.settings.names for k, api in _APIS.items() if api.settings is not None
+}
 #: the types `dpn delete --archive` can archive
 ARCHIVE_TYPES = frozenset(k for k, api in _APIS.items() if api.archive is not None)
 #: the types tagged again after the create call (endpoints that drop create-time tags leave
@@ -1057,6 +1520,7 @@ class AwsProvider:
     tag_types = TAG_TYPES
     archive_types = ARCHIVE_TYPES
     late_marked_types = LATE_MARKED_TYPES
+    settings_types = SETTINGS_TYPES
 
     def __init__(
         self,
@@ -1207,6 +1671,30 @@ class AwsProvider:
         if api.whole_tag_set:
             tags = {**api.tags(client, target, {}), **tags}
         api.tag(client, target, tags)
+
+    def update_settings(
+        self,
+        op: Operation,
+        state: ResourceState,
+        resolved: dict[str, ResourceState],
+        *,
+        dry_run: bool = False,
+    ) -> list[str]:
+        """Change what differs between the blueprint's settings and the cloud's, in place."""
+        api = _api(op.type_key)
+        if api.settings is None:
+            return []
+        region = str(op.properties.get("region") or self.region)
+        client = self.client(api.service, region)
+        target = _Target(self, op.name, op.scope, state.resource_id)
+        new = _New(target, op, dict(state.tags), resolved, region)
+        wanted = api.settings.wanted(new)
+        current = api.settings.current(client, new, target, api.find(client, target))
+        changed = {k: v for k, v in wanted.items() if current.get(k) != v}
+        if changed and not dry_run:
+            api.settings.apply(client, new, target, changed)
+            self._wait(client, api.settings.settled, target)
+        return sorted(changed)
 
     # --- helpers ---------------------------------------------------------------------
 

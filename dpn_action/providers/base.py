@@ -7,6 +7,7 @@ a cloud SDK, and it does so lazily.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -97,6 +98,45 @@ class Archiver(Protocol):
     def archive(self, state: ResourceState) -> None:
         """Archive the resource (for example: back it up, then delete it; or stop it)."""
         ...
+
+
+@runtime_checkable
+class SettingsUpdater(Protocol):
+    """An optional capability of a provider: change settings of an existing resource in place.
+
+    `settings_types` maps each type that has such settings to the blueprint properties the
+    cloud can change without replacing the resource (a Lambda function's `memory_size`, an
+    SQS queue's `visibility_timeout`, a cluster's `autoscale`, ...). `dpn update` calls
+    `update_settings` for every existing resource of ours of such a type; a property the
+    blueprint changed that is not listed is reported as not updatable.
+    """
+
+    settings_types: Mapping[str, frozenset[str]]
+
+    def update_settings(
+        self,
+        op: Operation,
+        state: ResourceState,
+        resolved: dict[str, ResourceState],
+        *,
+        dry_run: bool = False,
+    ) -> list[str]:
+        """Bring the resource's in-place settings to the values `op.properties` asks for
+        (the type's defaults where it gives none), comparing with what the cloud holds now.
+
+        Returns the blueprint properties that differed, sorted; with `dry_run` nothing is
+        changed. Idempotent: a second call right after returns []. `resolved` maps the keys
+        of `op.depends_on` that exist to what they are (a Lambda function's role, ...).
+        """
+        ...
+
+
+def settings_of(provider: object, type_key: str) -> frozenset[str]:
+    """The properties of `type_key` that `provider` can change in place (none unless it
+    implements `SettingsUpdater`)."""
+    if not isinstance(provider, SettingsUpdater):
+        return frozenset()
+    return provider.settings_types.get(type_key, frozenset())
 
 
 def carries_tags(provider: object, type_key: str) -> bool:
