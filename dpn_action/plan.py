@@ -57,6 +57,13 @@ def _scope(r: Resource) -> dict[str, str]:
     return out
 
 
+def _region(r: Resource) -> str:
+    if r.type.provider != "aws" or r.result is None:
+        return ""
+    sv = r.result.values.get("region")
+    return sv.value if sv is not None and sv.value else ""
+
+
 @dataclass(frozen=True)
 class PlannedResource:
     key: str
@@ -74,9 +81,11 @@ class PlannedResource:
     #: names of the parents this resource is named within ({"catalog": ..., "schema": ...})
     scope: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    #: the AWS region the names were made for (the `region` naming value); "" for Databricks
+    region: str = ""
 
     def canonical(self) -> dict[str, Any]:
-        return {
+        out = {
             "key": self.key,
             "type": self.type,
             "name": self.name,
@@ -88,6 +97,9 @@ class PlannedResource:
             "scope": self.scope,
             "tags": self.tags,
         }
+        if self.region:
+            out["region"] = self.region
+        return out
 
 
 def planned(resources: list[Resource]) -> list[PlannedResource]:
@@ -111,6 +123,7 @@ def planned(resources: list[Resource]) -> list[PlannedResource]:
                 refs={f: resource_key(t) for f, t in r.refs.items() if t.name is not None},
                 scope=_scope(r),
                 tags=tags(r),
+                region=_region(r),
             )
         )
     return out

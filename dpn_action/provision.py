@@ -78,13 +78,46 @@ def build_providers(names: Iterable[str]) -> dict[str, Provider]:
     return out
 
 
+def check_regions(items: Iterable[PlannedResource], providers: Mapping[str, Provider]) -> None:
+    """Refuse to act when AWS resources were named for a region other than the one the AWS
+    configuration points at: each is created (and looked for) in the configured region, so
+    `...-euw1` would otherwise land in us-east-1. An S3 bucket with its own `region`
+    property is created in that region and is not checked."""
+    configured = getattr(providers.get("aws"), "region", None)
+    if not isinstance(configured, str):
+        return
+    elsewhere: dict[str, list[PlannedResource]] = {}
+    for p in items:
+        if p.region and p.region != configured and not p.properties.get("region"):
+            elsewhere.setdefault(p.region, []).append(p)
+    if not elsewhere:
+        return
+    lines = [
+        f"{len(found)} AWS resource(s) of {', '.join(sorted({p.file for p in found}))} are "
+        f"named for region {region} (e.g. {found[0].full_name})"
+        for region, found in sorted(elsewhere.items())
+    ]
+    wanted = sorted(elsewhere)[0]
+    raise ProviderSetupError(
+        "; ".join(lines)
+        + f", but the AWS configuration's region is {configured}: dpn works in the configured "
+        f"region, so run it with AWS_REGION={wanted} (one region per run)"
+    )
+
+
 def _providers_for(
-    ops: list[Operation], wal_dir: Path, given: Mapping[str, Provider] | None
+    ops: list[Operation],
+    wal_dir: Path,
+    given: Mapping[str, Provider] | None,
+    items: Iterable[PlannedResource] = (),
 ) -> Mapping[str, Provider]:
-    """The given providers, or those the operations and any unfinished transaction need."""
-    if given is not None:
-        return given
-    return build_providers({o.provider for o in ops} | providers_in_wal(wal_dir, unfinished=True))
+    """The given providers, or those the operations and any unfinished transaction need;
+    checked against the regions `items` were named for."""
+    if given is None:
+        wanted = {o.provider for o in ops} | providers_in_wal(wal_dir, unfinished=True)
+        given = build_providers(wanted)
+    check_regions(items, given)
+    return given
 
 
 def apply_plan(
@@ -102,7 +135,7 @@ def apply_plan(
     ops = to_operations(items)
     return apply(
         ops,
-        _providers_for(ops, Path(wal_dir), providers),
+        _providers_for(ops, Path(wal_dir), providers, items),
         wal_dir=wal_dir,
         max_parallel=max_parallel,
         dry_run=dry_run,
@@ -129,7 +162,7 @@ def delete_plan(
     ops = to_operations(items)
     return destroy(
         ops,
-        _providers_for(ops, Path(wal_dir), providers),
+        _providers_for(ops, Path(wal_dir), providers, items),
         wal_dir=wal_dir,
         only=None if only is None else set(only),
         archive=archive,
@@ -220,6 +253,7 @@ def read_plan(
     from dpn_action.txn.runner import describe
 
     provs = providers if providers is not None else build_providers(p.provider for p in items)
+    check_regions(items, provs)
     by_key = {p.key: p for p in items}
     found: dict[str, ResourceState | None] = {}
 

@@ -211,6 +211,15 @@ def test_a_missing_region_is_a_clear_configuration_error(
         AwsProvider()
 
 
+def test_the_region_is_read_as_the_aws_cli_reads_it(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert AwsProvider().region == "us-east-1"  # AWS_DEFAULT_REGION
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert AwsProvider().region == "eu-west-1"  # AWS_REGION first, as the AWS CLI reads it
+    assert AwsProvider(region="ap-south-1").region == "ap-south-1"
+
+
 def test_an_unknown_type_is_refused(aws: AwsProvider) -> None:
     with pytest.raises(AwsInputError, match="dbx_cluster"):
         aws.read("dbx_cluster", "etl", {})

@@ -43,6 +43,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import threading
 import time
 import zipfile
@@ -1511,9 +1512,11 @@ LATE_MARKED_TYPES = frozenset(k for k, api in _APIS.items() if api.retag)
 class AwsProvider:
     """Creates, reads, tags and deletes the `aws_*` types with boto3.
 
-    Clients come from the standard AWS configuration (environment, profile, `AWS_REGION`,
-    `AWS_ENDPOINT_URL`); `session`, `profile`, `region` and `endpoint_url` override it. One
-    client per service (and region) is built on first use and shared by all threads.
+    Clients come from the standard AWS configuration (environment, profile,
+    `AWS_ENDPOINT_URL`); `session`, `profile`, `region` and `endpoint_url` override it. The
+    region is the first of `region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's, as
+    the AWS CLI reads them (botocore alone does not read `AWS_REGION`). One client per
+    service (and region) is built on first use and shared by all threads.
     """
 
     name = "aws"
@@ -1536,11 +1539,15 @@ class AwsProvider:
         import boto3
         from botocore.config import Config
 
-        self._session = session or boto3.Session(profile_name=profile, region_name=region)
+        if session is None:
+            region = region or os.environ.get("AWS_REGION") or None
+            session = boto3.Session(profile_name=profile, region_name=region)
+        self._session = session
         resolved_region = region or self._session.region_name
         if not resolved_region:
             raise AwsConfigError(
-                "no AWS region configured: set AWS_REGION (or a profile's region) or pass a region"
+                "no AWS region configured: set AWS_REGION (or AWS_DEFAULT_REGION, or a "
+                "profile's region)"
             )
         self.region: str = resolved_region
         self.endpoint_url = endpoint_url

@@ -1,0 +1,104 @@
+"""AWS resources are created in the configured region only: a blueprint named for another
+region is refused before anything is read or created."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from dpn_action.analysis import analyse
+from dpn_action.naming.config import load_config
+from dpn_action.plan import PlannedResource, planned
+from dpn_action.provision import ProviderSetupError, check_regions
+
+
+def plan(tmp_path: Path, region: str, aws: dict[str, Any]) -> list[PlannedResource]:
+    blueprint = {
+        "version": "1.0",
+        "metadata": {"environment": "dev", "project": "dataplatform", "region": region},
+        "resources": {
+            "aws": aws,
+            "databricks": {"clusters": [{"workload": "etl", "cluster_type": "shared"}]},
+        },
+    }
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(blueprint), encoding="utf-8")
+    cfg, _ = load_config(None, None, {}, display_root=tmp_path)
+    result = analyse(cfg, [path], display_root=tmp_path)
+    assert not [f for f in result.findings if f.is_error]
+    return planned(result.resources)
+
+
+QUEUE = {"sqs_queues": [{"purpose": "ingest", "queue_type": "events"}]}
+
+
+def test_aws_resources_carry_the_region_their_names_were_made_for(tmp_path: Path) -> None:
+    items = plan(tmp_path, "eu-west-1", QUEUE)
+
+    by_type = {p.type: p for p in items}
+    assert by_type["aws_sqs_queue"].region == "eu-west-1"
+    assert by_type["dbx_cluster"].region == ""
+    assert by_type["aws_sqs_queue"].canonical()["region"] == "eu-west-1"
+    assert "region" not in by_type["dbx_cluster"].canonical()
+
+
+def test_a_blueprint_named_for_another_region_is_refused_with_the_fix(tmp_path: Path) -> None:
+    items = plan(tmp_path, "eu-west-1", QUEUE)
+
+    with pytest.raises(ProviderSetupError) as refused:
+        check_regions(items, {"aws": SimpleNamespace(region="us-east-1")})  # type: ignore[dict-item]
+
+    message = str(refused.value)
+    assert "1 AWS resource(s) of dev.json are named for region eu-west-1" in message
+    assert "dataplatform-dev-ingest-events" in message
+    assert "the AWS configuration's region is us-east-1" in message
+    assert "AWS_REGION=eu-west-1" in message
+
+
+def test_the_same_region_and_databricks_only_plans_pass(tmp_path: Path) -> None:
+    items = plan(tmp_path, "eu-west-1", QUEUE)
+
+    check_regions(items, {"aws": SimpleNamespace(region="eu-west-1")})  # type: ignore[dict-item]
+    check_regions(items, {})  # no AWS provider: nothing to compare
+
+
+def test_a_bucket_with_its_own_region_is_created_there_and_not_refused(tmp_path: Path) -> None:
+    bucket = {"s3_buckets": [{"purpose": "landing", "layer": "raw", "region": "eu-west-1"}]}
+    items = plan(tmp_path, "us-east-1", bucket)
+
+    check_regions(items, {"aws": SimpleNamespace(region="us-east-1")})  # type: ignore[dict-item]
+
+
+def test_dpn_create_refuses_before_touching_any_cloud(tmp_path: Path) -> None:
+    plan(tmp_path, "eu-west-1", QUEUE)  # writes dev.json
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DATABRICKS_"))},
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        # nothing listens here: any cloud call would fail, not succeed
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "dpn_action", "create", "--blueprint", "dev.json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert proc.returncode == 1, proc.stderr
+    assert "named for region eu-west-1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / ".dpn-wal").exists() or not any((tmp_path / ".dpn-wal").iterdir())
