@@ -34,3 +34,21 @@ def test_readme_opens_with_the_run_command_and_the_test_command() -> None:
     assert "pip install '.[test]'" in blocks[1] and "pytest" in blocks[1]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert blocks[1].strip() in ci, ".ci/run must run the README's test command"
+
+
+def test_the_settings_table_of_dpn_update_lists_what_the_providers_change() -> None:
+    from dpn_action.providers.aws import AwsProvider
+    from dpn_action.providers.databricks import DatabricksProvider
+
+    text = (ROOT / "docs" / "provisioning.md").read_text(encoding="utf-8")
+    table = text.split("<!-- settings:start -->")[1].split("<!-- settings:end -->")[0]
+    documented: dict[str, set[str]] = {}
+    for row in table.strip().splitlines()[2:]:
+        _, type_cell, settings_cell, _ = row.split("|")
+        names = re.sub(r"\([^)]*\)", "", settings_cell)  # asides are not settings
+        documented[type_cell.strip().strip("`")] = set(re.findall(r"`([a-z_]+)`", names))
+    providers = {
+        **getattr(AwsProvider, "settings_types", {}),
+        **getattr(DatabricksProvider, "settings_types", {}),
+    }
+    assert documented == {k: set(v) for k, v in providers.items()}
