@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent))
-from generate import blueprint, count  # noqa: E402
+from generate import blueprint, count, script  # noqa: E402
 
 
 def wall(cmd: list[str], cwd: Path, runs: int) -> tuple[float, float]:
@@ -40,8 +40,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=15)
     args = ap.parse_args()
-    dpn = shutil.which("dpn")
-    cjs = shutil.which("check-jsonschema")
+    dpn, cjs = script("dpn"), script("check-jsonschema")
     if dpn is None or cjs is None:
         raise SystemExit("install dpn and check-jsonschema first: pip install '.[test]'")
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).parent))
+from generate import script  # noqa: E402
+
 SCHEMA = ROOT / "schemas" / "blueprint.schema.json"
 
 
@@ -127,8 +130,13 @@ def bench_one(tmp: Path, runs: int, per: int) -> None:
     repo = tmp / "one"
     make_repo(repo, 1, per)
     files = ["blueprints/bp000.json", ".dpn/naming-values.yaml", ".dpn/naming-patterns.yaml"]
-    hook = [shutil.which("dpn-hook-lint") or "dpn-hook-lint", *files]
-    check = ["check-jsonschema", "--schemafile", str(SCHEMA), "blueprints/bp000.json"]
+    hook = [script("dpn-hook-lint") or "dpn-hook-lint", *files]
+    check = [
+        script("check-jsonschema") or "check-jsonschema",
+        "--schemafile",
+        str(SCHEMA),
+        "blueprints/bp000.json",
+    ]
     run(hook, repo)  # warm the file cache and __pycache__ of both
     run(check, repo)
     hook_times, check_times = [], []
@@ -155,8 +163,8 @@ def bench_all_files(tmp: Path, runs: int, blueprints: int, per: int) -> None:
     git("commit", "--quiet", "-m", "generated", cwd=repo)
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp / "pre-commit-home")}
     env.pop("GITHUB_ACTIONS", None)
-    run(["pre-commit", "install-hooks"], repo, env)
-    cmd = ["pre-commit", "run", "dpn-lint", "--all-files"]
+    run([script("pre-commit") or "pre-commit", "install-hooks"], repo, env)
+    cmd = [script("pre-commit") or "pre-commit", "run", "dpn-lint", "--all-files"]
     times = [run(cmd, repo, env) for _ in range(runs)]
     cores = os.cpu_count()
     print(f"pre-commit run dpn-lint --all-files, {blueprints} blueprints x {per} resources")
@@ -172,7 +180,7 @@ def main() -> None:
     ap.add_argument("--per-blueprint", type=int, default=20)
     args = ap.parse_args()
     for tool in ("dpn", "check-jsonschema", "pre-commit", "git"):
-        if shutil.which(tool) is None:
+        if script(tool) is None:
             sys.exit(f"{tool} is not on PATH: pip install '.[test]'")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory(prefix="dpn-bench-hooks-") as d:

@@ -102,6 +102,8 @@ class Latency:
         self.current = threading.local()
         self.calls: dict[tuple[str, str], int] = defaultdict(int)  # (key, phase) -> calls
         self._lock = threading.Lock()
+        #: of the run that used this hook: wall time, CPU of this process and of moto
+        self.wall = self.own_cpu = self.server_cpu = 0.0
 
     def __call__(self, **_: Any) -> None:
         where = getattr(self.current, "where", None)
@@ -182,6 +184,16 @@ def depth(items: list[Any]) -> int:
     return max(level.values())
 
 
+#: the moto server's process id, once started
+SERVER_PID = [0]
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process `pid` has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(
     aws_url: str, work: Path, latency_s: float, max_parallel: int, fsync: bool
 ) -> tuple[float, Latency, list[Any]]:
@@ -202,7 +214,7 @@ def run(
         aws.client(service).meta.events.register("before-send", latency)
     aws.client("sts").get_caller_identity()  # account id: once per provider, not per resource
     wal = work / f"wal-{secrets.token_hex(3)}"
-    start = time.perf_counter()
+    start, own0, server0 = time.perf_counter(), time.process_time(), server_cpu(SERVER_PID[0])
     result = apply_plan(
         items,
         wal_dir=wal,
@@ -210,6 +222,9 @@ def run(
         providers={"aws": counting_provider(aws, latency)},
     )
     elapsed = time.perf_counter() - start
+    latency.wall = elapsed
+    latency.own_cpu = time.process_time() - own0
+    latency.server_cpu = server_cpu(SERVER_PID[0]) - server0
     if result.status is not TxnStatus.COMMITTED:
         raise SystemExit(f"the transaction ended {result.status}: {result.error}")
     return elapsed, latency, items
@@ -226,6 +241,7 @@ def moto_server() -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    SERVER_PID[0] = proc.pid
     for _ in range(200):
         try:
             urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
@@ -261,7 +277,8 @@ def main() -> None:
                 return runs[len(runs) // 2]
 
             run(url, work, 0.0, parallel, True)  # warm up moto's backends and the imports
-            t_cpu = median(parallel, 0.0)[0]
+            _, zero, _ = median(parallel, 0.0)
+            t_cpu, own_cpu, moto_cpu = zero.wall, zero.own_cpu, zero.server_cpu
             t_seq = median(1, latency)[0]
             t_par, counted, items = median(parallel, latency)
             t_nosync = median(parallel, latency, fsync=False)[0]
@@ -290,7 +307,10 @@ def main() -> None:
     print(f"critical-path bound       : {span:6.2f} s  (longest chain + slowest read)")
     print(f"calls x latency / {parallel}      : {work_bound:6.2f} s")
     print(f"default vs max(bounds)    : {t_par / bound:.2f}x of {bound:.2f} s")
-    print(f"no latency, default       : {t_cpu:6.2f} s  (CPU: botocore, moto, dpn)")
+    print(
+        f"no latency, default       : {t_cpu:6.2f} s  (CPU in that time: dpn + botocore "
+        f"{own_cpu:.2f} s, moto {moto_cpu:.2f} s)"
+    )
     print(
         f"WAL fsync                 : on {t_par:.2f} s, off {t_nosync:.2f} s "
         f"({(t_par - t_nosync) / t_par * 100:+.1f}% of the wall time)"

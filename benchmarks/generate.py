@@ -6,8 +6,18 @@ python benchmarks/generate.py 10000 > /tmp/big.json
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
+from pathlib import Path
 from typing import Any
+
+
+def script(name: str) -> str | None:
+    """The console script `name` installed next to this interpreter, else on PATH: a version
+    manager's shim on PATH would add its own start-up to every timed run."""
+    here = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return shutil.which(name, path=here)
 
 
 def blueprint(n: int, environment: str = "dev", tag: str = "") -> dict[str, Any]:
