@@ -1009,3 +1009,29 @@ def test_a_token_that_may_not_comment_gets_a_notice_not_a_red_job(
     assert ("POST", f"/repos/{OWNER_REPO}/issues/5/comments", 403) in state.calls
     assert state.thread(5) == []
     assert "acme-prd-invoices-state" in (tmp_path / "summary.md").read_text()
+
+
+def test_a_merge_in_dry_run_says_what_it_would_create_and_creates_nothing(
+    tmp_path: Path, api: tuple[State, str], world: World
+) -> None:
+    state, url = api
+    repo, base = _small_repo(tmp_path)
+    repo.git("checkout", "-q", "-b", "change")
+    head = repo.commit("refunds", {"blueprints/prd.json": PRD.replace("orders", "dryrefunds")})
+    pr = pr_payload(5, base, head, "change")
+    assert _run_action(repo, tmp_path, url, "pull_request", pr, **world.aws_env)[0] == 0
+    merge = repo.merge("change", "Merge pull request #5 from Codertocat/change")
+    state.add_merged_pull(merge, merged_payload(5, base, head, "change", merge)["pull_request"])
+
+    rc, outputs, log = _run_action(
+        repo, tmp_path, url, "push", push_payload(base, merge), DPN_DRY_RUN="true", **world.aws_env
+    )
+
+    assert rc == 0, log
+    assert outputs["created"] == "0"
+    assert outputs["has-changes"] == "true"
+    assert "(dry run)" in log
+    tables = _aws(world, "dynamodb", "us-east-1").list_tables()["TableNames"]
+    assert "acme-prd-dryrefunds-state" not in tables
+    (comment,) = state.thread(5)
+    assert "dry run: " in comment["body"] and "would be created" in comment["body"]
