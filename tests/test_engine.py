@@ -434,6 +434,31 @@ def test_normalisation_uses_the_type_separator() -> None:
     assert codes(res) == ["DPN040", "DPN040"]
 
 
+def test_forbidden_characters_at_either_end_of_a_value_are_dropped_not_doubled() -> None:
+    res = bucket(project="Data Platform ", purpose=" landing zone")
+    assert res.name == "data-platform-landing-zone-raw-dev-use1"
+    assert codes(res) == ["DPN040", "DPN040"]
+
+
+def test_a_required_value_with_no_allowed_character_is_missing() -> None:
+    res = bucket(purpose=" !! ")
+    assert res.name is None
+    assert codes(res) == ["DPN040", "DPN030"]
+    assert res.issues[1].message.endswith("' !! ' has no character S3 bucket names allow")
+
+
+def test_an_optional_value_with_no_allowed_character_drops_its_segment() -> None:
+    res = name_of(
+        "dbx_job",
+        project="dataplatform",
+        job_type="batch",
+        purpose="transformation",
+        schedule="???",
+        environment="prd",
+    )
+    assert res.name == "dataplatform-batch-transformation-prd"
+
+
 def test_normalisation_warning_points_at_the_value(tmp_path: Path) -> None:
     yaml_bp = """
         version: "1.0"

@@ -79,14 +79,22 @@ def _forbidden_run(chars: str) -> re.Pattern[str]:
     return re.compile(f"[^{chars}]+")
 
 
+@cache
+def _forbidden_edges(chars: str) -> re.Pattern[str]:
+    return re.compile(f"^[^{chars}]+|[^{chars}]+$")
+
+
 def measure(name: str, unit: str) -> int:
     return len(name.encode("utf-8")) if unit == "bytes" else len(name)
 
 
 def normalise(value: str, t: ResourceType) -> str:
     """The value in the type's alphabet: lower case where the type needs it, and each run of
-    characters the type forbids replaced by its separator (`Data Platform` -> `data-platform`)."""
+    characters the type forbids replaced by its separator (`Data Platform` -> `data-platform`).
+    Such runs at either end are dropped instead (`' landing '` -> `landing`): a separator
+    there would double the one the pattern puts between values."""
     v = value.lower() if t.lowercase else value
+    v = _forbidden_edges(t.value_chars).sub("", v)
     return _forbidden_run(t.value_chars).sub(t.separator, v)
 
 
@@ -199,21 +207,8 @@ def _render(
             segs.append([text, None])
             continue
         sv = values.get(text)
-        if sv is None or sv.value == "":
-            if text in required:
-                missing.append(text)
-            else:
-                segs.append(["", "-drop-"])
-                if steps is not None:
-                    steps.append(
-                        Step(
-                            "drop",
-                            f"{{{text}}} has no value: its segment and one separator are left out",
-                        )
-                    )
-            continue
-        value = normalise(sv.value, t)
-        if value != sv.value:
+        value = normalise(sv.value, t) if sv is not None and sv.value else ""
+        if sv is not None and value != sv.value:
             issues.append(
                 Issue(
                     "DPN040",
@@ -226,15 +221,34 @@ def _render(
             )
             if steps is not None:
                 steps.append(Step("normalise", f"{text}: '{sv.value}' -> '{value}'"))
+        if sv is None or value == "":
+            if text in required:
+                missing.append(text)
+            else:
+                segs.append(["", "-drop-"])
+                if steps is not None:
+                    steps.append(
+                        Step(
+                            "drop",
+                            f"{{{text}}} has no value: its segment and one separator are left out",
+                        )
+                    )
+            continue
         if steps is not None:
             steps.append(Step("value", f"{text} = '{value}'", sv.source))
         segs.append([value, text])
     if missing:
         for var in missing:
+            given = values.get(var)
+            why = (
+                f": '{given.value}' has no character {t.title} names allow"
+                if given is not None and given.value
+                else ""
+            )
             issues.append(
                 Issue(
                     "DPN030",
-                    f"{t.key} needs a value for {{{var}}} in pattern '{pattern}'",
+                    f"{t.key} needs a value for {{{var}}} in pattern '{pattern}'{why}",
                     hint=f"add '{var}' to the entry, to the blueprint metadata, or to "
                     f"naming-values.yaml (defaults, environments or resource_types.{t.key})",
                     var=var,
