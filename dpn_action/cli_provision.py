@@ -124,6 +124,14 @@ class _Progress:
 # ------------------------------------------------------------------------- reporting
 
 
+def _conclude(result: Any, fmt: str) -> None:
+    """Report a create or delete transaction (and earlier ones it recovered first); exit."""
+    for earlier in result.recovered:
+        click.echo(f"recovered earlier transaction {earlier.txn_id}: {earlier.status}", err=True)
+    _report(result, fmt)
+    sys.exit(0 if result.ok else 1)
+
+
 def _report(result: Any, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(_result_dict(result), indent=2))
@@ -245,10 +253,7 @@ def create(
             dry_run=dry_run,
             on_progress=progress,
         )
-    for earlier in result.recovered:
-        click.echo(f"recovered earlier transaction {earlier.txn_id}: {earlier.status}", err=True)
-    _report(result, fmt)
-    sys.exit(0 if result.ok else 1)
+    _conclude(result, fmt)
 
 
 @main.command()
@@ -422,10 +427,7 @@ def delete(
             max_parallel=max_parallel,
             on_progress=progress,
         )
-    for earlier in result.recovered:
-        click.echo(f"recovered earlier transaction {earlier.txn_id}: {earlier.status}", err=True)
-    _report(result, fmt)
-    sys.exit(0 if result.ok else 1)
+    _conclude(result, fmt)
 
 
 @main.command()
