@@ -24,6 +24,10 @@ would in a workspace:
   `ResourceDoesNotExist` on `get`), and a failed SQL statement is a `200` whose status is
   `FAILED`.
 * A bearer token is required on every API call (401 otherwise); it is never logged.
+* Changes in place keep the platform's semantics: a cluster update changes exactly the fields
+  its mask names (a named field left out is cleared, an unknown name is refused), a job
+  reset, a policy edit and a pipeline update replace the whole definition, a Unity Catalog
+  update replaces only the fields it gives.
 
 Faults are injected from the test through Python methods (`throttle`, `unavailable`,
 `lose_response`, `fail_always`), never over HTTP.
@@ -327,6 +331,7 @@ def _routes() -> list[Route]:
         ("GET", r"/api/2\.2/jobs/get", jobs.JobsAPI, "get", "job_get", jobs.Job),
         ("GET", r"/api/2\.2/jobs/list", jobs.JobsAPI, "list", "job_list", jobs.ListJobsResponse),
         ("POST", r"/api/2\.2/jobs/update", jobs.JobsAPI, "update", "job_update", None),
+        ("POST", r"/api/2\.2/jobs/reset", jobs.JobsAPI, "reset", "job_reset", None),
         ("POST", r"/api/2\.2/jobs/delete", jobs.JobsAPI, "delete", "job_delete", None),
         # workspace objects
         ("POST", r"/api/2\.0/workspace/mkdirs", workspace.WorkspaceAPI, "mkdirs", "ws_mkdirs",
@@ -379,12 +384,16 @@ def _routes() -> list[Route]:
          catalog.CatalogInfo),
         ("GET", uc + r"/catalogs/(?P<name>[^/]+)", catalog.CatalogsAPI, "get", "uc_catalog_get",
          catalog.CatalogInfo),
+        ("PATCH", uc + r"/catalogs/(?P<name>[^/]+)", catalog.CatalogsAPI, "update",
+         "uc_catalog_update", catalog.CatalogInfo),
         ("DELETE", uc + r"/catalogs/(?P<name>[^/]+)", catalog.CatalogsAPI, "delete",
          "uc_catalog_delete", None),
         ("POST", uc + "/schemas", catalog.SchemasAPI, "create", "uc_schema_create",
          catalog.SchemaInfo),
         ("GET", uc + r"/schemas/(?P<name>[^/]+)", catalog.SchemasAPI, "get", "uc_schema_get",
          catalog.SchemaInfo),
+        ("PATCH", uc + r"/schemas/(?P<name>[^/]+)", catalog.SchemasAPI, "update",
+         "uc_schema_update", catalog.SchemaInfo),
         ("DELETE", uc + r"/schemas/(?P<name>[^/]+)", catalog.SchemasAPI, "delete",
          "uc_schema_delete", None),
         ("POST", uc + "/tables", catalog.TablesAPI, "create", "uc_table_create",
@@ -397,6 +406,8 @@ def _routes() -> list[Route]:
          catalog.VolumeInfo),
         ("GET", uc + r"/volumes/(?P<name>[^/]+)", catalog.VolumesAPI, "read", "uc_volume_get",
          catalog.VolumeInfo),
+        ("PATCH", uc + r"/volumes/(?P<name>[^/]+)", catalog.VolumesAPI, "update",
+         "uc_volume_update", catalog.VolumeInfo),
         ("DELETE", uc + r"/volumes/(?P<name>[^/]+)", catalog.VolumesAPI, "delete",
          "uc_volume_delete", None),
         # secrets
@@ -428,6 +439,8 @@ def _routes() -> list[Route]:
          "policy_list", compute.ListPoliciesResponse),
         ("GET", r"/api/2\.0/policies/clusters/get", compute.ClusterPoliciesAPI, "get",
          "policy_get", compute.Policy),
+        ("POST", r"/api/2\.0/policies/clusters/edit", compute.ClusterPoliciesAPI, "edit",
+         "policy_edit", None),
         ("POST", r"/api/2\.0/policies/clusters/delete", compute.ClusterPoliciesAPI, "delete",
          "policy_delete", None),
     ]
@@ -466,6 +479,9 @@ def _page(items: list[Json], token: str | None, size: int) -> tuple[list[Json], 
     return items[start:end], (str(end) if end < len(items) else None)
 
 
+_UPDATABLE_CLUSTER_FIELDS = frozenset(
+    f.name for f in dataclasses.fields(compute.UpdateClusterResource)
+)
 _SCOPE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 _UC_NAME = re.compile(r"[^\s./]{1,255}")
 
@@ -691,13 +707,20 @@ class DatabricksTestServer:
         return {"clusters": items, "next_page_token": token}
 
     def cluster_update(self, r: Request) -> Json:
+        """A field mask as google.aip.dev/161 has it: only the fields it names change; one it
+        names that `cluster` leaves out is cleared; `*` names them all."""
         c = self._cluster(r.body["cluster_id"])
         fields = r.body.get("cluster", {})
-        for key in r.body["update_mask"].split(","):
-            key = key.strip()
-            if key not in fields:
-                raise invalid(f"update_mask names '{key}' but cluster does not set it")
-            c[key] = fields[key]
+        mask = r.body["update_mask"]
+        names = sorted(_UPDATABLE_CLUSTER_FIELDS) if mask == "*" else mask.split(",")
+        for key in names:
+            if key not in _UPDATABLE_CLUSTER_FIELDS:
+                raise invalid(f"update_mask names '{key}', which is not an updatable cluster field")
+        for key in names:
+            if key in fields:
+                c[key] = fields[key]
+            else:
+                c.pop(key, None)
         return {}
 
     def cluster_delete(self, r: Request) -> Json:
@@ -729,11 +752,14 @@ class DatabricksTestServer:
             raise invalid(f"Job {key} does not exist.")  # the jobs API's own answer
         return self.jobs[key]
 
-    def job_create(self, r: Request) -> Json:
-        for task in r.body.get("tasks", []):
+    def _tasks_run_on_known_clusters(self, settings: Json) -> None:
+        for task in settings.get("tasks", []):
             cid = task.get("existing_cluster_id")
             if cid is not None and cid not in self.clusters:
                 raise invalid(f"Cluster {cid} does not exist")
+
+    def job_create(self, r: Request) -> Json:
+        self._tasks_run_on_known_clusters(r.body)
         jid = self._next_id()
         self.jobs[jid] = {"job_id": jid, "settings": r.body, "created_time": int(time.time())}
         return {"job_id": jid}
@@ -752,6 +778,13 @@ class DatabricksTestServer:
         job["settings"].update(r.body.get("new_settings", {}))
         for key in r.body.get("fields_to_remove", []):
             job["settings"].pop(key, None)
+        return {}
+
+    def job_reset(self, r: Request) -> Json:
+        """Every setting is replaced: one the new settings leave out is gone."""
+        job = self._job(r.body["job_id"])
+        self._tasks_run_on_known_clusters(r.body["new_settings"])
+        job["settings"] = r.body["new_settings"]
         return {}
 
     def job_delete(self, r: Request) -> Json:
@@ -1065,6 +1098,17 @@ class DatabricksTestServer:
             for k in [k for k in store if k.startswith(prefix)]:
                 del store[k]
 
+    def _uc_update(self, store: dict[str, Json], what: str, r: Request) -> Json:
+        """The fields the request gives replace the stored ones; the others stay."""
+        info = self._uc_get(store, what, r.params["name"])
+        if "new_name" in r.body:
+            raise invalid(f"this server does not rename a {what.lower()}")
+        info.update(r.body)
+        return info
+
+    def uc_catalog_update(self, r: Request) -> Json:
+        return self._uc_update(self.catalogs, "Catalog", r)
+
     def uc_catalog_delete(self, r: Request) -> Json:
         cat = self._uc_get(self.catalogs, "Catalog", r.params["name"])
         self._not_empty(
@@ -1089,6 +1133,9 @@ class DatabricksTestServer:
 
     def uc_schema_get(self, r: Request) -> Json:
         return self._uc_get(self.schemas, "Schema", r.params["name"])
+
+    def uc_schema_update(self, r: Request) -> Json:
+        return self._uc_update(self.schemas, "Schema", r)
 
     def uc_schema_delete(self, r: Request) -> Json:
         sch = self._uc_get(self.schemas, "Schema", r.params["name"])
@@ -1141,6 +1188,9 @@ class DatabricksTestServer:
 
     def uc_volume_get(self, r: Request) -> Json:
         return self._uc_get(self.volumes, "Volume", r.params["name"])
+
+    def uc_volume_update(self, r: Request) -> Json:
+        return self._uc_update(self.volumes, "Volume", r)
 
     def uc_volume_delete(self, r: Request) -> Json:
         v = self._uc_get(self.volumes, "Volume", r.params["name"])
@@ -1232,16 +1282,19 @@ class DatabricksTestServer:
             raise missing(f"Policy {policy_id} does not exist")
         return self.policies[policy_id]
 
-    def policy_create(self, r: Request) -> Json:
-        name = r.body.get("name")
+    def _check_policy(self, body: Json, policy_id: str | None) -> None:
+        name = body.get("name")
         if not name:
             raise invalid("name is required")
-        if any(p["name"] == name for p in self.policies.values()):
+        if any(p["name"] == name and pid != policy_id for pid, p in self.policies.items()):
             raise exists(f"Policy with name {name} already exists")
         try:
-            json.loads(r.body.get("definition", "{}"))
+            json.loads(body.get("definition", "{}"))
         except json.JSONDecodeError:
             raise invalid("definition is not a JSON document") from None
+
+    def policy_create(self, r: Request) -> Json:
+        self._check_policy(r.body, None)
         pid = secrets.token_hex(8).upper()
         self.policies[pid] = {**r.body, "policy_id": pid}
         return {"policy_id": pid}
@@ -1251,6 +1304,14 @@ class DatabricksTestServer:
 
     def policy_get(self, r: Request) -> Json:
         return self._policy(r.query.get("policy_id"))
+
+    def policy_edit(self, r: Request) -> Json:
+        """An edit replaces the policy: a field it leaves out is gone."""
+        pid = r.body["policy_id"]
+        self._policy(pid)
+        self._check_policy(r.body, pid)
+        self.policies[pid] = dict(r.body)
+        return {}
 
     def policy_delete(self, r: Request) -> Json:
         self._policy(r.body["policy_id"])

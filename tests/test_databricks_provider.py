@@ -10,13 +10,15 @@ throttling, 5xx bursts, permanent failures, and creates whose answer is lost.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -32,10 +34,14 @@ from dpn_action.providers.base import (
     TXN_TAG_KEY,
     Operation,
     ResourceState,
+    SettingsUpdater,
+    settings_of,
 )
 from dpn_action.providers.databricks import (
     KINDS,
     SCOPE_MARKER_KEY,
+    SETTINGS_TYPES,
+    TAG_TYPES,
     DatabricksProvider,
     ResourceConflict,
     create_table_sql,
@@ -598,6 +604,342 @@ def test_marks_in_text_survive_the_text_around_them() -> None:
     assert parse_mark_text(f"Sales landing zone. {mark_text(OURS)}") == OURS
     assert parse_mark_text("no marks here") == {}
     assert parse_mark_text("[dpn managed-by=dpn color=red]") == {MANAGED_BY_KEY: "dpn"}
+
+
+# --------------------------------------------------------------------------- settings (dpn update)
+
+
+def changed(o: Operation, **properties: Any) -> Operation:
+    """The operation with properties changed; a value of None leaves the property out."""
+    props = {**o.properties, **properties}
+    return replace(o, properties={k: v for k, v in props.items() if v is not None})
+
+
+def stored(dbx: DatabricksTestServer, type_key: str, state: ResourceState) -> dict[str, Any]:
+    """What the server holds for a resource: its definition, as the API keeps it."""
+    rid = state.resource_id
+    by_type: dict[str, Any] = {
+        "dbx_cluster": lambda: dbx.clusters[rid],
+        "dbx_job": lambda: dbx.jobs[int(rid)]["settings"],
+        "dbx_pipeline": lambda: dbx.pipelines[rid]["spec"],
+        "dbx_sql_warehouse": lambda: dbx.warehouses[rid],
+        "dbx_instance_pool": lambda: dbx.pools[rid],
+        "dbx_policy": lambda: dbx.policies[rid],
+        "dbx_catalog": lambda: dbx.catalogs[rid],
+        "dbx_schema": lambda: dbx.schemas[rid],
+        "dbx_volume": lambda: dbx.volumes[rid],
+    }
+    return copy.deepcopy(by_type[type_key]())
+
+
+def marks_in(type_key: str, definition: dict[str, Any]) -> dict[str, str]:
+    """dpn's ownership marks where the type keeps them."""
+    where: dict[str, Any] = {
+        "dbx_cluster": lambda d: d["custom_tags"],
+        "dbx_instance_pool": lambda d: d["custom_tags"],
+        "dbx_job": lambda d: d["tags"],
+        "dbx_pipeline": lambda d: d["tags"],
+        "dbx_sql_warehouse": lambda d: {t["key"]: t["value"] for t in d["tags"]["custom_tags"]},
+        "dbx_catalog": lambda d: d["properties"],
+        "dbx_schema": lambda d: d["properties"],
+        "dbx_policy": lambda d: parse_mark_text(d["description"]),
+        "dbx_volume": lambda d: parse_mark_text(d["comment"]),
+    }
+    found = where[type_key](definition)
+    return {k: found[k] for k in (MANAGED_BY_KEY, TXN_TAG_KEY) if k in found}
+
+
+NEW_DEFINITION = {"spark_version": {"type": "fixed", "value": "16.4.x-scala2.12"}}
+
+#: type -> (the blueprint properties changed, the settings that then differ, what the
+#: server must hold afterwards)
+SETTINGS: dict[str, tuple[dict[str, Any], list[str], Callable[[dict[str, Any]], bool]]] = {
+    "dbx_cluster": (
+        {
+            "node_type": "i3.2xlarge",
+            "autoscale": None,  # a fixed size instead
+            "num_workers": 3,
+            "autotermination_minutes": 60,
+            "spark_conf": {"spark.sql.shuffle.partitions": "64"},
+        },
+        ["autoscale", "autotermination_minutes", "node_type", "num_workers", "spark_conf"],
+        lambda d: (
+            d["node_type_id"] == "i3.2xlarge"
+            and d["num_workers"] == 3
+            and "autoscale" not in d
+            and d["autotermination_minutes"] == 60
+            and d["spark_conf"] == {"spark.sql.shuffle.partitions": "64"}
+            and d["spark_version"] == "16.4.x-scala2.12"  # chosen at create, kept
+            and d["custom_tags"]["cost_center"] == "IT-1001"
+        ),
+    ),
+    "dbx_job": (
+        {
+            "tasks": [
+                {"notebook_task": {"notebook_path": "/dataplatform/sales/load"}},
+                {"notebook_task": {"notebook_path": "/dataplatform/sales/check"}},
+            ],
+            "cron": "0 30 4 * * ?",
+            "max_concurrent_runs": 2,
+            "timeout_seconds": 3600,
+            "description": "loads the day's sales",
+        },
+        ["cron", "description", "max_concurrent_runs", "tasks", "timeout_seconds"],
+        lambda d: (
+            d["schedule"]
+            == {"quartz_cron_expression": "0 30 4 * * ?", "timezone_id": "Europe/Amsterdam"}
+            and d["max_concurrent_runs"] == 2
+            and d["timeout_seconds"] == 3600
+            and d["description"] == "loads the day's sales"
+            and [t["task_key"] for t in d["tasks"]] == ["task_1", "task_2"]
+            and d["tasks"][1]["existing_cluster_id"] == d["tasks"][0]["existing_cluster_id"]
+            and d["name"] == "dataplatform-batch-load-daily-dev"
+        ),
+    ),
+    "dbx_sql_warehouse": (
+        {"cluster_size": "Medium", "max_num_clusters": 3, "auto_stop_mins": None},
+        ["auto_stop_mins", "cluster_size", "max_num_clusters"],
+        lambda d: (
+            d["cluster_size"] == "Medium"
+            and d["max_num_clusters"] == 3
+            and d["auto_stop_mins"] == 120  # the platform's default, back
+            and d["warehouse_type"] == "PRO"
+        ),
+    ),
+    "dbx_instance_pool": (
+        {"max_capacity": 16, "idle_instance_autotermination_minutes": 20},
+        ["idle_instance_autotermination_minutes", "max_capacity"],
+        lambda d: (
+            d["max_capacity"] == 16
+            and d["idle_instance_autotermination_minutes"] == 20
+            and d["node_type_id"] == "i3.xlarge"
+            and d["custom_tags"]["team"] == "data-platform"
+        ),
+    ),
+    "dbx_policy": (
+        {
+            "definition": NEW_DEFINITION,
+            "max_clusters_per_user": None,  # no limit any more
+            "description": "ETL compute",
+        },
+        ["definition", "description", "max_clusters_per_user"],
+        lambda d: (
+            json.loads(d["definition"]) == NEW_DEFINITION
+            and "max_clusters_per_user" not in d
+            and d["description"] == f"ETL compute {mark_text(OURS)}"
+            and d["name"] == "dataplatform-etl-compute-dev"
+        ),
+    ),
+    "dbx_pipeline": (
+        {"development": False, "continuous": True, "configuration": {"source": "kafka"}},
+        ["configuration", "continuous", "development"],
+        lambda d: (
+            d["continuous"] is True
+            and d.get("development", False) is False
+            and d["configuration"] == {"source": "kafka"}
+            and d["catalog"] == CATALOG
+            and d["schema"] == "bronze"
+        ),
+    ),
+    "dbx_catalog": (
+        {"comment": "curated analytics"},
+        ["comment"],
+        lambda d: d["comment"] == "curated analytics",
+    ),
+    "dbx_schema": (
+        {"comment": None},  # the comment is removed
+        ["comment"],
+        lambda d: not d.get("comment"),
+    ),
+    "dbx_volume": (
+        {"comment": "landing zone"},
+        ["comment"],
+        lambda d: (
+            d["comment"] == f"landing zone {mark_text(OURS)}" and d["volume_type"] == "MANAGED"
+        ),
+    ),
+}
+
+
+def test_settings_types_are_the_covered_types_and_name_blueprint_properties() -> None:
+    assert DatabricksProvider.settings_types == SETTINGS_TYPES
+    assert set(SETTINGS_TYPES) == set(SETTINGS)
+    assert isinstance(DatabricksProvider(), SettingsUpdater)
+    for type_key, names in SETTINGS_TYPES.items():
+        assert names <= set(KINDS[type_key].params), type_key
+        assert set(SETTINGS[type_key][1]) <= names
+    without = ("dbx_workspace", "dbx_notebook_path", "dbx_repo", "dbx_secret_scope", "dbx_table")
+    for type_key in without:
+        assert settings_of(DatabricksProvider(), type_key) == frozenset()
+
+
+@pytest.mark.parametrize("type_key", sorted(SETTINGS))
+def test_update_settings_changes_what_differs_in_place_and_keeps_the_marks(
+    type_key: str, provider: DatabricksProvider, dbx: DatabricksTestServer
+) -> None:
+    operation, resolved = create_with_needs(provider, type_key)
+    state = provider.create(operation, TXN, resolved)
+    assert provider.update_settings(operation, state, resolved) == []  # create == update
+
+    props, differ, holds = SETTINGS[type_key]
+    wanted = changed(operation, **props)
+    before = stored(dbx, type_key, state)
+    assert provider.update_settings(wanted, state, resolved, dry_run=True) == differ
+    assert stored(dbx, type_key, state) == before  # a dry run changes nothing
+
+    assert provider.update_settings(wanted, state, resolved) == differ
+    after = stored(dbx, type_key, state)
+    assert holds(after), after
+    assert marks_in(type_key, after) == OURS
+    found = provider.read(type_key, operation.name, operation.scope)
+    assert found is not None and found.resource_id == state.resource_id
+    assert found.managed_by_dpn and found.transaction_id == TXN
+    if type_key in TAG_TYPES:
+        assert all(found.tags[k] == v for k, v in operation.tags.items())
+
+    assert provider.update_settings(wanted, state, resolved) == []  # idempotent
+
+
+def test_a_setting_changed_by_hand_is_changed_back(
+    provider: DatabricksProvider, dbx: DatabricksTestServer, clients: tuple[WorkspaceClient, Any]
+) -> None:
+    w, _ = clients
+    state = provider.create(OPS["dbx_sql_warehouse"], TXN, {})
+    w.warehouses.edit(id=state.resource_id, cluster_size="X-Large", auto_stop_mins=0)
+    assert provider.update_settings(OPS["dbx_sql_warehouse"], state, {}) == [
+        "auto_stop_mins",
+        "cluster_size",
+    ]
+    wh = dbx.warehouses[state.resource_id]
+    assert wh["cluster_size"] == "Small" and wh["auto_stop_mins"] == 10
+
+
+def test_a_cluster_runtime_the_blueprint_leaves_out_is_kept_not_upgraded(
+    provider: DatabricksProvider, dbx: DatabricksTestServer
+) -> None:
+    cluster = op("dbx_cluster", "etl", {"num_workers": 1})
+    state = provider.create(cluster, TXN, {})
+    dbx.clusters[state.resource_id]["spark_version"] = "15.4.x-scala2.12"  # an older LTS
+    before = len(dbx.requests)
+    assert provider.update_settings(cluster, state, {}) == []
+    assert dbx.clusters[state.resource_id]["spark_version"] == "15.4.x-scala2.12"
+    assert not any(p.endswith("/spark-versions") for _, p, _ in dbx.requests[before:])
+
+    pinned = changed(cluster, spark_version="16.4.x-scala2.12")
+    assert provider.update_settings(pinned, state, {}) == ["spark_version"]
+    assert dbx.clusters[state.resource_id]["spark_version"] == "16.4.x-scala2.12"
+
+
+def test_a_cluster_is_updated_with_a_field_mask_of_the_changed_fields_only(
+    provider: DatabricksProvider, dbx: DatabricksTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = op("dbx_cluster", "etl", {"autoscale": {"min_workers": 1, "max_workers": 2}})
+    state = provider.create(cluster, TXN, {})
+    sent: list[dict[str, Any]] = []
+    real_call = provider._call
+    monkeypatch.setattr(
+        provider, "_call", lambda k, m, kw: (sent.append(dict(kw)), real_call(k, m, kw))[1]
+    )
+    provider.update_settings(changed(cluster, autotermination_minutes=45), state, {})
+    (update,) = [kw for kw in sent if "update_mask" in kw]
+    assert update["update_mask"] == "autotermination_minutes"
+    assert update["cluster"] == {"autotermination_minutes": 45}
+
+    sent.clear()  # a fixed size instead of autoscaling: autoscale is named, and so cleared
+    fixed = changed(cluster, autoscale=None, num_workers=2, autotermination_minutes=45)
+    assert provider.update_settings(fixed, state, {}) == ["autoscale", "num_workers"]
+    (update,) = [kw for kw in sent if "update_mask" in kw]
+    assert update["update_mask"] == "autoscale,num_workers"
+    assert update["cluster"] == {"num_workers": 2}
+    assert "autoscale" not in dbx.clusters[state.resource_id]
+
+    back = changed(fixed, autoscale={"min_workers": 1, "max_workers": 8}, num_workers=None)
+    assert provider.update_settings(back, state, {}) == ["autoscale", "num_workers"]
+    assert "num_workers" not in dbx.clusters[state.resource_id]
+    assert provider.update_settings(back, state, {}) == []
+
+
+def test_an_empty_value_in_the_blueprint_clears_the_setting(
+    provider: DatabricksProvider, dbx: DatabricksTestServer
+) -> None:
+    cluster = op("dbx_cluster", "etl", {"num_workers": 1, "spark_conf": {"spark.a": "1"}})
+    state = provider.create(cluster, TXN, {})
+    emptied = changed(cluster, spark_conf={})
+    assert provider.update_settings(emptied, state, {}) == ["spark_conf"]
+    assert "spark_conf" not in dbx.clusters[state.resource_id]
+    assert provider.update_settings(emptied, state, {}) == []
+    # left out, rather than emptied, it is the cloud's (or a cluster policy's) to fill in
+    dbx.clusters[state.resource_id]["spark_conf"] = {"spark.from.policy": "1"}
+    assert provider.update_settings(changed(cluster, spark_conf=None), state, {}) == []
+
+
+def test_a_job_task_removed_from_the_blueprint_is_removed(
+    provider: DatabricksProvider, dbx: DatabricksTestServer
+) -> None:
+    two = op(
+        "dbx_job",
+        "nightly",
+        {
+            "tasks": [{"notebook_task": {"notebook_path": p}} for p in ("/a", "/b")],
+            "cron": "0 0 1 * * ?",
+        },
+    )
+    state = provider.create(two, TXN, {})
+    one = changed(two, tasks=[{"notebook_task": {"notebook_path": "/a"}}], cron=None)
+    assert provider.update_settings(one, state, {}) == ["cron", "tasks", "timezone"]
+    settings = dbx.jobs[int(state.resource_id)]["settings"]
+    assert [t["task_key"] for t in settings["tasks"]] == ["task_1"]
+    assert "schedule" not in settings and settings["tags"] == OURS
+
+
+def test_update_plan_changes_databricks_settings_and_reports_what_it_cannot_change(
+    provider: DatabricksProvider, dbx: DatabricksTestServer, tmp_path: Any
+) -> None:
+    from dpn_action.plan import PlannedResource
+    from dpn_action.provision import apply_plan, update_plan
+
+    def planned(o: Operation) -> PlannedResource:
+        return PlannedResource(
+            key=o.key,
+            type=o.type_key,
+            provider="databricks",
+            name=o.name,
+            full_name=o.name,
+            environment="dev",
+            file="blueprints/dev.json",
+            pointer=f"/resources/{o.key}",
+            depends_on=o.depends_on,
+            properties=o.properties,
+            refs=o.refs,
+            scope=o.scope,
+            tags=o.tags,
+        )
+
+    ops = [OPS["dbx_sql_warehouse"], OPS["dbx_catalog"], OPS["dbx_secret_scope"]]
+    providers = {"databricks": provider}
+    assert apply_plan([planned(o) for o in ops], wal_dir=tmp_path, providers=providers).ok
+    items = [
+        planned(changed(ops[0], cluster_size="Large")),
+        planned(changed(ops[1], storage_root="s3://lake/uc/")),  # set at create only
+        planned(changed(ops[2], initial_manage_principal="admins")),  # no settings at all
+    ]
+
+    dry = update_plan(items, wal_dir=tmp_path, providers=providers, dry_run=True)
+    assert [o.settings for o in dry] == [["cluster_size"], [], []]
+    warehouse = next(w for w in dbx.warehouses.values() if w["name"] == ops[0].name)
+    assert warehouse["cluster_size"] == "Small"
+
+    warehouse_out, catalog_out, scope_out = update_plan(
+        items, wal_dir=tmp_path, providers=providers
+    )
+    assert (warehouse_out.action, warehouse_out.settings) == ("updated", ["cluster_size"])
+    assert warehouse["cluster_size"] == "Large"
+    assert (catalog_out.action, catalog_out.settings) == ("unchanged", [])
+    assert catalog_out.not_updatable == ["storage_root"]
+    assert scope_out.not_updatable == ["initial_manage_principal"]
+
+    again = update_plan(items, wal_dir=tmp_path, providers=providers)
+    assert [o.action for o in again] == ["unchanged", "unchanged", "unchanged"]
 
 
 # --------------------------------------------------------------------------- the server is strict

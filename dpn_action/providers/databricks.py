@@ -32,6 +32,22 @@ never a silent adoption). A repo has no field for text of ours at all: its sidec
 before the repo is created (and removed again when the create is refused), then completed
 with the repo id.
 
+`dpn update` changes settings in place (`update_settings`; which properties of which types:
+`SETTINGS_TYPES`, from `_Kind.settings`). The wanted values are the create call's own
+arguments, built by the same code from the blueprint, compared with the definition the cloud
+returns, so right after a create nothing differs. A setting the blueprint leaves out goes back
+to the platform's documented default where `_Kind.unset` names one (a job's
+`max_concurrent_runs` 1, a warehouse's `auto_stop_mins` 120) and is otherwise left as the
+cloud holds it; a cluster's runtime, picked at create time, is kept while the blueprint names
+none. Only the differing fields are sent, by the same means as tags: a partial update
+(`clusters.update` with an update mask, Unity Catalog `update`) or the whole definition sent
+again with them replaced (`instance_pools.edit`, `warehouses.edit`, `pipelines.update`,
+`cluster_policies.edit`, and `jobs.reset` for a job, whose partial update would merge task
+lists). Tags and ownership marks are never among the fields changed; a policy's description
+and a volume's comment keep their `[dpn ...]` suffix. A pool's node type, a catalog's storage
+root, a volume's type and the types without settings (workspace, notebook, repo, secret
+scope, table) cannot be changed in place.
+
 Tables: the public create-table API (`w.tables.create`) makes only EXTERNAL Delta tables, so a
 table with a `storage_location` is created through it, and any other (managed) table with a
 `CREATE TABLE` statement through the SQL statement execution API on a SQL warehouse
@@ -55,7 +71,7 @@ import re
 import threading
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -69,6 +85,8 @@ from dpn_action.providers.base import (
 )
 
 log = logging.getLogger(__name__)
+
+Kw = dict[str, Any]
 
 #: the keys of dpn's ownership marks
 MARK_KEYS = (MANAGED_BY_KEY, TXN_TAG_KEY)
@@ -135,7 +153,8 @@ def _attr(obj: Any, dotted: str) -> Any:
     return obj
 
 
-_TAGS = object()  # where the tag value goes in a tag-update template
+_FIELDS = object()  # where the changed fields go in a partial-update template
+_MASK = object()  # where their names go (an update mask)
 
 
 class _Marks:
@@ -254,6 +273,61 @@ class _SidecarMarks(_Marks):
         p._delete_quietly(p._sidecar_path(state.name))
 
 
+# --------------------------------------------------------------------------- changes in place
+
+
+class _Change:
+    """How fields of an existing resource are changed in place (tags, settings)."""
+
+    method: str
+
+    def kwargs(
+        self, p: DatabricksProvider, kind: _Kind, resource_id: str, definition: Any, fields: Kw
+    ) -> Kw:
+        """The method's arguments that set `fields` (SDK parameter -> value; None clears it)
+        on the resource whose current `definition` the `get_by_id` answer holds."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class _Partial(_Change):
+    """A partial update: only the changed fields are sent, where `template` has `_FIELDS`,
+    and their names where it has `_MASK`. A field set to None is named in the mask and not
+    sent, which clears it (google.aip.dev/161); without a mask it is not sent at all."""
+
+    method: str
+    id_param: str
+    template: Any = _FIELDS
+
+    def kwargs(
+        self, p: DatabricksProvider, kind: _Kind, resource_id: str, definition: Any, fields: Kw
+    ) -> Kw:
+        given = {k: v for k, v in fields.items() if v is not None}
+        return {self.id_param: resource_id, **_fill(self.template, given, ",".join(fields))}
+
+
+@dataclass(frozen=True)
+class _Resend(_Change):
+    """Re-send the whole definition with the changed fields replaced; a field set to None is
+    left out, which clears it. `wrap` is the parameter that takes the definition ("" when
+    the definition's fields are the method's own parameters)."""
+
+    method: str
+    id_param: str
+    wrap: str = ""
+
+    def kwargs(
+        self, p: DatabricksProvider, kind: _Kind, resource_id: str, definition: Any, fields: Kw
+    ) -> Kw:
+        body = definition.as_dict()
+        if not self.wrap:
+            accepted = p._hints(kind, self.method)
+            body = {k: v for k, v in body.items() if k in accepted}
+        body.update(fields)
+        body = {k: v for k, v in body.items() if v is not None}
+        return {self.id_param: resource_id, **({self.wrap: body} if self.wrap else body)}
+
+
 # --------------------------------------------------------------------------- per-type data
 
 #: a hook that shapes create kwargs: (provider, kwargs, operation, resolved)
@@ -301,13 +375,29 @@ class _Kind:
     getter: tuple[str, str] | None = None
     #: scope keys that prefix the full name (`catalog.schema.table`)
     parents: tuple[str, ...] = ()
-    #: read one resource by id: (method, id parameter); what tagging starts from
+    #: read one resource by id: (method, id parameter); what a change in place starts from
     get_by_id: tuple[str, str] | None = None
-    #: tag by a partial update: (method, id parameter, kwargs with `_TAGS` where tags go)
-    tag_update: tuple[str, str, dict[str, Any]] | None = None
-    #: tag by re-sending the whole definition: (edit method, id parameter, attribute of
-    #: the `get_by_id` answer holding the definition, "" for the answer itself)
-    tag_resend: tuple[str, str, str] | None = None
+    #: the attribute of the `get_by_id` answer holding the definition ("" for the answer)
+    definition: str = ""
+    #: how tags, and settings unless `settings_change` is given, are changed in place
+    change: _Change | None = None
+    #: how settings are changed, where not as `change` does it
+    settings_change: _Change | None = None
+    #: the blueprint properties `dpn update` changes in place (`params` keys)
+    settings: tuple[str, ...] = ()
+    #: where a setting's value sits, in the create kwargs and in the definition alike, when
+    #: not at its `params` parameter (dotted: `schedule.timezone_id`)
+    setting_paths: Mapping[str, str] = field(default_factory=dict)
+    #: SDK parameter -> its value when a create does not send it (the platform's documented
+    #: default; None: absent). A setting the blueprint leaves out, and `defaults` too, is
+    #: brought back to this value; one without an entry is left as the cloud holds it (the
+    #: platform, or a cluster policy, fills in values of its own there).
+    unset: Mapping[str, Any] = field(default_factory=dict)
+    #: settings whose default a create picks from what the workspace offers at the time (a
+    #: cluster's newest LTS runtime): while the blueprint leaves them out, they are kept
+    kept: frozenset[str] = frozenset()
+    #: SDK parameters holding a JSON document as text: compared as documents
+    documents: frozenset[str] = frozenset()
     #: a provider method that creates instead of the generic call
     procedure: str | None = None
     account: bool = False
@@ -317,7 +407,10 @@ class _Kind:
 
     @property
     def has_tags(self) -> bool:
-        return self.tag_update is not None or self.tag_resend is not None
+        return isinstance(self.marks, _TagMap) and self.change is not None
+
+    def setting_path(self, prop: str) -> str:
+        return self.setting_paths.get(prop) or self.params[prop]
 
     def named(self, wanted: str, found: Any) -> bool:
         if not isinstance(found, str):
@@ -339,6 +432,17 @@ def _prepare_cluster(
         kw["spark_version"] = p.workspace_client.clusters.select_spark_version(
             long_term_support=True, latest=True
         )
+    if "autoscale" not in kw:
+        # a fixed size is sent even when it is 0 (a single-node cluster); an autoscaling
+        # cluster has none, and reads back without one
+        kw.setdefault("num_workers", 0)
+
+
+def _target(op: Operation, resolved: Mapping[str, ResourceState], key: str) -> ResourceState:
+    """The resource a reference of `op` points at."""
+    if key not in resolved:
+        raise ValueError(f"{op.key} refers to {key}, which does not exist")
+    return resolved[key]
 
 
 _COMPUTE_KEYS = ("existing_cluster_id", "new_cluster", "job_cluster_key", "environment_key")
@@ -348,7 +452,7 @@ def _prepare_job(
     p: DatabricksProvider, kw: dict[str, Any], op: Operation, resolved: dict[str, ResourceState]
 ) -> None:
     cluster_key = op.refs.get("cluster_ref")
-    cluster_id = resolved[cluster_key].resource_id if cluster_key else None
+    cluster_id = _target(op, resolved, cluster_key).resource_id if cluster_key else None
     tasks = []
     for i, task in enumerate(kw.get("tasks") or []):
         task = {"task_key": f"task_{i + 1}", **task}
@@ -381,6 +485,7 @@ def _uc(type_key: str, service: str, getter: str, param: str, **kw: Any) -> tupl
         id_attr="full_name",
         created_id="full_name",
         getter=(getter, param),
+        get_by_id=(getter, param),
         delete=("delete", param),
         **kw,
     )
@@ -422,13 +527,10 @@ KINDS: dict[str, _Kind] = dict(
                 id_attr="workspace_id",
                 get_by_id=("get", "workspace_id"),
                 delete=("delete", "workspace_id"),
-                tag_update=(
+                change=_Partial(
                     "update",
                     "workspace_id",
-                    {
-                        "customer_facing_workspace": {"custom_tags": _TAGS},
-                        "update_mask": "custom_tags",
-                    },
+                    {"customer_facing_workspace": _FIELDS, "update_mask": _MASK},
                 ),
             ),
         ),
@@ -463,11 +565,21 @@ KINDS: dict[str, _Kind] = dict(
                 delete=("permanent_delete", "cluster_id"),
                 # terminate: the cluster and its configuration stay, and it can be started
                 archive=("delete", "cluster_id"),
-                tag_update=(
-                    "update",
-                    "cluster_id",
-                    {"update_mask": "custom_tags", "cluster": {"custom_tags": _TAGS}},
+                change=_Partial("update", "cluster_id", {"update_mask": _MASK, "cluster": _FIELDS}),
+                settings=(
+                    "node_type",
+                    "spark_version",
+                    "autoscale",
+                    "num_workers",
+                    "autotermination_minutes",
+                    "driver_node_type",
+                    "spark_conf",
+                    "data_security_mode",
+                    "runtime_engine",
                 ),
+                # a fixed size and autoscaling exclude each other: giving one clears the other
+                unset={"autoscale": None, "num_workers": None},
+                kept=frozenset({"spark_version"}),
             ),
         ),
         (
@@ -492,8 +604,32 @@ KINDS: dict[str, _Kind] = dict(
                 name_attr="settings.name",
                 id_attr="job_id",
                 get_by_id=("get", "job_id"),
+                definition="settings",
                 delete=("delete", "job_id"),
-                tag_update=("update", "job_id", {"new_settings": {"tags": _TAGS}}),
+                change=_Partial("update", "job_id", {"new_settings": _FIELDS}),
+                # a partial update merges task lists by task key: settings are reset whole
+                settings_change=_Resend("reset", "job_id", wrap="new_settings"),
+                settings=(
+                    "tasks",
+                    "cron",
+                    "timezone",
+                    "max_concurrent_runs",
+                    "email_notifications",
+                    "timeout_seconds",
+                    "description",
+                ),
+                setting_paths={
+                    "cron": "schedule.quartz_cron_expression",
+                    "timezone": "schedule.timezone_id",
+                },
+                unset={
+                    "tasks": None,
+                    "schedule": None,
+                    "max_concurrent_runs": 1,
+                    "email_notifications": None,
+                    "timeout_seconds": 0,
+                    "description": None,
+                },
             ),
         ),
         (
@@ -546,8 +682,20 @@ KINDS: dict[str, _Kind] = dict(
                 detail=("get", "pipeline_id"),
                 id_attr="pipeline_id",
                 get_by_id=("get", "pipeline_id"),
+                definition="spec",
                 delete=("delete", "pipeline_id"),
-                tag_resend=("update", "pipeline_id", "spec"),
+                change=_Resend("update", "pipeline_id"),
+                settings=(
+                    "libraries",
+                    "continuous",
+                    "development",
+                    "serverless",
+                    "channel",
+                    "edition",
+                    "configuration",
+                    "target_schema",
+                ),
+                unset={"continuous": False, "development": False, "configuration": None},
             ),
         ),
         (
@@ -570,7 +718,16 @@ KINDS: dict[str, _Kind] = dict(
                 id_attr="id",
                 get_by_id=("get", "id"),
                 delete=("delete", "id"),
-                tag_resend=("edit", "id", ""),
+                change=_Resend("edit", "id"),
+                settings=(
+                    "cluster_size",
+                    "min_num_clusters",
+                    "max_num_clusters",
+                    "auto_stop_mins",
+                    "warehouse_type",
+                    "enable_serverless_compute",
+                ),
+                unset={"min_num_clusters": 1, "auto_stop_mins": 120},
             ),
         ),
         _uc(
@@ -580,6 +737,9 @@ KINDS: dict[str, _Kind] = dict(
             "name",
             params={"comment": "comment", "storage_root": "storage_root"},
             marks=_PropertyMarks(),
+            change=_Partial("update", "name"),
+            settings=("comment",),
+            unset={"comment": ""},
         ),
         _uc(
             "dbx_schema",
@@ -590,6 +750,9 @@ KINDS: dict[str, _Kind] = dict(
             scope_params={"catalog": "catalog_name"},
             parents=("catalog",),
             marks=_PropertyMarks(),
+            change=_Partial("update", "full_name"),
+            settings=("comment",),
+            unset={"comment": ""},
         ),
         _uc(
             "dbx_table",
@@ -614,6 +777,8 @@ KINDS: dict[str, _Kind] = dict(
             defaults={"volume_type": "MANAGED"},
             scope_params=_UC_SCOPE,
             marks=_TextMarks("comment"),
+            change=_Partial("update", "name"),
+            settings=("comment",),
         ),
         (
             "dbx_secret_scope",
@@ -646,7 +811,14 @@ KINDS: dict[str, _Kind] = dict(
                 id_attr="instance_pool_id",
                 get_by_id=("get", "instance_pool_id"),
                 delete=("delete", "instance_pool_id"),
-                tag_resend=("edit", "instance_pool_id", ""),
+                change=_Resend("edit", "instance_pool_id"),
+                # a pool's node type is fixed when it is created
+                settings=(
+                    "min_idle_instances",
+                    "max_capacity",
+                    "idle_instance_autotermination_minutes",
+                ),
+                unset={"min_idle_instances": 0},
             ),
         ),
         (
@@ -664,7 +836,12 @@ KINDS: dict[str, _Kind] = dict(
                 marks=_TextMarks("description"),
                 lister="list",
                 id_attr="policy_id",
+                get_by_id=("get", "policy_id"),
                 delete=("delete", "policy_id"),
+                change=_Resend("edit", "policy_id"),
+                settings=("definition", "max_clusters_per_user", "description"),
+                unset={"max_clusters_per_user": None},
+                documents=frozenset({"definition"}),
             ),
         ),
     ]
@@ -848,6 +1025,10 @@ _NOTEBOOK_COMMENT = {"PYTHON": "#", "R": "#", "SQL": "--", "SCALA": "//"}
 
 #: the types that carry tags (the others keep only dpn's ownership marks)
 TAG_TYPES = frozenset(k for k, kind in KINDS.items() if kind.has_tags)
+#: type -> the blueprint properties `dpn update` changes in place
+SETTINGS_TYPES: dict[str, frozenset[str]] = {
+    k: frozenset(kind.settings) for k, kind in KINDS.items() if kind.settings
+}
 #: the types `dpn delete --archive` can archive
 ARCHIVE_TYPES = frozenset(k for k, kind in KINDS.items() if kind.archive is not None)
 #: a secret scope gets its marks in a second call; see `providers.base.marked_after_create`
@@ -855,12 +1036,14 @@ LATE_MARKED_TYPES = frozenset({"dbx_secret_scope"})
 
 
 class DatabricksProvider:
-    """Create, read, delete and tag the 14 Databricks resource types."""
+    """Create, read, delete and tag the 14 Databricks resource types, and change the settings
+    of nine of them in place."""
 
     name = "databricks"
     tag_types = TAG_TYPES
     archive_types = ARCHIVE_TYPES
     late_marked_types = LATE_MARKED_TYPES
+    settings_types = SETTINGS_TYPES
 
     def __init__(
         self,
@@ -885,7 +1068,7 @@ class DatabricksProvider:
         self.retry_timeout_seconds = retry_timeout_seconds
         self.http_timeout_seconds = http_timeout_seconds
         self._lock = threading.Lock()
-        self._hints: dict[tuple[type, str], dict[str, Any]] = {}
+        self._hint_cache: dict[tuple[type, str], dict[str, Any]] = {}
 
     # --- clients -------------------------------------------------------------------------
 
@@ -921,16 +1104,19 @@ class DatabricksProvider:
 
         return importlib.import_module(f"databricks.sdk.service.{module}")
 
+    def _hints(self, kind: _Kind, method: str) -> dict[str, Any]:
+        """The parameter types of `method` of the kind's SDK service."""
+        service = self._service(kind)
+        key = (type(service), method)
+        if key not in self._hint_cache:
+            self._hint_cache[key] = typing.get_type_hints(getattr(service, method))
+        return self._hint_cache[key]
+
     def _call(self, kind: _Kind, method: str, kwargs: Mapping[str, Any]) -> Any:
         """Call `method` of the kind's SDK service, turning JSON-like values into the SDK's
         dataclasses and enums by the method's own type hints."""
-        client = self.account_client if kind.account else self.workspace_client
-        service = getattr(client, kind.service)
-        fn = getattr(service, method)
-        key = (type(service), method)
-        if key not in self._hints:
-            self._hints[key] = typing.get_type_hints(fn)
-        hints = self._hints[key]
+        hints = self._hints(kind, method)
+        fn = getattr(self._service(kind), method)
         return fn(**{k: _coerce(hints.get(k, Any), v) for k, v in kwargs.items()})
 
     # --- the protocol ----------------------------------------------------------------------
@@ -992,24 +1178,68 @@ class DatabricksProvider:
 
     def tag(self, state: ResourceState, tags: dict[str, str]) -> None:
         kind = _kind(state.type_key)
-        if not tags or not kind.has_tags or kind.get_by_id is None:
+        if not tags or not kind.has_tags or kind.change is None:
             return
-        get, get_param = kind.get_by_id
-        current = self._call(kind, get, {get_param: state.resource_id})
+        assert isinstance(kind.marks, _TagMap)
+        current = self._get(kind, state.resource_id)
         merged = {**kind.marks.get(self, current, state.name), **tags}
-        shaped = kind.marks.shape(merged)
-        if kind.tag_update is not None:
-            method, id_param, template = kind.tag_update
-            kwargs = {id_param: state.resource_id, **_fill(template, shaped)}
-        else:
-            assert kind.tag_resend is not None
-            method, id_param, attr = kind.tag_resend
-            definition = _attr(current, attr) if attr else current
-            accepted = typing.get_type_hints(getattr(self._service(kind), method))
-            kwargs = {k: v for k, v in definition.as_dict().items() if k in accepted}
-            assert isinstance(kind.marks, _TagMap)
-            kwargs.update({id_param: state.resource_id, kind.marks.param: shaped})
-        self._call(kind, method, kwargs)
+        fields = {kind.marks.param: kind.marks.shape(merged)}
+        self._change(kind, kind.change, state.resource_id, current, fields)
+
+    def update_settings(
+        self,
+        op: Operation,
+        state: ResourceState,
+        resolved: dict[str, ResourceState],
+        *,
+        dry_run: bool = False,
+    ) -> list[str]:
+        """Change, in place, the settings in which the resource differs from the blueprint.
+
+        The wanted values are the create call's own arguments (`_kwargs`: `params`,
+        `defaults`, references, `prepare`, the ownership marks as they are now), compared
+        with the definition the cloud returns, both in the SDK's JSON form. Only the
+        differing SDK parameters are sent, so tags and marks stay as they are.
+        """
+        kind = _kind(op.type_key)
+        change = kind.settings_change or kind.change
+        if not kind.settings or change is None:
+            return []
+        current = self._get(kind, state.resource_id)
+        definition = _attr(current, kind.definition) if kind.definition else current
+        have = _plain(definition)
+        props = dict(op.properties)
+        for prop in kind.kept:
+            if props.get(prop) is None:
+                props[prop] = _at(have, kind.setting_path(prop))
+        marks = kind.marks.get(self, current, state.name)
+        marks = {k: marks[k] for k in MARK_KEYS if k in marks}
+        kwargs = self._kwargs(kind, replace(op, properties=props), marks, resolved)
+        hints = self._hints(kind, kind.create)
+        want = {k: _plain(_coerce(hints.get(k, Any), v)) for k, v in kwargs.items()}
+        changed = sorted(
+            p
+            for p in kind.settings
+            if _differs(kind, p, op.properties.get(p) is not None, hints, want, have)
+        )
+        if changed and not dry_run:
+            params = sorted({kind.setting_path(p).split(".")[0] for p in changed})
+            fields = {k: kind.unset.get(k) if _blank(kwargs.get(k)) else kwargs[k] for k in params}
+            self._change(kind, change, state.resource_id, current, fields)
+        return changed
+
+    def _get(self, kind: _Kind, resource_id: str) -> Any:
+        if kind.get_by_id is None:
+            raise ValueError(f"{kind.type_key} cannot be read by its id")
+        method, param = kind.get_by_id
+        return self._call(kind, method, {param: resource_id})
+
+    def _change(
+        self, kind: _Kind, change: _Change, resource_id: str, current: Any, fields: Kw
+    ) -> None:
+        definition = _attr(current, kind.definition) if kind.definition else current
+        kwargs = change.kwargs(self, kind, resource_id, definition, fields)
+        self._call(kind, change.method, kwargs)
 
     # --- generic create and find -----------------------------------------------------------
 
@@ -1028,7 +1258,7 @@ class DatabricksProvider:
             kw.setdefault(param, value)
         for ref, (param, what) in kind.refs.items():
             if ref in op.refs:
-                target = resolved[op.refs[ref]]
+                target = _target(op, resolved, op.refs[ref])
                 kw[param] = target.resource_id if what == "id" else target.name
         for key, param in kind.scope_params.items():
             kw[param] = op.scope[key]
@@ -1272,12 +1502,99 @@ class DatabricksProvider:
                 raise
 
 
-def _fill(template: Any, value: Any) -> Any:
-    if template is _TAGS:
-        return value
+def _fill(template: Any, fields: Kw, mask: str) -> Any:
+    if template is _FIELDS:
+        return fields
+    if template is _MASK:
+        return mask
     if isinstance(template, dict):
-        return {k: _fill(v, value) for k, v in template.items()}
+        return {k: _fill(v, fields, mask) for k, v in template.items()}
     return template
+
+
+# --------------------------------------------------------------------------- comparing settings
+
+
+def _blank(value: Any) -> bool:
+    """Not set, as the SDK's JSON leaves it out."""
+    return value is None or value == "" or value == {} or value == []
+
+
+def _plain(value: Any) -> Any:
+    """A value in the SDK's JSON form (what `as_dict` sends), with blanks left out."""
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        out = {k: _plain(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if not _blank(v)}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _at(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _bare(hint: Any) -> Any:
+    """`X` of `Optional[X]`."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if type(None) in typing.get_args(hint) and len(args) == 1 else hint
+
+
+def _hint_at(hint: Any, path: str) -> Any:
+    for part in filter(None, path.split(".")):
+        hint = _bare(hint)
+        hint = typing.get_type_hints(hint).get(part, Any) if is_dataclass(hint) else Any
+    return hint
+
+
+def _agrees(hint: Any, want: Any, have: Any) -> bool:
+    """`have` (what the cloud holds) is what `want` asks. Within an SDK object only the
+    fields dpn sends count: the platform fills in others of its own (a task's `run_if`)."""
+    if want == have:
+        return True
+    hint = _bare(hint)
+    if isinstance(want, dict) and isinstance(have, dict) and is_dataclass(hint):
+        fields = typing.get_type_hints(hint)
+        return all(_agrees(fields.get(k, Any), v, have.get(k)) for k, v in want.items())
+    if isinstance(want, list) and isinstance(have, list) and len(want) == len(have):
+        item = (typing.get_args(hint) or (Any,))[0] if typing.get_origin(hint) is list else Any
+        return all(_agrees(item, w, h) for w, h in zip(want, have, strict=True))
+    return False
+
+
+def _document(value: Any) -> Any:
+    """A JSON document given as text, parsed (text that is not JSON stays text)."""
+    try:
+        return json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError:
+        return value
+
+
+def _differs(
+    kind: _Kind, prop: str, given: bool, hints: Mapping[str, Any], want: Kw, have: Kw
+) -> bool:
+    """The setting `prop` of the cloud's definition `have` is not what the create arguments
+    `want` ask (both `_plain`; where either leaves it out, `kind.unset` says what it is).
+    `given`: the blueprint gives the property (an empty value clears the setting)."""
+    path = kind.setting_path(prop)
+    top, _, rest = path.partition(".")
+    wanted, held = _at(want, path), _at(have, path)
+    if _blank(wanted) and not given and top not in kind.unset:
+        return False  # the blueprint leaves it to the cloud
+    unset = _at({top: _plain(kind.unset.get(top))}, path)
+    wanted = unset if _blank(wanted) else wanted
+    held = unset if _blank(held) else held
+    if top in kind.documents:
+        wanted, held = _document(wanted), _document(held)
+    if _blank(wanted) and _blank(held):
+        return False
+    return not _agrees(_hint_at(hints.get(top, Any), rest), wanted, held)
 
 
 def _kind(type_key: str) -> _Kind:
