@@ -624,7 +624,7 @@ def test_first_preview_creates_one_comment_with_the_added_names(world: World, pr
     assert len(first) == 1
     body = first[0]["body"]
     assert "**0 renamed · 2 added · 0 removed**" in body
-    assert "acme--img-src-x-onerror-alert-1--raw-dev-use1" in body
+    assert "acme-img-src-x-onerror-alert-1-raw-dev-use1" in body
     assert run.outputs["has-changes"] == "true"
     assert run.outputs["mode"] == "preview"
 
