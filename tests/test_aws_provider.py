@@ -643,6 +643,16 @@ SETTINGS: dict[str, tuple[dict[str, Any], list[str], Callable[[AwsProvider, Oper
             == 24
         ),
     ),
+    "aws_kinesis_firehose": (
+        {"buffer_seconds": 120, "buffer_mb": 8, "compression": "snappy"},
+        ["buffer_seconds", "compression"],
+        lambda aws, op: (
+            aws.client("firehose").describe_delivery_stream(DeliveryStreamName=op.name)[
+                "DeliveryStreamDescription"
+            ]["Destinations"][0]["ExtendedS3DestinationDescription"]["CompressionFormat"]
+            == "Snappy"
+        ),
+    ),
     "aws_dynamodb_table": (
         {
             **BLUEPRINT["aws_dynamodb_table"][0],
@@ -689,9 +699,9 @@ SETTINGS: dict[str, tuple[dict[str, Any], list[str], Callable[[AwsProvider, Oper
 }
 
 
-def test_settings_are_changed_in_place_for_every_type_but_crawlers_and_firehose() -> None:
+def test_settings_are_changed_in_place_for_every_type_but_glue_crawlers() -> None:
     assert set(aws_module.SETTINGS_TYPES) == set(SETTINGS)
-    assert set(AWS_TYPES) - set(SETTINGS) == {"aws_glue_crawler", "aws_kinesis_firehose"}
+    assert set(AWS_TYPES) - set(SETTINGS) == {"aws_glue_crawler"}
     for type_key, (changes, differ, _) in SETTINGS.items():
         assert set(differ) <= aws_module.SETTINGS_TYPES[type_key]
         assert set(changes) - set(BLUEPRINT[type_key][0]) <= aws_module.SETTINGS_TYPES[type_key]

@@ -996,12 +996,10 @@ _COMPRESSION = {
 }
 
 
-def _firehose_create(c: Client, n: _New) -> Kw:
-    role = n.need("role_ref").resource_id
+def _firehose_delivery(n: _New) -> Kw:
+    """How the stream delivers to its bucket (create and update send the same)."""
     compression = str(n.props.get("compression", "uncompressed"))
-    destination: Kw = {
-        "RoleARN": role,
-        "BucketARN": n.t.arn("s3", n.need("bucket_ref").name, regional=False),
+    out: Kw = {
         "BufferingHints": {
             "IntervalInSeconds": int(n.props.get("buffer_seconds", 300)),
             "SizeInMBs": int(n.props.get("buffer_mb", 5)),
@@ -1009,7 +1007,49 @@ def _firehose_create(c: Client, n: _New) -> Kw:
         "CompressionFormat": _COMPRESSION.get(compression.lower(), compression),
     }
     if n.props.get("prefix"):
-        destination["Prefix"] = n.props["prefix"]
+        out["Prefix"] = n.props["prefix"]
+    return out
+
+
+def _firehose_view(delivery: Kw) -> Kw:
+    """A destination (`_firehose_delivery`'s or as described) in blueprint terms."""
+    hints = delivery.get("BufferingHints") or {}
+    return {
+        "buffer_seconds": hints.get("IntervalInSeconds"),
+        "buffer_mb": hints.get("SizeInMBs"),
+        "compression": delivery.get("CompressionFormat"),
+        "prefix": delivery.get("Prefix") or "",
+    }
+
+
+def _firehose_destination(found: Kw) -> tuple[str, str, Kw]:
+    """(version id, destination id, its S3 description) of a described stream."""
+    stream = found["DeliveryStreamDescription"]
+    (destination,) = stream["Destinations"]
+    s3 = destination.get("ExtendedS3DestinationDescription") or destination.get(
+        "S3DestinationDescription", {}
+    )
+    return stream["VersionId"], destination["DestinationId"], s3
+
+
+def _firehose_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
+    found = c.describe_delivery_stream(DeliveryStreamName=t.name)
+    version, destination, _ = _firehose_destination(found)
+    c.update_destination(
+        DeliveryStreamName=t.name,
+        CurrentDeliveryStreamVersionId=version,
+        DestinationId=destination,
+        ExtendedS3DestinationUpdate={"Prefix": "", **_firehose_delivery(n)},
+    )
+
+
+def _firehose_create(c: Client, n: _New) -> Kw:
+    role = n.need("role_ref").resource_id
+    destination: Kw = {
+        "RoleARN": role,
+        "BucketARN": n.t.arn("s3", n.need("bucket_ref").name, regional=False),
+        **_firehose_delivery(n),
+    }
     kw: Kw = {
         "DeliveryStreamName": n.name,
         "DeliveryStreamType": "DirectPut",
@@ -1414,6 +1454,12 @@ _APIS: dict[str, _Api] = {
         delete=lambda c, t: c.delete_delivery_stream(DeliveryStreamName=t.name),
         created=lambda r, t: r["DeliveryStreamARN"],
         ready=("DeliveryStreamActive", lambda t: {"DeliveryStreamName": t.name}),
+        settings=_settings(
+            "buffer_seconds buffer_mb compression prefix",
+            lambda n: _firehose_view(_firehose_delivery(n)),
+            lambda c, n, t, r: _firehose_view(_firehose_destination(r)[2]),
+            _firehose_apply,
+        ),
     ),
     "aws_dynamodb_table": _Api(
         "dynamodb",
