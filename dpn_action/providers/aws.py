@@ -371,14 +371,16 @@ def _s3_current(c: Client, n: _New, t: _Target, _: Kw) -> Kw:
     }
 
 
-def _s3_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
+def _s3_apply(c: Client, n: _New, t: _Target, changed: Kw, rules: list[Kw] | None = None) -> None:
+    """`rules`: the bucket's lifecycle rules when known (none on a new bucket), else read."""
     if "versioning" in changed:
         c.put_bucket_versioning(
             Bucket=t.name, VersioningConfiguration={"Status": changed["versioning"]}
         )
     if "lifecycle_days" in changed:
         days = changed["lifecycle_days"]
-        rules = [r for r in _s3_rules(c, t) if r.get("ID") != LIFECYCLE_RULE]
+        rules = _s3_rules(c, t) if rules is None else rules
+        rules = [r for r in rules if r.get("ID") != LIFECYCLE_RULE]
         if days:
             rules.append(
                 {
@@ -407,7 +409,7 @@ def _s3_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
 
 def _s3_configure(c: Client, n: _New, t: _Target) -> None:
     wanted = _s3_wanted(n)
-    _s3_apply(c, n, t, {k: v for k, v in wanted.items() if v != _S3_FRESH[k]})
+    _s3_apply(c, n, t, {k: v for k, v in wanted.items() if v != _S3_FRESH[k]}, rules=[])
 
 
 def _s3_empty_if_ours(c: Client, t: _Target, state: ResourceState) -> None:
