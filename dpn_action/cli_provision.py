@@ -82,12 +82,39 @@ def _plan(
 def _cloud_errors() -> Iterator[None]:
     """Refusals of the transaction core and provider set-up problems: one line, exit 1."""
     from dpn_action.provision import ProviderSetupError
-    from dpn_action.txn.errors import TxnError
+    from dpn_action.txn.errors import TxnError, WalWriteError
 
     try:
         yield
+    except WalWriteError as exc:
+        raise click.ClickException(
+            f"{exc}\nThe transaction is unfinished: once the disk has room again, run "
+            "`dpn recover` to finish it."
+        ) from exc
     except (TxnError, ProviderSetupError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+class _Run:
+    """What a transaction command hands the core (a cancel, a progress display) and what
+    the signal handler saw."""
+
+    def __init__(self, cancel: Any, progress: _Progress, seen: Any) -> None:
+        self.cancel = cancel
+        self.progress = progress
+        self.seen = seen
+
+
+@contextmanager
+def _transaction() -> Iterator[_Run]:
+    """Cloud errors as above, a progress display, and SIGINT/SIGTERM handling: the first
+    rolls back, the second stops at once (`dpn_action.txn.signals`)."""
+    from dpn_action.txn.model import Cancel
+    from dpn_action.txn.signals import interruptible
+
+    cancel = Cancel()
+    with _cloud_errors(), interruptible(cancel) as seen, _Progress() as progress:
+        yield _Run(cancel, progress, seen)
 
 
 class _Progress:
@@ -124,12 +151,14 @@ class _Progress:
 # ------------------------------------------------------------------------- reporting
 
 
-def _conclude(result: Any, fmt: str) -> None:
-    """Report a create or delete transaction (and earlier ones it recovered first); exit."""
+def _conclude(result: Any, fmt: str, seen: Any) -> None:
+    """Report a create or delete transaction (and earlier ones it recovered first); exit
+    (128 + the signal's number when a signal stopped it)."""
     for earlier in result.recovered:
         click.echo(f"recovered earlier transaction {earlier.txn_id}: {earlier.status}", err=True)
     _report(result, fmt)
-    sys.exit(0 if result.ok else 1)
+    code = seen.exit_code if seen is not None else None
+    sys.exit(code if code is not None else (0 if result.ok else 1))
 
 
 def _report(result: Any, fmt: str) -> None:
@@ -149,6 +178,8 @@ def _report(result: Any, fmt: str) -> None:
     ):
         for k in keys:
             click.echo(f"  {label:<12} {k}")
+    for key, why in result.not_ours.items():
+        click.echo(f"  not ours     {key}: {why}")
     for c in result.conflicts:
         click.echo(f"  conflict     {c.key}: exists and is not managed by dpn")
     for left in result.left:
@@ -186,6 +217,7 @@ def _result_dict(result: Any) -> dict[str, Any]:
         "targets": result.targets,
         "kept": result.kept,
         "retained": result.retained,
+        "not_ours": result.not_ours,
         "conflicts": [c.key for c in result.conflicts],
         "left": [{"key": x.key, "state": str(x.state), "reason": x.reason} for x in result.left],
         "error": result.error,
@@ -245,15 +277,16 @@ def create(
     from dpn_action.provision import apply_plan
 
     items = _plan(blueprints, values_config, patterns_config, overrides)
-    with _cloud_errors(), _Progress() as progress:
+    with _transaction() as run:
         result = apply_plan(
             items,
             wal_dir=wal_dir,
             max_parallel=max_parallel,
             dry_run=dry_run,
-            on_progress=progress,
+            on_progress=run.progress,
+            cancel=run.cancel,
         )
-    _conclude(result, fmt)
+    _conclude(result, fmt, run.seen)
 
 
 @main.command()
@@ -418,16 +451,17 @@ def delete(
         click.confirm(
             f"{verb.capitalize()} these {len(planned_delete.targets)} resources?", abort=True
         )
-    with _cloud_errors(), _Progress() as progress:
+    with _transaction() as run:
         result = delete_plan(
             items,
             wal_dir=wal_dir,
             only=planned_delete.targets,
             archive=archive,
             max_parallel=max_parallel,
-            on_progress=progress,
+            on_progress=run.progress,
+            cancel=run.cancel,
         )
-    _conclude(result, fmt)
+    _conclude(result, fmt, run.seen)
 
 
 @main.command()
@@ -481,13 +515,16 @@ def recover(
                 for r in stuck
             ]
         else:
-            with _Progress() as progress:
-                results = provision.recover(wal_dir=wal_dir, forward=forward, on_progress=progress)
+            with _transaction() as run:
+                results = provision.recover(
+                    wal_dir=wal_dir, forward=forward, on_progress=run.progress, cancel=run.cancel
+                )
     if not results:
         click.echo("nothing to recover")
     for r in results:
         _report(r, fmt)
-    sys.exit(0 if all(r.ok or str(r.status) == "ROLLED_BACK" for r in results) else 1)
+    settled = ("ROLLED_BACK", "NEVER_STARTED")
+    sys.exit(0 if all(r.ok or str(r.status) in settled for r in results) else 1)
 
 
 @main.command()
@@ -544,8 +581,15 @@ def status(
                 f"{r.txn_id}  {r.kind:<6}  {r.status!s:<16} {done}, "
                 f"adopted {len(r.adopted)}, left {len(r.left)}  {r.started or ''}"
             )
-            if r.error and str(r.status) in ("CORRUPT", "UNFINISHED", "ROLLBACK_FAILED"):
+            if r.error and str(r.status) in (
+                "CORRUPT",
+                "UNFINISHED",
+                "ROLLBACK_FAILED",
+                "NEVER_STARTED",
+            ):
                 click.echo(f"    {r.error}")
+            for key, why in r.not_ours.items():
+                click.echo(f"    not ours: {key}: {why}")
         if resources:
             click.echo("")
             _print_observed(observed, fmt)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dpn_action.naming.catalogue import CATALOGUE
 from dpn_action.plan import PlannedResource
 from dpn_action.providers.base import (
     MANAGED_BY_KEY,
@@ -23,7 +24,7 @@ from dpn_action.providers.base import (
     carries_tags,
     settings_of,
 )
-from dpn_action.txn.model import DEFAULT_MAX_PARALLEL, ProgressCallback, TxnResult
+from dpn_action.txn.model import DEFAULT_MAX_PARALLEL, Cancel, ProgressCallback, TxnResult
 
 if TYPE_CHECKING:
     from dpn_action.txn.history import Planned
@@ -44,9 +45,19 @@ def to_operations(items: Iterable[PlannedResource]) -> list[Operation]:
             depends_on=tuple(p.depends_on),
             refs=dict(p.refs),
             scope=dict(p.scope),
+            sensitive=CATALOGUE[p.type].sensitive,
         )
         for p in items
     ]
+
+
+def context(items: Iterable[PlannedResource]) -> dict[str, list[str]]:
+    """What a plan was made from, for its transaction's log: environments and blueprints."""
+    items = list(items)
+    return {
+        "environments": sorted({p.environment for p in items if p.environment}),
+        "blueprints": sorted({p.file for p in items}),
+    }
 
 
 def origin(p: PlannedResource) -> str:
@@ -128,6 +139,7 @@ def apply_plan(
     dry_run: bool = False,
     providers: Mapping[str, Provider] | None = None,
     on_progress: ProgressCallback | None = None,
+    cancel: Cancel | None = None,
 ) -> TxnResult:
     """Create every planned resource as one transaction (see `dpn_action.txn.executor`)."""
     from dpn_action.txn.executor import apply
@@ -141,6 +153,8 @@ def apply_plan(
         dry_run=dry_run,
         on_progress=on_progress,
         origins={p.key: origin(p) for p in items},
+        context=context(items),
+        cancel=cancel,
     )
 
 
@@ -154,6 +168,7 @@ def delete_plan(
     dry_run: bool = False,
     providers: Mapping[str, Provider] | None = None,
     on_progress: ProgressCallback | None = None,
+    cancel: Cancel | None = None,
 ) -> TxnResult:
     """Delete (or archive) the planned resources that are ours, as one delete transaction
     (see `dpn_action.txn.executor.destroy`)."""
@@ -169,6 +184,8 @@ def delete_plan(
         max_parallel=max_parallel,
         dry_run=dry_run,
         on_progress=on_progress,
+        context=context(items),
+        cancel=cancel,
     )
 
 
@@ -179,13 +196,19 @@ def recover(
     max_parallel: int = DEFAULT_MAX_PARALLEL,
     providers: Mapping[str, Provider] | None = None,
     on_progress: ProgressCallback | None = None,
+    cancel: Cancel | None = None,
 ) -> list[TxnResult]:
     """Finish every unfinished transaction in `wal_dir` with the providers its WAL names."""
     from dpn_action.txn.recovery import recover as txn_recover
 
     provs = providers if providers is not None else build_providers(providers_in_wal(Path(wal_dir)))
     return txn_recover(
-        provs, wal_dir=wal_dir, forward=forward, max_parallel=max_parallel, on_progress=on_progress
+        provs,
+        wal_dir=wal_dir,
+        forward=forward,
+        max_parallel=max_parallel,
+        on_progress=on_progress,
+        cancel=cancel,
     )
 
 
@@ -333,6 +356,7 @@ def update_plan(
     """
     from dpn_action.txn.graph import walk
     from dpn_action.txn.history import committed_operations
+    from dpn_action.txn.log import redact
     from dpn_action.txn.runner import describe
 
     provs = providers if providers is not None else build_providers(p.provider for p in items)
@@ -363,8 +387,10 @@ def update_plan(
         settings = settings_of(provider, p.type)
         before = created_with.get((state.transaction_id or "", key))
         if before is not None:
-            names = (set(before) | set(p.properties)) - settings
-            out.not_updatable = sorted(n for n in names if before.get(n) != p.properties.get(n))
+            # the log keeps digests of sensitive values: compare like with like
+            now = redact(p.properties, CATALOGUE[p.type].sensitive)
+            names = (set(before) | set(now)) - settings
+            out.not_updatable = sorted(n for n in names if before.get(n) != now.get(n))
         if carries_tags(provider, p.type):
             wanted = {k: v for k, v in p.tags.items() if k not in MARKS}
             out.tags = {k: v for k, v in wanted.items() if state.tags.get(k) != v}

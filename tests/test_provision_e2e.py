@@ -143,11 +143,13 @@ CREATE_CRASHES = [
         "after-call:15",
         "after-done",
         "after-done:20",
-        "before-commit",
     )
 ]
-#: killed right after the commit record: the transaction stands
-COMMITTED_CRASH = _case("after-end", ("create", "after-end"))
+#: killed right after the commit record, or once every create was done (its outcome
+#: recorded or not) but before the commit record: the transaction stands
+COMMITTED_CRASHES = [
+    _case(at, ("create", at)) for at in ("after-end", "before-commit", "after-done:24")
+]
 #: the Lambda fails mid-way (one call at a time, so at least 15 creates precede it), and the
 #: process is killed while rolling back
 ROLLBACK_CRASHES = [
@@ -183,7 +185,7 @@ DELETE_CRASH = _case("killed-deleting", ("create", None), ("delete", "rollback-a
 
 ALL_CASES = [
     *CREATE_CRASHES,
-    COMMITTED_CRASH,
+    *COMMITTED_CRASHES,
     *ROLLBACK_CRASHES,
     *RECOVERY_CRASHES,
     TWO_CRASHED_RUNS,
@@ -621,15 +623,21 @@ def test_killed_while_creating_then_recovered_leaves_nothing(
     assert [r.status for r in outcome.listing] == [TxnStatus.ROLLED_BACK]
 
 
-@pytest.mark.parametrize("case", [COMMITTED_CRASH], ids=str)
-def test_killed_after_the_commit_record_keeps_everything(
+@pytest.mark.parametrize("case", COMMITTED_CRASHES, ids=str)
+def test_killed_after_every_create_was_done_keeps_everything(
     crashes: dict[CrashCase, Future[Outcome]], case: CrashCase
 ) -> None:
+    """Committed work is never undone: recovery completes a transaction whose every create
+    is done, whether or not its commit record was written."""
     outcome = crashes[case].result()
     outcome.assert_steps_ran_as_planned()
     assert_all_or_nothing(outcome.work, outcome.inventory, everything=True)
     assert [r.status for r in outcome.listing] == [TxnStatus.COMMITTED]
-    assert "nothing to recover" in outcome.steps[-1].stdout
+    recovered = outcome.steps[-1].stdout
+    if case.name == "after-end":
+        assert "nothing to recover" in recovered
+    else:
+        assert ": COMMITTED" in recovered and "rolled back" not in recovered
 
 
 @pytest.mark.parametrize("case", ROLLBACK_CRASHES, ids=str)

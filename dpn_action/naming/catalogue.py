@@ -50,6 +50,9 @@ class ResourceType:
     supports_tags: bool = True
     #: a FIFO resource's name carries this suffix (SQS, SNS)
     fifo_suffix: str | None = None
+    #: creation properties whose values may carry secrets (environment variables, inline
+    #: code, job parameters): the write-ahead log keeps only their digests
+    sensitive: tuple[str, ...] = ()
 
     @property
     def max_length(self) -> int | None:
@@ -249,6 +252,7 @@ _TYPES: tuple[ResourceType, ...] = (
             "environment_variables": O,
             "description": S,
         },
+        sensitive=("code", "environment_variables"),
     ),
     ResourceType(
         key="aws_iam_role",
@@ -430,6 +434,7 @@ _TYPES: tuple[ResourceType, ...] = (
             "data_security_mode": S,
             "runtime_engine": S,
         },
+        sensitive=("spark_conf",),
         short_key="{workload}",
     ),
     ResourceType(
@@ -452,6 +457,7 @@ _TYPES: tuple[ResourceType, ...] = (
             "email_notifications": O,
             "timeout_seconds": I,
         },
+        sensitive=("tasks",),
     ),
     ResourceType(
         key="dbx_notebook_path",
@@ -468,6 +474,7 @@ _TYPES: tuple[ResourceType, ...] = (
         separator="-",
         unique_scope="workspace",
         properties={"language": S, "content": S, "format": S},
+        sensitive=("content",),
         supports_tags=False,
     ),
     ResourceType(
@@ -508,6 +515,7 @@ _TYPES: tuple[ResourceType, ...] = (
             "configuration": O,
             "target_schema": S,
         },
+        sensitive=("configuration",),
     ),
     ResourceType(
         key="dbx_sql_warehouse",

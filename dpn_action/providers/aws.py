@@ -49,6 +49,7 @@ import time
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -245,6 +246,9 @@ class _Api:
     archive: Callable[[Client, _Target], object] | None = None
     #: settings `dpn update` changes in place; None: none
     settings: _Settings | None = None
+    #: what tells this resource from a later one under the same name, from find's answer:
+    #: an id the service assigns, or the creation time (`ResourceState.incarnation`)
+    incarnation: Callable[[Kw], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +293,15 @@ def _from_kv(items: list[dict[str, str]] | None, k: str = "Key", v: str = "Value
 
 def _markers(values: Mapping[str, str]) -> Tags:
     return {k: values[k] for k in (MANAGED_BY_KEY, TXN_TAG_KEY) if k in values}
+
+
+def _incarnation(value: Any) -> str | None:
+    """An id or a creation time as text (times in UTC, so every reader gives the same)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    return str(value)
 
 
 def _alive(status: str | None) -> bool:
@@ -522,6 +535,22 @@ def _glue_table_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
     current = c.get_table(DatabaseName=t.database, Name=t.name)["Table"]
     table = _glue_table_input(n, current.get("Parameters"))
     c.update_table(DatabaseName=t.database, TableInput=table)
+
+
+def _glue_database_clear(c: Client, t: _Target, state: ResourceState) -> None:
+    """Glue deletes a database with every table in it. dpn deletes its own tables first
+    (dependents go first), so a table still there is not dpn's to delete: keep the database."""
+    names = [
+        table["Name"]
+        for page in c.get_paginator("get_tables").paginate(DatabaseName=t.name)
+        for table in page["TableList"]
+    ]
+    if names:
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise AwsProviderError(
+            f"Glue database {t.name} holds tables dpn does not delete ({shown}); Glue would "
+            "delete them with it: move or delete them first, or keep the database"
+        )
 
 
 def _glue_table_database(n: _New) -> str:
@@ -848,11 +877,18 @@ def _role_clear(c: Client, t: _Target, state: ResourceState) -> None:
     for page in c.get_paginator("list_role_policies").paginate(RoleName=t.name):
         for policy_name in page["PolicyNames"]:
             c.delete_role_policy(RoleName=t.name, PolicyName=policy_name)
-    for page in c.get_paginator("list_instance_profiles_for_role").paginate(RoleName=t.name):
-        for profile in page["InstanceProfiles"]:
-            c.remove_role_from_instance_profile(
-                InstanceProfileName=profile["InstanceProfileName"], RoleName=t.name
-            )
+    profiles = [
+        profile["InstanceProfileName"]
+        for page in c.get_paginator("list_instance_profiles_for_role").paginate(RoleName=t.name)
+        for profile in page["InstanceProfiles"]
+    ]
+    if profiles:
+        # dpn makes no instance profiles: they are someone else's, and so are the machines
+        # that run with them.
+        raise AwsProviderError(
+            f"IAM role {t.name} is in instance profile(s) {', '.join(profiles)}, which dpn did "
+            "not make: remove it from them first, or keep the role"
+        )
 
 
 def _policy_document(n: _New) -> Kw:
@@ -909,14 +945,27 @@ def _policy_apply(c: Client, n: _New, t: _Target, changed: Kw) -> None:
 
 
 def _policy_clear(c: Client, t: _Target, state: ResourceState) -> None:
-    """IAM refuses to delete a policy that is attached or has non-default versions."""
+    """IAM refuses to delete a policy that is attached or has non-default versions.
+
+    It is detached from roles that are dpn's; attached to anything else (a user, a group, a
+    role dpn did not make) it is not deleted: that would take permissions from them.
+    """
+    ours: list[str] = []
+    foreign: list[str] = []
     for page in c.get_paginator("list_entities_for_policy").paginate(PolicyArn=t.id):
         for role in page.get("PolicyRoles", []):
-            c.detach_role_policy(RoleName=role["RoleName"], PolicyArn=t.id)
-        for user in page.get("PolicyUsers", []):
-            c.detach_user_policy(UserName=user["UserName"], PolicyArn=t.id)
-        for group in page.get("PolicyGroups", []):
-            c.detach_group_policy(GroupName=group["GroupName"], PolicyArn=t.id)
+            tags = _from_kv(c.list_role_tags(RoleName=role["RoleName"]).get("Tags"))
+            mine = tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
+            (ours if mine else foreign).append(role["RoleName"])
+        foreign += [f"user {u['UserName']}" for u in page.get("PolicyUsers", [])]
+        foreign += [f"group {g['GroupName']}" for g in page.get("PolicyGroups", [])]
+    if foreign:
+        raise AwsProviderError(
+            f"IAM policy {t.name} is attached to {', '.join(foreign)}, which dpn did not "
+            "make: detach it there first, or keep the policy"
+        )
+    for role_name in ours:
+        c.detach_role_policy(RoleName=role_name, PolicyArn=t.id)
     for version in c.list_policy_versions(PolicyArn=t.id)["Versions"]:
         if not version["IsDefaultVersion"]:
             c.delete_policy_version(PolicyArn=t.id, VersionId=version["VersionId"])
@@ -1339,6 +1388,8 @@ _APIS: dict[str, _Api] = {
         tag=_glue_tag("database"),
         delete=lambda c, t: c.delete_database(Name=t.name),
         created=lambda r, t: t.name,
+        clear=_glue_database_clear,
+        incarnation=lambda r: r["Database"].get("CreateTime"),
         settings=_settings(
             "description location_uri",
             lambda n: _glue_database_settings(_glue_database_input(n)),
@@ -1355,6 +1406,7 @@ _APIS: dict[str, _Api] = {
         tag=None,
         delete=lambda c, t: c.delete_table(DatabaseName=t.database, Name=t.name),
         created=lambda r, t: f"{t.database}.{t.name}",
+        incarnation=lambda r: r["Table"].get("CreateTime"),
         settings=_settings(
             "columns partition_keys format location description",
             lambda n: _glue_table_settings(_glue_table_input(n)),
@@ -1371,6 +1423,7 @@ _APIS: dict[str, _Api] = {
         tag=_glue_tag("crawler"),
         delete=lambda c, t: c.delete_crawler(Name=t.name),
         created=lambda r, t: t.name,
+        incarnation=lambda r: r["Crawler"].get("CreationTime"),
     ),
     "aws_lambda_function": _Api(
         "lambda",
@@ -1401,6 +1454,7 @@ _APIS: dict[str, _Api] = {
         created=lambda r, t: r["Role"]["Arn"],
         configure=_role_configure,
         clear=_role_clear,
+        incarnation=lambda r: r["Role"].get("RoleId"),
         settings=_settings(
             "trust_policy assume_role_service description max_session_duration managed_policy_arns",
             _role_wanted,
@@ -1418,6 +1472,7 @@ _APIS: dict[str, _Api] = {
         delete=lambda c, t: c.delete_policy(PolicyArn=t.id),
         created=lambda r, t: r["Policy"]["Arn"],
         clear=_policy_clear,
+        incarnation=lambda r: r["Policy"].get("PolicyId"),
         settings=_settings("policy_document", _policy_document, _policy_current, _policy_apply),
     ),
     "aws_kinesis_stream": _Api(
@@ -1431,8 +1486,11 @@ _APIS: dict[str, _Api] = {
         ),
         tags=_stream_tags,
         tag=lambda c, t, tags: c.add_tags_to_stream(StreamName=t.name, Tags=tags),
-        delete=lambda c, t: c.delete_stream(StreamName=t.name, EnforceConsumerDeletion=True),
+        # Consumers are registered by whoever reads the stream: a stream that has any is
+        # not deleted (Kinesis refuses), rather than taking them with it.
+        delete=lambda c, t: c.delete_stream(StreamName=t.name, EnforceConsumerDeletion=False),
         retag=True,
+        incarnation=lambda r: r["StreamDescriptionSummary"].get("StreamCreationTimestamp"),
         ready=("stream_exists", lambda t: {"StreamName": t.name}),
         gone=("stream_not_exists", lambda t: {"StreamName": t.name}),
         configure=_stream_configure,
@@ -1456,6 +1514,7 @@ _APIS: dict[str, _Api] = {
         delete=lambda c, t: c.delete_delivery_stream(DeliveryStreamName=t.name),
         created=lambda r, t: r["DeliveryStreamARN"],
         ready=("DeliveryStreamActive", lambda t: {"DeliveryStreamName": t.name}),
+        incarnation=lambda r: r["DeliveryStreamDescription"].get("CreateTimestamp"),
         settings=_settings(
             "buffer_seconds buffer_mb compression prefix",
             lambda n: _firehose_view(_firehose_delivery(n)),
@@ -1476,6 +1535,7 @@ _APIS: dict[str, _Api] = {
         gone=("table_not_exists", lambda t: {"TableName": t.name}),
         configure=_dynamodb_configure,
         archive=_ddb_backup,
+        incarnation=lambda r: r["Table"].get("TableId") or r["Table"].get("CreationDateTime"),
         settings=_settings(
             "billing_mode read_capacity write_capacity ttl_attribute",
             _dynamodb_wanted,
@@ -1534,6 +1594,7 @@ _APIS: dict[str, _Api] = {
         tag=lambda c, t, tags: c.tag_resource(resourceArn=t.id, tags=_kv(tags, "key", "value")),
         delete=lambda c, t: c.delete_state_machine(stateMachineArn=t.id),
         created=lambda r, t: r["stateMachineArn"],
+        incarnation=lambda r: r.get("creationDate"),
         exclusive=False,
         settings=_settings("definition", _sfn_wanted, _sfn_current, _sfn_apply),
     ),
@@ -1686,7 +1747,12 @@ class AwsProvider:
             if _is(exc, NOT_FOUND, api.service):
                 return None
             raise
-        return ResourceState(type_key, name, resource_id, tags, dict(scope))
+        incarnation = _incarnation(api.incarnation(found)) if api.incarnation else None
+        return ResourceState(type_key, name, resource_id, tags, dict(scope), incarnation)
+
+    def identity(self) -> dict[str, str]:
+        """The account and region this provider acts in (STS `GetCallerIdentity`, once)."""
+        return {"account": self.account_id, "region": self.region}
 
     def delete(self, state: ResourceState) -> None:
         api = _api(state.type_key)

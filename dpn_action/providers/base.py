@@ -37,6 +37,9 @@ class Operation:
     #: names of the parents the resource is named within: {"database": ...} for a Glue
     #: table, {"catalog": ..., "schema": ...} for a Unity Catalog table, {} otherwise.
     scope: dict[str, str] = field(default_factory=dict)
+    #: properties whose values may carry secrets (a Lambda function's environment, inline
+    #: code): a log keeps only their digests
+    sensitive: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,10 @@ class ResourceState:
     resource_id: str
     tags: dict[str, str] = field(default_factory=dict)
     scope: dict[str, str] = field(default_factory=dict)
+    #: what tells this resource apart from another one made later under the same name, where
+    #: the cloud says it when the resource is read: an id it assigns (an IAM role's `RoleId`,
+    #: a DynamoDB table's `TableId`) or its creation time. None when unknown.
+    incarnation: str | None = None
 
     @property
     def managed_by_dpn(self) -> bool:
@@ -56,6 +63,11 @@ class ResourceState:
     @property
     def transaction_id(self) -> str | None:
         return self.tags.get(TXN_TAG_KEY)
+
+    @property
+    def marks(self) -> dict[str, str]:
+        """dpn's ownership marks on the resource (none, or `managed-by` and the transaction)."""
+        return {k: self.tags[k] for k in (MANAGED_BY_KEY, TXN_TAG_KEY) if k in self.tags}
 
 
 class Provider(Protocol):
@@ -129,6 +141,53 @@ class SettingsUpdater(Protocol):
         of `op.depends_on` that exist to what they are (a Lambda function's role, ...).
         """
         ...
+
+
+def not_ours(recorded: ResourceState, current: ResourceState) -> str | None:
+    """Why `current`, what the cloud holds now where `recorded` was, is not that resource;
+    None when it provably is. Every delete path (rollback, recovery, `dpn delete`) asks this
+    right before deleting, and deletes nothing for which it gives a reason.
+
+    Provably the same resource: it carries exactly the ownership marks that were recorded
+    (the same `dpn-transaction`; or none at all, for a create that was interrupted before
+    its marks were written), and, where both are known, the same incarnation. A resource
+    that someone else made under the name after dpn's was deleted fails the first test
+    unless it copied dpn's marks, and the second where the cloud tells incarnations apart.
+    """
+    if current.marks != recorded.marks:
+        if not current.marks:
+            return "it carries no dpn ownership marks"
+        if recorded.transaction_id and current.transaction_id != recorded.transaction_id:
+            made = current.transaction_id or "no transaction"
+            return f"it carries the mark of {made}, not of {recorded.transaction_id}"
+        return "its dpn ownership marks are not the ones recorded"
+    if recorded.incarnation and current.incarnation != recorded.incarnation:
+        return (
+            f"it is another resource under the same name ({current.incarnation or 'unknown'}, "
+            f"recorded {recorded.incarnation})"
+        )
+    return None
+
+
+def locate(provider: Provider, recorded: ResourceState) -> ResourceState | None:
+    """What the cloud holds now where `recorded` was: the resource with the recorded id where
+    the cloud lets names repeat (a provider's optional `locate(state)`), else by name."""
+    find = getattr(provider, "locate", None)
+    if callable(find):
+        found: ResourceState | None = find(recorded)
+        return found
+    return provider.read(recorded.type_key, recorded.name, dict(recorded.scope))
+
+
+def identity(provider: object) -> dict[str, str] | None:
+    """Where a provider acts (an AWS account and region, a Databricks host), from its
+    optional `identity()` method; None when it cannot say. A transaction records it, and
+    recovery refuses to act on a log made elsewhere."""
+    find = getattr(provider, "identity", None)
+    if not callable(find):
+        return None
+    found = find()
+    return {str(k): str(v) for k, v in found.items()} if found else None
 
 
 def settings_of(provider: object, type_key: str) -> frozenset[str]:

@@ -1153,6 +1153,24 @@ class DatabricksProvider:
         owned = [s for s in states if s.managed_by_dpn]
         return (owned or states)[0] if states else None
 
+    def locate(self, state: ResourceState) -> ResourceState | None:
+        """What holds `state`'s name now: the resource with its id when there is one (some
+        names repeat: two clusters may share one), else another under the name, else None."""
+        found = self._find(_kind(state.type_key), state.name, dict(state.scope))
+        same = [s for s in found if s.resource_id == state.resource_id]
+        return (same or found)[0] if found else None
+
+    def identity(self) -> dict[str, str]:
+        """The workspace (or, for an account-only plan, the account) this provider acts in."""
+        try:
+            config = self.workspace_client.config
+        except Exception:
+            config = self.account_client.config
+        out = {"host": str(config.host or "").rstrip("/").lower()}
+        if getattr(config, "account_id", None):
+            out["account"] = str(config.account_id)
+        return out
+
     def delete(self, state: ResourceState) -> None:
         kind = _kind(state.type_key)
         method, param = kind.delete

@@ -1,13 +1,17 @@
-"""Named crash points for tests of durability and recovery.
+"""Faults for tests of durability and recovery: named crash points, and a full disk.
 
 Setting `DPN_TEST_CRASH_AT=<point>[:<n>]` makes the process kill itself (SIGKILL: no cleanup,
 no buffered output flushed, exactly like a lost runner) the n-th time (default 1st) the code
-passes `<point>`. The variable is read once at import; without it `crash_point` is one
-comparison against None. It is for tests only and is never needed in production.
+passes `<point>`. Setting `DPN_TEST_DISK_FULL=<n>[-[<m>]]` makes the n-th write to a WAL
+file (1-based, counting every write of `txn.wal`), through the m-th (`<n>-`: every later
+one), write half its bytes and then fail with ENOSPC, as a disk that fills up does.
+The variables are read once at import; without them each hook is one comparison against
+None. They are for tests only and are never needed in production.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import threading
@@ -91,3 +95,46 @@ def configure(value: str | None) -> None:
     global _target, _hits
     _target = _parse(value)
     _hits = 0
+
+
+DISK_FULL_ENV = "DPN_TEST_DISK_FULL"
+
+
+def _parse_disk_full(value: str | None) -> tuple[int, float] | None:
+    if not value:
+        return None
+    first, dash, last = value.partition("-")
+    try:
+        start = int(first)
+        stop = float("inf") if dash and not last else float(int(last) if last else start)
+    except ValueError:
+        raise ValueError(f"{DISK_FULL_ENV}={value!r}: expected <n>, <n>-<m> or <n>-") from None
+    if start < 1 or stop < start:
+        raise ValueError(f"{DISK_FULL_ENV}={value!r}: writes are counted from 1")
+    return start, stop
+
+
+_disk_full: tuple[int, float] | None = _parse_disk_full(os.environ.get(DISK_FULL_ENV))
+_writes = 0
+
+
+def write(fd: int, data: memoryview) -> int:
+    """`os.write`, unless the environment asked for a full disk at this write."""
+    if _disk_full is None:
+        return os.write(fd, data)
+    global _writes
+    with _hits_lock:
+        _writes += 1
+        failing = _disk_full[0] <= _writes <= _disk_full[1]
+    if not failing:
+        return os.write(fd, data)
+    if len(data) > 1:
+        os.write(fd, data[: len(data) // 2])
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def configure_disk_full(value: str | None) -> None:
+    """Re-read the full-disk setting (for tests that run in-process)."""
+    global _disk_full, _writes
+    _disk_full = _parse_disk_full(value)
+    _writes = 0

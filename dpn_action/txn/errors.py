@@ -27,6 +27,11 @@ class WalCorruptError(TxnError):
         )
 
 
+class WalWriteError(TxnError):
+    """A WAL record could not be written (a full disk, say). No cloud call follows an intent
+    that is not durable, so the run stops; the log stays a valid prefix for recovery."""
+
+
 class LockTimeoutError(TxnError):
     """Another process held the WAL lock for longer than we were willing to wait."""
 

@@ -5,21 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 
-from dpn_action.providers.base import Operation, Provider, archive_types
+from dpn_action.providers.base import Operation, Provider, archive_types, identity
 from dpn_action.txn.crash import crash_point
-from dpn_action.txn.errors import UnfinishedTransactionError
+from dpn_action.txn.errors import TxnError, UnfinishedTransactionError
 from dpn_action.txn.graph import validate_plan
 from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, WalLock
 from dpn_action.txn.log import KIND_DELETE, TxnLog, op_to_json
 from dpn_action.txn.model import (
     DEFAULT_MAX_PARALLEL,
+    Cancel,
     Conflict,
     ProgressCallback,
     TxnResult,
     TxnStatus,
 )
 from dpn_action.txn.recovery import recover_locked
-from dpn_action.txn.runner import Run, delete_targets, host_info, preflight
+from dpn_action.txn.runner import Run, delete_targets, describe, host_info, preflight
 from dpn_action.txn.wal import DEFAULT_WAL_DIR, WalWriter, new_txn_id
 
 
@@ -33,6 +34,8 @@ def apply(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     on_progress: ProgressCallback | None = None,
     origins: Mapping[str, str] | None = None,
+    context: Mapping[str, object] | None = None,
+    cancel: Cancel | None = None,
 ) -> TxnResult:
     """Create `operations` as one transaction, all or nothing.
 
@@ -44,7 +47,10 @@ def apply(
 
     `dry_run` only runs the pre-flight reads: no lock, no WAL, nothing created.
     `origins` (key -> the blueprint entry it comes from, `file#pointer`) is kept in the
-    begin record, so a later `dpn update` can tell a renamed entry from a new one.
+    begin record, so a later `dpn update` can tell a renamed entry from a new one; so is
+    `context` (what the plan was made from: environment, blueprints) and where each
+    provider acts (`providers.base.identity`), which recovery checks. `cancel`, once set
+    (by a signal), stops it like a failure: nothing new starts, and it rolls back.
     Raises `PlanError` for an invalid plan, `LockTimeoutError` when another process keeps
     the lock, `UnfinishedTransactionError` when an earlier transaction needs a person
     (`ROLLBACK_FAILED`), `WalCorruptError` for a damaged WAL.
@@ -58,6 +64,8 @@ def apply(
     begin: dict[str, object] = {}
     if origins:
         begin["origins"] = {k: v for k, v in origins.items() if k in {op.key for op in ops}}
+    if context:
+        begin["context"] = dict(context)
     return _transaction(
         ops,
         providers,
@@ -68,6 +76,7 @@ def apply(
         max_parallel=max_parallel,
         lock_timeout=lock_timeout,
         on_progress=on_progress,
+        cancel=cancel,
     )
 
 
@@ -82,6 +91,8 @@ def destroy(
     dry_run: bool = False,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     on_progress: ProgressCallback | None = None,
+    context: Mapping[str, object] | None = None,
+    cancel: Cancel | None = None,
 ) -> TxnResult:
     """Delete the planned resources that exist and are ours, as one delete transaction.
 
@@ -117,16 +128,20 @@ def destroy(
                 f"{k}: {e}" for k, e in pre.errors.items()
             )
         return result
+    begin: dict[str, object] = {"kind": KIND_DELETE, "archive": archive}
+    if context:
+        begin["context"] = dict(context)
     return _transaction(
         ops,
         providers,
         Path(wal_dir),
-        {"kind": KIND_DELETE, "archive": archive},
+        begin,
         lambda run: run.destroy(None if only is None else set(only), archiving),
         purpose="delete",
         max_parallel=max_parallel,
         lock_timeout=lock_timeout,
         on_progress=on_progress,
+        cancel=cancel,
     )
 
 
@@ -141,8 +156,10 @@ def _transaction(
     max_parallel: int,
     lock_timeout: float,
     on_progress: ProgressCallback | None,
+    cancel: Cancel | None,
 ) -> TxnResult:
     """Lock, finish earlier transactions, write `begin`, run `body`."""
+    target = _target(ops, providers)
     with WalLock(wal_dir, timeout=lock_timeout, purpose=purpose) as lock:
         recovered = recover_locked(
             wal_dir, providers, max_parallel=max_parallel, on_progress=on_progress
@@ -158,16 +175,40 @@ def _transaction(
             **begin_fields,
             "ops": [op_to_json(op) for op in ops],
             "max_parallel": max_parallel,
+            "target": target,
             **host_info(),
         }
         with WalWriter.create(wal_dir, txn_id, begin) as writer:
             log = TxnLog(txn_id, writer.path)
             log.feed(writer.begin_record)
+            log.ops = {op.key: op for op in ops}  # the values, not the log's digests
+            log.values_known = True
             crash_point("after-begin")
-            run = Run(log, writer, providers, max_parallel=max_parallel, progress=on_progress)
+            run = Run(
+                log,
+                writer,
+                providers,
+                max_parallel=max_parallel,
+                progress=on_progress,
+                cancel=cancel,
+            )
             result = body(run)
     result.recovered = recovered
     return result
+
+
+def _target(ops: list[Operation], providers: Mapping[str, Provider]) -> dict[str, object]:
+    """Where each provider the plan uses acts, for the begin record. Asking may be the first
+    call to a cloud: when it fails, nothing has been written yet."""
+    out: dict[str, object] = {}
+    for name in sorted({op.provider for op in ops}):
+        try:
+            found = identity(providers[name])
+        except Exception as exc:
+            raise TxnError(f"cannot tell where the {name} provider acts: {describe(exc)}") from exc
+        if found:
+            out[name] = found
+    return out
 
 
 def _dry_run(

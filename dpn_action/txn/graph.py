@@ -81,12 +81,14 @@ def walk(
     stop_on_failure: bool,
     on_start: Callable[[str], None] | None = None,
     on_finish: Callable[[str, BaseException | None], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> WalkResult:
     """Run `work(key)` for every key once all its `prereqs` (a subset of `keys`) succeeded.
 
-    At most `max_parallel` run at once. After a failure with `stop_on_failure`, nothing new
-    starts and the calls already running are waited for. A key whose prerequisite failed is
-    never started. Callbacks run on the calling thread.
+    At most `max_parallel` run at once. After a failure with `stop_on_failure`, or once
+    `should_stop()` says so, nothing new starts and the calls already running are waited
+    for. A key whose prerequisite failed is never started. Callbacks run on the calling
+    thread.
     """
     if max_parallel < 1:
         raise ValueError("max_parallel must be at least 1")
@@ -101,7 +103,9 @@ def walk(
     running: dict[Future[None], str] = {}
     with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="dpn-txn") as pool:
         while True:
-            stopping = stop_on_failure and bool(result.failed)
+            stopping = (stop_on_failure and bool(result.failed)) or bool(
+                should_stop and should_stop()
+            )
             while ready and not stopping and len(running) < max_parallel:
                 key = ready.popleft()
                 if on_start:

@@ -7,6 +7,7 @@ same view, so what a crashed run knew is exactly what recovery knows.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from dpn_action.txn.model import (
     TxnResult,
     TxnStatus,
 )
-from dpn_action.txn.wal import Record, WalRead, txn_id_of
+from dpn_action.txn.wal import Record, WalRead, canonical, txn_id_of
 
 # Record types. docs/wal.md describes each one's fields.
 BEGIN = "begin"
@@ -36,6 +37,7 @@ ABORT = "abort"
 RECOVER = "recover"
 RETAINED = "retained"
 SKIPPED = "skipped"
+NOT_OURS = "not-ours"
 END = "end"
 
 CREATE = "create"
@@ -46,18 +48,44 @@ KIND_CREATE = "create"
 KIND_DELETE = "delete"
 
 
+DIGEST_PREFIX = "sha256:"
+
+
+def digest(value: Any) -> str:
+    """What a log keeps of a value that may be a secret: `sha256:<hex>` of its canonical
+    JSON. Equal values give equal digests, so a later run can still tell a change."""
+    return DIGEST_PREFIX + hashlib.sha256(canonical({"v": value})).hexdigest()
+
+
+def redact(properties: Mapping[str, Any], sensitive: tuple[str, ...]) -> dict[str, Any]:
+    """`properties` with each sensitive one that has a value replaced by its digest."""
+    return {k: digest(v) if k in sensitive and v is not None else v for k, v in properties.items()}
+
+
+def redacted(op: Operation) -> list[str]:
+    """The properties of `op` (read back from a log) that hold a digest, not their value."""
+    return [
+        k
+        for k in op.sensitive
+        if isinstance(v := op.properties.get(k), str) and v.startswith(DIGEST_PREFIX)
+    ]
+
+
 def op_to_json(op: Operation) -> dict[str, Any]:
-    return {
+    data = {
         "key": op.key,
         "type_key": op.type_key,
         "provider": op.provider,
         "name": op.name,
-        "properties": op.properties,
+        "properties": redact(op.properties, op.sensitive),
         "tags": op.tags,
         "depends_on": list(op.depends_on),
         "refs": op.refs,
         "scope": op.scope,
     }
+    if op.sensitive:
+        data["sensitive"] = list(op.sensitive)
+    return data
 
 
 def op_from_json(data: Mapping[str, Any]) -> Operation:
@@ -71,26 +99,32 @@ def op_from_json(data: Mapping[str, Any]) -> Operation:
         depends_on=tuple(data.get("depends_on") or ()),
         refs=dict(data.get("refs") or {}),
         scope=dict(data.get("scope") or {}),
+        sensitive=tuple(data.get("sensitive") or ()),
     )
 
 
 def state_to_json(state: ResourceState) -> dict[str, Any]:
-    return {
+    data = {
         "type_key": state.type_key,
         "name": state.name,
         "resource_id": state.resource_id,
         "tags": state.tags,
         "scope": state.scope,
     }
+    if state.incarnation is not None:
+        data["incarnation"] = state.incarnation
+    return data
 
 
 def state_from_json(data: Mapping[str, Any]) -> ResourceState:
+    incarnation = data.get("incarnation")
     return ResourceState(
         type_key=data["type_key"],
         name=data["name"],
         resource_id=data["resource_id"],
         tags=dict(data.get("tags") or {}),
         scope=dict(data.get("scope") or {}),
+        incarnation=str(incarnation) if incarnation is not None else None,
     )
 
 
@@ -105,6 +139,8 @@ class KeyInfo:
     target: bool = False
     #: resolved as created although it carried no marks (an interrupted late-marked create)
     unmarked: bool = False
+    #: NOT_OURS: why what the delete found is not the recorded resource
+    reason: str | None = None
 
 
 class TxnLog:
@@ -136,6 +172,13 @@ class TxnLog:
         self.kept: dict[str, str] = {}
         #: keys this transaction's pre-flight found absent
         self.absent_at_preflight: set[str] = set()
+        #: provider -> where it acted (account, region, host), as the begin record says
+        self.target: dict[str, dict[str, str]] = {}
+        #: what the transaction was planned from: `environment`, `blueprints`
+        self.context: dict[str, Any] = {}
+        #: `ops` hold the planned values; read back from a log they hold digests of the
+        #: sensitive ones instead (see `redact`), so they cannot be created from
+        self.values_known = False
 
     @classmethod
     def from_read(cls, read: WalRead) -> TxnLog:
@@ -164,6 +207,8 @@ class TxnLog:
             self.kind = str(record.get("kind") or KIND_CREATE)
             self.archive = bool(record.get("archive"))
             self.origins = dict(record.get("origins") or {})
+            self.target = {str(k): dict(v) for k, v in (record.get("target") or {}).items()}
+            self.context = dict(record.get("context") or {})
             for data in record["ops"]:
                 op = op_from_json(data)
                 self.ops[op.key] = op
@@ -218,6 +263,9 @@ class TxnLog:
                 info.state = KeyState.ABSENT
         elif kind == RETAINED:
             info.state = KeyState.RETAINED
+        elif kind == NOT_OURS:
+            info.state = KeyState.NOT_OURS
+            info.reason = record.get("reason")
         elif kind == SKIPPED:
             info.state = KeyState.SKIPPED
 
@@ -290,6 +338,9 @@ class TxnLog:
             deleted=[k for k, i in keys.items() if i.target and i.state in _GONE],
             targets=[k for k, i in keys.items() if i.target],
             kept=dict(self.kept),
+            not_ours={
+                k: i.reason or "not ours" for k, i in keys.items() if i.state is KeyState.NOT_OURS
+            },
             kind=self.kind,
         )
 

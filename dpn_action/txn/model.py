@@ -26,6 +26,9 @@ class TxnStatus(StrEnum):
     PLANNED = "PLANNED"  # dry run only: pre-flight passed, `to_create` would be created
     UNFINISHED = "UNFINISHED"  # listing only: no final record (running, or crashed)
     CORRUPT = "CORRUPT"  # listing only: the WAL is damaged before its last line
+    #: listing only: the file holds no complete begin record, so nothing was sent to a cloud;
+    #: recovery sets the file aside
+    NEVER_STARTED = "NEVER_STARTED"
 
 
 #: Statuses after which a transaction needs nothing more.
@@ -56,6 +59,9 @@ class KeyState(StrEnum):
     DELETED = "deleted"
     RETAINED = "retained"  # kept on purpose during continue-rollback
     SKIPPED = "skipped"  # declared gone by the operator during continue-rollback
+    #: a delete found something else under the name (not provably the resource recorded):
+    #: kept, never deleted; what was recorded is gone
+    NOT_OURS = "not-ours"
 
 
 IN_DOUBT = frozenset({KeyState.CREATING, KeyState.CREATE_FAILED})
@@ -101,6 +107,9 @@ class TxnResult:
     targets: list[str] = field(default_factory=list)
     #: a delete transaction: each existing resource it leaves in place, with the reason
     kept: dict[str, str] = field(default_factory=dict)
+    #: keys whose delete found a resource that is not provably the one recorded: kept, with
+    #: the reason (someone else's resource under the same name)
+    not_ours: dict[str, str] = field(default_factory=dict)
     #: "create" (`dpn create`) or "delete" (`dpn delete`)
     kind: str = "create"
     #: what each created or adopted key is in the cloud now (committed transactions)
@@ -139,3 +148,22 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+class Cancel:
+    """A request to stop, set from a signal handler (or any thread).
+
+    Once set, a transaction starts no new cloud call, lets the running ones finish, and rolls
+    back what it created, as after a failure; the rollback itself is never cut short by it.
+    Setting it is one assignment, safe inside a signal handler.
+    """
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def set(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+
+    def is_set(self) -> bool:
+        return self.reason is not None

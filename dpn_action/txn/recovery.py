@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from dpn_action.providers.base import Provider
+from dpn_action.providers.base import Provider, identity
 from dpn_action.txn.crash import crash_point
 from dpn_action.txn.errors import PlanError, TxnError, WalCorruptError
 from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, WalLock
@@ -14,6 +15,7 @@ from dpn_action.txn.model import (
     DEFAULT_MAX_PARALLEL,
     IN_DOUBT,
     PRESENT,
+    Cancel,
     KeyState,
     ProgressCallback,
     TxnResult,
@@ -22,7 +24,9 @@ from dpn_action.txn.model import (
 from dpn_action.txn.runner import Run, host_info
 from dpn_action.txn.wal import (
     DEFAULT_WAL_DIR,
+    WalRead,
     WalWriter,
+    keep_copy,
     list_wal_files,
     read_wal,
     txn_id_of,
@@ -38,19 +42,28 @@ def recover(
     max_parallel: int = DEFAULT_MAX_PARALLEL,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     on_progress: ProgressCallback | None = None,
+    cancel: Cancel | None = None,
 ) -> list[TxnResult]:
     """Finish every unfinished transaction in `wal_dir`, oldest first.
 
     Creates in doubt (an intent without outcome, or a call that raised) are settled by
     reading the resource: it was created if it exists and carries the transaction's tag.
-    Then the transaction is rolled back, or with `forward` completed, unless it had already
-    decided to roll back. Returns one result per transaction that needed work, plus the
-    `ROLLBACK_FAILED` ones, which are left for `continue_rollback`.
+    A transaction whose every operation is then known done is completed (committed work is
+    never undone, whatever happened to its last records); any other is rolled back, or with
+    `forward` completed, unless it had already decided to roll back. A log made in another
+    account or workspace than the providers' is refused (`TxnError`), never acted on.
+    Returns one result per transaction that needed work, plus the `ROLLBACK_FAILED` ones,
+    which are left for `continue_rollback`.
     """
     wal_dir = Path(wal_dir)
     with WalLock(wal_dir, timeout=lock_timeout, purpose="recover"):
         return recover_locked(
-            wal_dir, providers, forward=forward, max_parallel=max_parallel, on_progress=on_progress
+            wal_dir,
+            providers,
+            forward=forward,
+            max_parallel=max_parallel,
+            on_progress=on_progress,
+            cancel=cancel,
         )
 
 
@@ -61,19 +74,59 @@ def recover_locked(
     forward: bool = False,
     max_parallel: int = DEFAULT_MAX_PARALLEL,
     on_progress: ProgressCallback | None = None,
+    cancel: Cancel | None = None,
 ) -> list[TxnResult]:
     """`recover` for a caller that already holds the WAL lock (the executor)."""
     results: list[TxnResult] = []
     for path in list_wal_files(wal_dir):
-        log = TxnLog.from_read(read_wal(path))
-        if log.finished or log.records == 0:
-            continue  # done, or an empty file: nothing was ever sent to a cloud
+        read = read_wal(path)
+        log = TxnLog.from_read(read)
+        if log.finished:
+            continue
+        if log.records == 0:
+            results.append(_set_aside(read))
+            continue
         if log.status is TxnStatus.ROLLBACK_FAILED:
             results.append(log.result())
             continue
-        run = _open_run(path, providers, max_parallel, on_progress)
+        run = _open_run(path, providers, max_parallel, on_progress, cancel)
         results.append(_recover_one(run, forward=forward))
     return results
+
+
+def _set_aside(read: WalRead) -> TxnResult:
+    """A file without a complete begin record: nothing was ever sent to a cloud (the begin
+    record is durable before anything else). It is moved aside, keeping its bytes."""
+    copy = keep_copy(read.path)
+    os.unlink(read.path)
+    return TxnResult(
+        txn_id_of(read.path),
+        TxnStatus.NEVER_STARTED,
+        wal_path=copy,
+        error=f"no complete begin record ({read.torn or 'empty file'}): nothing was sent to a "
+        f"cloud; the file was set aside as {copy.name}",
+    )
+
+
+def check_target(log: TxnLog, providers: Mapping[str, Provider]) -> None:
+    """Refuse a log made in another account, region or workspace than `providers` act in."""
+    for name, recorded in sorted(log.target.items()):
+        provider = providers.get(name)
+        current = identity(provider) if provider is not None else None
+        if not current:
+            continue
+        differ = {
+            k: (v, current[k]) for k, v in recorded.items() if k in current and current[k] != v
+        }
+        if differ:
+            was = ", ".join(f"{k} {v[0]}" for k, v in sorted(differ.items()))
+            now = ", ".join(f"{k} {v[1]}" for k, v in sorted(differ.items()))
+            raise PlanError(
+                f"transaction {log.txn_id} ({log.path}) was made in {name} {was}, but this run "
+                f"is configured for {name} {now}: its log is not acted on here. Recover it with "
+                "the credentials it was made with, or move the file out of this WAL directory "
+                "if it does not belong to it."
+            )
 
 
 def _open_run(
@@ -81,17 +134,21 @@ def _open_run(
     providers: Mapping[str, Provider],
     max_parallel: int,
     on_progress: ProgressCallback | None,
+    cancel: Cancel | None = None,
 ) -> Run:
-    writer, read = WalWriter.open(path)  # repairs a torn last record, keeping a copy
-    log = TxnLog.from_read(read)
+    log = TxnLog.from_read(read_wal(path))
     missing = sorted({op.provider for op in log.ops.values()} - set(providers))
     if missing:
-        writer.close()
         raise PlanError(
             f"transaction {log.txn_id} ({path}) needs providers {', '.join(missing)}, "
             "which are not configured; cannot recover it"
         )
-    return Run(log, writer, providers, max_parallel=max_parallel, progress=on_progress)
+    check_target(log, providers)
+    writer, read = WalWriter.open(path)  # repairs a torn last record, keeping a copy
+    log = TxnLog.from_read(read)
+    return Run(
+        log, writer, providers, max_parallel=max_parallel, progress=on_progress, cancel=cancel
+    )
 
 
 def _recover_one(run: Run, *, forward: bool) -> TxnResult:
@@ -105,6 +162,11 @@ def _recover_one(run: Run, *, forward: bool) -> TxnResult:
         run.resolve_in_doubt(include_pending=log.torn)
         crash_point("recovery-after-resolve")
         unmarked = [k for k, i in log.keys.items() if i.unmarked]
+        if log.abort_reason is None and log.preflighted and not unmarked and _all_done(log):
+            # Every operation is known done: this is committed work whose end record was
+            # lost or damaged. It is completed, never undone.
+            done = any(i.ever_created for i in log.keys.values())
+            return run.end(TxnStatus.COMMITTED if done else TxnStatus.NOTHING_TO_DO)
         if mode == "forward" and not log.keys_in(IN_DOUBT) and not unmarked:
             return run.forward()
         reason = log.abort_reason or "recovery: rolled back a transaction a crash interrupted"
@@ -114,6 +176,10 @@ def _recover_one(run: Run, *, forward: bool) -> TxnResult:
                 f"{', '.join(unmarked)} was interrupted before its ownership marks were written"
             )
         return run.abort_and_roll_back(reason)
+
+
+def _all_done(log: TxnLog) -> bool:
+    return all(i.state in (KeyState.CREATED, KeyState.ADOPTED) for i in log.keys.values())
 
 
 def _recover_delete(run: Run) -> TxnResult:
@@ -199,6 +265,17 @@ def status(wal_dir: Path | str = DEFAULT_WAL_DIR) -> list[TxnResult]:
             out.append(TxnResult(txn_id_of(path), TxnStatus.CORRUPT, wal_path=path, error=str(exc)))
             continue
         log = TxnLog.from_read(read)
+        if log.records == 0:
+            out.append(
+                TxnResult(
+                    txn_id_of(path),
+                    TxnStatus.NEVER_STARTED,
+                    wal_path=path,
+                    error=f"no complete begin record ({read.torn or 'empty file'}): nothing was "
+                    "sent to a cloud; `dpn recover` sets the file aside",
+                )
+            )
+            continue
         result = log.result()
         if read.torn:
             note = f"last record torn ({read.torn}); recovery will truncate it"

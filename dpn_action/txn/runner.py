@@ -21,7 +21,9 @@ from dpn_action.providers.base import (
     Operation,
     Provider,
     ResourceState,
+    locate,
     marked_after_create,
+    not_ours,
 )
 from dpn_action.txn.crash import crash_point
 from dpn_action.txn.graph import dependents_of, walk
@@ -34,15 +36,18 @@ from dpn_action.txn.log import (
     FAILED,
     INTENT,
     KIND_DELETE,
+    NOT_OURS,
     PREFLIGHT,
     RESOLVED,
     RETAINED,
     TxnLog,
+    redacted,
     state_to_json,
 )
 from dpn_action.txn.model import (
     IN_DOUBT,
     PRESENT,
+    Cancel,
     KeyState,
     Progress,
     ProgressCallback,
@@ -59,6 +64,10 @@ def describe(exc: BaseException) -> str:
 
 def host_info() -> dict[str, Any]:
     return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+class KeptError(Exception):
+    """A rollback step that must not delete: something that stays depends on the resource."""
 
 
 @dataclass(slots=True)
@@ -200,13 +209,17 @@ class Run:
         *,
         max_parallel: int,
         progress: ProgressCallback | None = None,
+        cancel: Cancel | None = None,
     ) -> None:
         self.log = log
         self.writer = writer
         self.providers = providers
         self.max_parallel = max_parallel
         self.progress = progress
+        #: set by a signal: start nothing new, roll back (a rollback is never cut short)
+        self.cancel = cancel or Cancel()
         self._lock = threading.Lock()
+        self._dependents: dict[str, list[str]] = {}
 
     @property
     def txn_id(self) -> str:
@@ -229,6 +242,15 @@ class Run:
         """Pre-flight what is not decided yet, create what is missing, commit or roll back."""
         log = self.log
         todo = log.keys_in({KeyState.PENDING, KeyState.ABSENT})
+        if self.cancel.is_set():
+            return self._stop_before_creating(str(self.cancel.reason))
+        missing = {} if log.values_known else {k: v for k in todo if (v := redacted(log.ops[k]))}
+        if missing:
+            return self.abort_and_roll_back(
+                "cannot complete it: the log keeps only digests of "
+                + "; ".join(f"{', '.join(v)} of {k}" for k, v in missing.items())
+                + " (values that may be secrets); run `dpn create` again instead"
+            )
         pre = preflight(
             [log.ops[k] for k in todo],
             self.providers,
@@ -265,14 +287,25 @@ class Run:
         to_create = log.keys_in({KeyState.PENDING, KeyState.ABSENT})
         if not to_create and not anything_created:
             return self.end(TxnStatus.NOTHING_TO_DO)
+        if self.cancel.is_set():
+            return self._stop_before_creating(str(self.cancel.reason))
         failure = self.create(to_create)
         if failure is not None:
             return self.abort_and_roll_back(failure)
         crash_point("before-commit")
         return self.end(TxnStatus.COMMITTED)
 
+    def _stop_before_creating(self, reason: str) -> TxnResult:
+        log = self.log
+        if any(i.ever_created for i in log.keys.values()) or log.keys_in(IN_DOUBT):
+            return self.abort_and_roll_back(reason)
+        return self.end(TxnStatus.FAILED, f"{reason}: stopped before creating anything")
+
     def create(self, keys: list[str]) -> str | None:
-        """Create `keys` in dependency order; the first failure's message, or None."""
+        """Create `keys` in dependency order; the first failure's message, or None.
+
+        A cancel (a signal) stops it like a failure: nothing new starts, running calls
+        finish, and the message says why it stopped."""
         keyset = set(keys)
         prereqs = {k: [d for d in self.log.ops[k].depends_on if d in keyset] for k in keys}
         counter = _Counter("create", len(keys), self.txn_id, self.progress)
@@ -284,8 +317,11 @@ class Run:
             stop_on_failure=True,
             on_start=counter.start,
             on_finish=lambda key, exc: counter.finish(key, "ok" if exc is None else "failed"),
+            should_stop=self.cancel.is_set,
         )
         if not result.failed:
+            if result.not_started and self.cancel.is_set():
+                return f"{self.cancel.reason}: {len(result.not_started)} not started"
             return None
         first = next(iter(result.failed.items()))
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
@@ -457,7 +493,7 @@ class Run:
         """Delete what this transaction created, dependents before what they depend on."""
         log = self.log
         self.resolve_in_doubt()
-        dependents = dependents_of(log.ops.values())
+        dependents = self._dependents = dependents_of(log.ops.values())
         present = log.keys_in(PRESENT)
         # Never delete something that a resource we keep (or cannot account for) depends on:
         # the cloud would refuse, or worse, cascade into it.
@@ -491,7 +527,9 @@ class Run:
         crash_point("before-rollback-end")
         reasons = dict(blocked)
         for key, exc in result.failed.items():
-            reasons[key] = f"delete failed: {describe(exc)}"
+            reasons[key] = (
+                str(exc) if isinstance(exc, KeptError) else f"delete failed: {describe(exc)}"
+            )
         stuck = set(result.failed) | set(result.not_started)
         for key in result.not_started:
             still = [d for d in dependents.get(key, []) if d in stuck]
@@ -509,23 +547,60 @@ class Run:
             return self.end(TxnStatus.DELETED)
         return self.end(TxnStatus.ROLLED_BACK, log.abort_reason)
 
+    def _foreign_inside(self, key: str) -> list[str]:
+        """Dependents named within `key` (a table in its database) that turned out not to be
+        ours: deleting `key` could take them with it."""
+        name = self.log.ops[key].name
+        return [
+            d
+            for d in self._dependents.get(key, [])
+            if self.log.state(d) is KeyState.NOT_OURS and name in self.log.ops[d].scope.values()
+        ]
+
     def _delete_one(self, key: str) -> None:
+        """Delete one resource this transaction created (or, in a delete transaction, chose),
+        only once the cloud shows it is still that resource (`providers.base.not_ours`).
+
+        What is found under the name is read first. Gone: done. Not provably ours (someone
+        else made a resource under the name after ours was deleted): a `not-ours` record,
+        and it is kept. Ours, but something that is not dpn's depends on it and would go
+        with it: not deleted, left for a person (`KeptError`).
+        """
         _, provider = self._provider(key)
-        state = self.log.keys[key].resource
-        if state is None:  # cannot happen: PRESENT keys always have a recorded resource
+        recorded = self.log.keys[key].resource
+        if recorded is None:  # cannot happen: PRESENT keys always have a recorded resource
             raise RuntimeError(f"{key}: no recorded resource to delete")
         crash_point("rollback-before-intent")
         self.record(INTENT, {"key": key, "action": DELETE})
         crash_point("rollback-after-intent")
         try:
-            # deleting (or archiving) what is already gone is success, by contract
-            if self.log.archive and isinstance(provider, Archiver):
-                provider.archive(state)
-            else:
-                provider.delete(state)
+            current = locate(provider, recorded)
+            reason = None if current is None else not_ours(recorded, current)
+            if current is not None and reason is None:
+                foreign = self._foreign_inside(key)
+                if foreign:
+                    raise KeptError(
+                        f"not deleted: {', '.join(foreign)} in it is not dpn's any more (someone "
+                        "made their own under the name), and would go with it"
+                    )
+                # deleting (or archiving) what is already gone is success, by contract
+                if self.log.archive and isinstance(provider, Archiver):
+                    provider.archive(current)
+                else:
+                    provider.delete(current)
         except Exception as exc:
             self.record(FAILED, {"key": key, "action": DELETE, "error": describe(exc)})
             raise
+        if current is not None and reason is not None:
+            self.record(
+                NOT_OURS,
+                {
+                    "key": key,
+                    "resource": state_to_json(current),
+                    "reason": f"not ours: kept ({reason})",
+                },
+            )
+            return
         crash_point("rollback-after-call")
         self.record(DONE, {"key": key, "action": DELETE})
         crash_point("rollback-after-done")

@@ -8,8 +8,10 @@ Format and guarantees are described in docs/wal.md. In short:
 * `crc` = CRC32 of the record's canonical JSON without `crc`, seeded with the previous
   record's `crc` (0 for the first), so a record cannot be dropped, reordered or altered
   without the next check failing;
-* an append is write + flush + fsync before it returns; the file appears (by an atomic
-  rename) already holding its `begin` record, and the directory is fsynced then.
+* an append is write + fsync before it returns; the file appears (by an atomic rename)
+  already holding its `begin` record, and the directory is fsynced then;
+* a write that fails (a full disk) is cut back to the last complete record before anything
+  else is written, so the file always reads as a valid log.
 
 Reading never changes a file. `WalWriter.open` (called only under the WAL lock) repairs a
 torn last record by truncating it, after keeping a copy of the original.
@@ -20,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import threading
 import zlib
 from collections.abc import Mapping
@@ -29,7 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dpn_action.txn.errors import TxnError, WalCorruptError
+from dpn_action.txn import crash
+from dpn_action.txn.errors import TxnError, WalCorruptError, WalWriteError
 
 DEFAULT_WAL_DIR = ".dpn-wal"
 WAL_PREFIX = "txn-"
@@ -169,34 +171,75 @@ def read_wal(path: Path) -> WalRead:
     return WalRead(path, records, offset, torn)
 
 
-def _keep_copy(path: Path) -> Path:
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte of `data` (os.write may write fewer); raises OSError (ENOSPC, EIO)."""
+    view = memoryview(data)
+    while view:
+        written = crash.write(fd, view)
+        view = view[written:]
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Create `path` (it must not exist) holding `data`, fsynced. On failure nothing of it is
+    left behind and `WalWriteError` says why."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError as exc:
+        raise WalWriteError(f"{path}: cannot create it: {_why(exc)}") from exc
+    try:
+        try:
+            _write_all(fd, data)
+            if fsync_enabled():
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise WalWriteError(f"{path}: cannot write it: {_why(exc)}") from exc
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def keep_copy(path: Path) -> Path:
+    """Copy `path` to the first free `<name>.torn-<n>`, fsynced, before it is changed."""
     n = 1
     while (copy := path.with_name(f"{path.name}.torn-{n}")).exists():
         n += 1
-    shutil.copy2(path, copy)
-    if fsync_enabled():
-        with open(copy, "rb+") as fh:
-            os.fsync(fh.fileno())
+    _write_file(copy, path.read_bytes())
+    fsync_dir(path.parent)
     return copy
 
 
 class WalWriter:
-    """Appends records to one transaction's WAL file. Safe to share between threads."""
+    """Appends records to one transaction's WAL file. Safe to share between threads.
+
+    Writes go straight to the file descriptor (no buffer that could flush a half line
+    later). A write that fails (a full disk) is cut back to the last complete record,
+    fsynced, before anything else is written; the append raises `WalWriteError`, and the
+    log still reads as a valid prefix. If the cut itself fails, or an fsync fails (the
+    kernel may then have dropped data it had accepted), the writer refuses every later
+    append: the run must stop, and recovery reads the log as it was last made durable.
+    """
 
     def __init__(self, path: Path, txn_id: str, next_seq: int, prev_crc: int) -> None:
         self.path = path
         #: the begin record, when this writer created the file
         self.begin_record: Record = {}
-        self._size = path.stat().st_size
         self.txn_id = txn_id
         self._next_seq = next_seq
         self._prev_crc = prev_crc
         self._fsync = fsync_enabled()
         self._lock = threading.Lock()
         self._sync_lock = threading.Lock()
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        #: bytes of the file that are whole records (tracked here, not read from the file)
+        self._size = os.fstat(self._fd).st_size
         #: bytes of the file known to be on disk
         self._synced = self._size
-        self._fh = open(path, "ab")  # noqa: SIM115 - lives as long as the writer
+        #: why appends are refused, once the log could not be kept a valid prefix
+        self._broken: str | None = None
 
     @classmethod
     def create(cls, wal_dir: Path, txn_id: str, begin: Mapping[str, Any]) -> WalWriter:
@@ -204,6 +247,7 @@ class WalWriter:
 
         The record is written to a temporary file and renamed into place, so a WAL file
         never exists without its begin record; the directory is fsynced after the rename.
+        On a failed write nothing is left behind: the transaction never existed.
         """
         wal_dir.mkdir(parents=True, exist_ok=True)
         path = wal_path(wal_dir, txn_id)
@@ -212,11 +256,8 @@ class WalWriter:
         record = _envelope(0, txn_id, "begin", begin)
         record["crc"] = record_crc(record, 0)
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(canonical(record) + b"\n")
-            fh.flush()
-            if fsync_enabled():
-                os.fsync(fh.fileno())
+        tmp.unlink(missing_ok=True)
+        _write_file(tmp, canonical(record) + b"\n")
         os.replace(tmp, path)
         fsync_dir(wal_dir)
         writer = cls(path, txn_id, 1, record["crc"])
@@ -232,12 +273,17 @@ class WalWriter:
         """
         read = read_wal(path)
         if read.torn is not None:
-            _keep_copy(path)
-            with open(path, "rb+") as fh:
-                fh.truncate(read.good_length)
-                fh.flush()
-                if fsync_enabled():
-                    os.fsync(fh.fileno())
+            keep_copy(path)
+            try:
+                fd = os.open(path, os.O_WRONLY)
+                try:
+                    os.ftruncate(fd, read.good_length)
+                    if fsync_enabled():
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                raise WalWriteError(f"{path}: cannot cut off its torn tail: {_why(exc)}") from exc
         prev = read.records[-1]["crc"] if read.records else 0
         return cls(path, txn_id_of(path), len(read.records), prev), read
 
@@ -250,17 +296,14 @@ class WalWriter:
         and no thread waits for the disk while holding the lock that orders the records.
         """
         with self._lock:
+            self._refuse_if_broken()
             record = _envelope(self._next_seq, self.txn_id, record_type, fields or {})
             record["crc"] = record_crc(record, self._prev_crc)
             line = canonical(record) + b"\n"
             try:
-                self._fh.write(line)
-                self._fh.flush()
-            except OSError:
-                # A half-written line followed by later appends would read as corruption in
-                # the middle of the log; cut it off so the log stays a valid prefix.
-                self._fh.truncate(self._size)
-                raise
+                _write_all(self._fd, line)
+            except OSError as exc:
+                raise WalWriteError(self._cut_back(exc)) from exc
             self._size += len(line)
             self._next_seq += 1
             self._prev_crc = record["crc"]
@@ -269,17 +312,44 @@ class WalWriter:
             self._sync_to(end)
         return record
 
+    def _cut_back(self, exc: OSError) -> str:
+        """After a failed write: restore the file to its last complete record (called under
+        the ordering lock). Returns the message for the error the append raises."""
+        what = f"{self.path}: a WAL record could not be written ({_why(exc)})"
+        try:
+            os.ftruncate(self._fd, self._size)
+            if self._fsync:
+                os.fsync(self._fd)
+        except OSError as again:
+            self._broken = f"{_why(exc)}, and cutting it back failed: {_why(again)}"
+            return f"{what}; cutting the half-written record off failed too ({_why(again)})"
+        return f"{what}; the log was cut back to its last complete record"
+
+    def _refuse_if_broken(self) -> None:
+        if self._broken is not None:
+            raise WalWriteError(
+                f"{self.path}: the log is not written to any more ({self._broken}); "
+                "the run stops here"
+            )
+
     def _sync_to(self, end: int) -> None:
         """fsync, unless an fsync that started after byte `end` was written already ran."""
         with self._sync_lock:
+            self._refuse_if_broken()
             if self._synced >= end:
                 return
-            covered = self._size  # every byte counted here was written and flushed
-            os.fsync(self._fh.fileno())
+            covered = self._size  # every byte counted here was written
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                self._broken = f"fsync failed: {_why(exc)}"
+                self._refuse_if_broken()
             self._synced = max(self._synced, covered)
 
     def close(self) -> None:
-        self._fh.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> WalWriter:
         return self

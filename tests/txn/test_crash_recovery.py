@@ -110,9 +110,9 @@ APPLY_CRASHES = [
     "after-call:1",
     "after-call:17",
     "after-done:6",
-    "after-done:24",
-    "before-commit",
 ]
+#: crash points after which every operation is done: only the end record is missing
+DONE_CRASHES = ["after-call:24", "after-done:24", "before-commit"]
 
 
 @pytest.mark.parametrize("crash_at", APPLY_CRASHES)
@@ -124,6 +124,20 @@ def test_crash_during_apply_then_recovery_rolls_back_everything(
     env.recover()
     assert_consistent(env, expect=set())
     assert [r.status for r in status(env.wal)] == [TxnStatus.ROLLED_BACK]
+
+
+@pytest.mark.parametrize("crash_at", DONE_CRASHES)
+def test_crash_once_every_operation_is_done_then_recovery_completes_it(
+    tmp_path: Path, crash_at: str
+) -> None:
+    """Committed work is never undone: with every create done (the last one known only by
+    asking the cloud, after `after-call:24`), recovery writes the missing commit."""
+    env = Env(tmp_path)
+    env.crash("apply", crash_at)
+    env.recover()
+    assert_consistent(env, expect=ALL)
+    assert [r.status for r in status(env.wal)] == [TxnStatus.COMMITTED]
+    assert "delete" not in {h[0] for h in env.cloud.history()}
 
 
 @pytest.mark.parametrize("crash_at", ["after-intent:9", "after-call:17", "after-done:6"])

@@ -44,12 +44,18 @@ def _to_json(state: ResourceState, parents: list[str]) -> dict[str, Any]:
         "tags": state.tags,
         "scope": state.scope,
         "parents": parents,
+        "incarnation": state.incarnation,
     }
 
 
 def _from_json(data: dict[str, Any]) -> ResourceState:
     return ResourceState(
-        data["type_key"], data["name"], data["resource_id"], dict(data["tags"]), data["scope"]
+        data["type_key"],
+        data["name"],
+        data["resource_id"],
+        dict(data["tags"]),
+        data["scope"],
+        data.get("incarnation"),
     )
 
 
@@ -72,6 +78,10 @@ class FakeProvider:
         self.fail_read = set(fail_read or ())
         #: called at the start of every create, outside any lock (tests synchronise here)
         self.before_create: Callable[[Operation], None] | None = None
+        #: called at the start of every read with the name read (tests change the cloud here)
+        self.before_read: Callable[[str], None] | None = None
+        #: where this cloud is, for `identity()` (None: it cannot say)
+        self.where: dict[str, str] | None = None
         self._mutex = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -111,7 +121,8 @@ class FakeProvider:
                     parents.append(parent)
                 st["next_id"] += 1
                 tags = {**op.tags, MANAGED_BY_KEY: MANAGED_BY_VALUE, TXN_TAG_KEY: txn_id}
-                state = ResourceState(op.type_key, op.name, f"id-{st['next_id']}", tags, op.scope)
+                rid = f"id-{st['next_id']}"
+                state = ResourceState(op.type_key, op.name, rid, tags, op.scope, f"inc-{rid}")
                 st["resources"][key] = _to_json(state, parents)
                 st["history"].append(["create", op.name, txn_id])
             if op.name in self.lose_response:
@@ -122,6 +133,8 @@ class FakeProvider:
                 self.in_flight -= 1
 
     def read(self, type_key: str, name: str, scope: dict[str, str]) -> ResourceState | None:
+        if self.before_read:
+            self.before_read(name)
         if name in self.fail_read:
             raise FakeCloudError(f"read of {name} denied")
         with self._state() as st:
@@ -147,13 +160,38 @@ class FakeProvider:
         with self._state() as st:
             st["resources"][res_key(state.type_key, state.name, state.scope)]["tags"].update(tags)
 
+    def identity(self) -> dict[str, str] | None:
+        return self.where
+
     # --- for tests -----------------------------------------------------------------------
 
-    def seed(self, name: str, tags: dict[str, str] | None = None) -> None:
-        """A resource that exists before any transaction (ours when tagged managed-by)."""
+    def seed(
+        self,
+        name: str,
+        tags: dict[str, str] | None = None,
+        *,
+        parents: tuple[str, ...] = (),
+        scope: dict[str, str] | None = None,
+    ) -> None:
+        """A resource that exists before any transaction (ours when tagged managed-by), or
+        one that "another team" makes: it replaces whatever had the name, with a new id and
+        incarnation. `parents` are names of resources it lives in."""
         with self._state() as st:
-            state = ResourceState(TYPE, name, f"pre-{name}", dict(tags or {}), {})
-            st["resources"][res_key(TYPE, name, {})] = _to_json(state, [])
+            st["next_id"] += 1
+            rid = f"pre-{name}"
+            scope = dict(scope or {})
+            inc = f"inc-{rid}-{st['next_id']}"
+            state = ResourceState(TYPE, name, rid, dict(tags or {}), scope, inc)
+            links = [res_key(TYPE, p, {}) for p in parents]
+            st["resources"][res_key(TYPE, name, scope)] = _to_json(state, links)
+
+    def remove(self, name: str, scope: dict[str, str] | None = None) -> None:
+        """Someone else deletes `name` (and, as a cloud would, what lives in it)."""
+        with self._state() as st:
+            key = res_key(TYPE, name, dict(scope or {}))
+            st["resources"].pop(key, None)
+            for k in [k for k, r in st["resources"].items() if key in r["parents"]]:
+                st["resources"].pop(k)
 
     def names(self) -> set[str]:
         with self._state() as st:
