@@ -89,6 +89,53 @@ def build_providers(names: Iterable[str]) -> dict[str, Provider]:
     return out
 
 
+def where(providers: Mapping[str, Provider]) -> dict[str, dict[str, str]]:
+    """Where each provider acts (an AWS account and region, a Databricks host), as a
+    transaction records it (`providers.base.identity`)."""
+    from dpn_action.providers.base import identity
+    from dpn_action.txn.runner import describe
+
+    out: dict[str, dict[str, str]] = {}
+    for name, provider in sorted(providers.items()):
+        try:
+            found = identity(provider)
+        except Exception as exc:
+            raise ProviderSetupError(
+                f"cannot tell where the {name} provider acts: {describe(exc)}"
+            ) from exc
+        if found:
+            out[name] = found
+    return out
+
+
+def scope_label(places: Mapping[str, Mapping[str, str]]) -> str:
+    """A short, stable label for where a run acts, one part per cloud: `aws.<12 hex>`,
+    `databricks.<12 hex>` (the start of the SHA-256 of that cloud's identity from `where`),
+    joined by `_`. WAL artifacts carry it, so a log is found again only by a run that acts
+    in the same places (`same_places`)."""
+    import hashlib
+    import json
+
+    parts = []
+    for cloud, found in sorted(places.items()):
+        text = json.dumps(found, sort_keys=True, separators=(",", ":"))
+        parts.append(f"{cloud}.{hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]}")
+    return "_".join(parts) or "none"
+
+
+def same_places(label: str, other: str) -> bool:
+    """Whether two `scope_label`s name the same places: at least one cloud in common, and
+    every cloud they have in common in the same place. (A run whose blueprints stopped using
+    one cloud still finds the log of an earlier run that used both.)"""
+
+    def parts(text: str) -> dict[str, str]:
+        return dict(p.split(".", 1) for p in text.split("_") if "." in p)
+
+    a, b = parts(label), parts(other)
+    common = set(a) & set(b)
+    return bool(common) and all(a[c] == b[c] for c in common)
+
+
 def check_regions(items: Iterable[PlannedResource], providers: Mapping[str, Provider]) -> None:
     """Refuse to act when AWS resources were named for a region other than the one the AWS
     configuration points at: each is created (and looked for) in the configured region, so

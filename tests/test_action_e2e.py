@@ -731,6 +731,9 @@ def test_a_5000_name_diff_stays_under_the_comment_limit(world: World, big: Story
 
 
 # ======================================================================== apply on merge
+#: the part of a WAL artifact's name that says where the run acted (`provision.scope_label`)
+WHERE = r"[a-z]+\.[0-9a-f]{12}(?:_[a-z]+\.[0-9a-f]{12})*"
+
 def test_merge_with_an_unchanged_plan_applies_and_uploads_the_wal(
     world: World, merged7: Story
 ) -> None:
@@ -738,18 +741,20 @@ def test_merge_with_an_unchanged_plan_applies_and_uploads_the_wal(
     assert run.rc == 0, run.log
     assert run.outputs["failure-reason"] == ""
     assert run.outputs["mode"] == "apply"
-    assert run.outputs["wal-artifact"] == "dpn-wal-all-201-1"
+    wal = run.outputs["wal-artifact"]
+    assert re.fullmatch(rf"dpn-wal-all-{WHERE}-201-1", wal), wal
+    assert wal.count(".") == 2  # named after both clouds: aws.<hash>_databricks.<hash>
     s3 = _aws(world, "s3", "us-east-1")
     buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     assert {"acme-dev-landing-raw", "acme-dev-lake-bronze", "acme-prd-landing-raw"} <= buckets
     assert "acme_main_dev" in world.dbx.catalogs
     assert int(run.outputs["created"]) == 11
-    (artifact,) = [a for a in world.state.artifacts if a.name == "dpn-wal-all-201-1"]
+    (artifact,) = [a for a in world.state.artifacts if a.name == wal]
     names = zipfile.ZipFile(io.BytesIO(artifact.data)).namelist()
     assert len(names) == 1 and re.fullmatch(r"txn-.*\.jsonl", names[0])
     dev = _ours(world, 7, "dev")[0]["body"]
     assert "#### ✅ Applied: COMMITTED" in dev
-    assert "`dpn-wal-all-201-1`" in dev
+    assert f"`{wal}`" in dev
 
 
 def test_a_changed_plan_is_refused_and_the_difference_printed(world: World, refused: Story) -> None:
@@ -775,24 +780,27 @@ def test_a_run_that_crashed_mid_apply_is_recovered_by_the_next_run(
     left = crashed.seen["apply9-crash-state"]
     # one create recorded, one whose call returned but was never recorded, one not begun
     assert len(set(left["tables"] + left["queues"]) - {"acme-prd-orders-state"}) == 2
-    assert [a.name for a in world.state.artifacts if "-301-" in a.name] == [
-        "dpn-wal-all-301-1",
-        "dpn-wal-all-301-2",
-    ]
     rerun = crashed.runs["apply9-rerun"]
+    # named after the account and workspace before the crash, so the rerun finds it
+    where = rerun.outputs["wal-artifact"].split("-")[3]
+    assert re.fullmatch(WHERE, where)
+    assert [a.name for a in world.state.artifacts if "-301-" in a.name] == [
+        f"dpn-wal-all-{where}-301-1",
+        f"dpn-wal-all-{where}-301-2",
+    ]
     assert rerun.rc == 0, rerun.log
-    assert "restored the WAL from artifact dpn-wal-all-301-1" in rerun.log
+    assert f"restored the WAL from artifact dpn-wal-all-{where}-301-1" in rerun.log
     assert re.search(r"recovered transaction \S+: ROLLED_BACK", rerun.log)
     assert rerun.outputs["created"] == "3"
     assert _prd_state(world) == {
         "tables": ["acme-prd-customers-state", "acme-prd-orders-state", "acme-prd-payments-state"],
         "queues": ["acme-prd-events-std"],
     }
-    (artifact,) = [a for a in world.state.artifacts if a.name == "dpn-wal-all-301-2"]
+    (artifact,) = [a for a in world.state.artifacts if a.name == f"dpn-wal-all-{where}-301-2"]
     assert len(zipfile.ZipFile(io.BytesIO(artifact.data)).namelist()) == 3
     assert not world.state.blob_saw_token  # the storage redirect never gets the token
     body = _ours(world, 9, "prd")[0]["body"]
-    assert "#### ✅ Applied: COMMITTED" in body and "`dpn-wal-all-301-2`" in body
+    assert "#### ✅ Applied: COMMITTED" in body and f"`dpn-wal-all-{where}-301-2`" in body
 
 
 # ================================================================== across every run
@@ -958,7 +966,8 @@ def test_recover_mode_without_any_wal_artifact_has_nothing_to_do(
     )
     assert rc == 0
     assert outputs["mode"] == "recover"
-    assert outputs["wal-artifact"] == "dpn-wal-all-9-1"
+    assert "wal-artifact" not in outputs  # no cloud was asked, no log written
+    assert not (tmp_path / "wal").exists()
 
 
 def test_bad_inputs_are_usage_errors(tmp_path: Path, api: tuple[State, str]) -> None:

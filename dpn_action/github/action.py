@@ -217,6 +217,8 @@ class Action:
         self._gh: GitHub | None = None
         self._author: str | None = None
         self._payload: dict[str, Any] | None = None
+        #: `provision.scope_label` of where this run acts, once known (`_prepare_wal`)
+        self._wal_scope = ""
 
     # ------------------------------------------------------------------------- helpers
     @property
@@ -249,19 +251,49 @@ class Action:
 
     @property
     def artifact_name(self) -> str:
-        """This run's WAL artifact: `dpn-wal-<environment>-<run id>-<run attempt>` (action.yml
-        names it before dpn runs, so the upload finds it even after a crash)."""
+        """This run's WAL artifact: `dpn-wal-<environment>-<where>-<run id>-<run attempt>`,
+        `<where>` being `provision.scope_label` of the accounts and workspaces the run acts
+        in. dpn sets it (output `wal-artifact`) before it writes any log; until then the
+        name action.yml made, without `<where>`, stands."""
+        run_id = re.sub(r"\D", "", self.env.get("GITHUB_RUN_ID", "")) or "0"
+        attempt = re.sub(r"\D", "", self.env.get("GITHUB_RUN_ATTEMPT", "")) or "1"
+        if self._wal_scope:
+            return f"{self.artifact_prefix}{run_id}-{attempt}"
         given = self.env.get("DPN_WAL_ARTIFACT", "")
         if re.fullmatch(r"dpn-wal-[A-Za-z0-9._-]+-\d+-\d+", given):
             return given
-        run_id = re.sub(r"\D", "", self.env.get("GITHUB_RUN_ID", "")) or "0"
-        attempt = re.sub(r"\D", "", self.env.get("GITHUB_RUN_ATTEMPT", "")) or "1"
         return f"{WAL_ARTIFACT_PREFIX}{self.inputs.env_label}-{run_id}-{attempt}"
 
     @property
     def artifact_prefix(self) -> str:
-        """What every WAL artifact of this environment's runs starts with."""
-        return self.artifact_name.rsplit("-", 2)[0] + "-"
+        """What this run's WAL artifact's name starts with."""
+        return f"{WAL_ARTIFACT_PREFIX}{self.inputs.env_label}-{self._wal_scope}-"
+
+    def _same_places(self, name: str) -> bool:
+        """Whether an artifact holds a WAL of this environment's runs in the same accounts
+        and workspaces (`provision.same_places`)."""
+        from dpn_action.provision import same_places
+
+        env = re.escape(f"{WAL_ARTIFACT_PREFIX}{self.inputs.env_label}-")
+        found = re.fullmatch(env + r"([A-Za-z0-9._]+)-\d+-\d+", name)
+        return found is not None and same_places(found.group(1), self._wal_scope)
+
+    def _prepare_wal(self, items: Sequence[PlannedResource]) -> Mapping[str, Any]:
+        """Set up the providers the planned resources need, learn where they act, and name
+        the WAL artifact after it, before any log is written. Returns the providers."""
+        from dpn_action import provision
+
+        try:
+            providers = provision.build_providers({p.provider for p in items})
+            self._wal_scope = provision.scope_label(provision.where(providers))
+        except provision.ProviderSetupError as exc:
+            raise ActionError("apply-failed", str(exc)) from exc
+        self.wf.set("wal-artifact", self.artifact_name)
+        # action.yml reads it from here for the upload, whatever becomes of this process
+        wal_dir = self.inputs.wal_dir
+        wal_dir.mkdir(parents=True, exist_ok=True)
+        (wal_dir / ".artifact-name").write_text(self.artifact_name + "\n", encoding="utf-8")
+        return providers
 
     def commit(self, repo: Repo) -> str:
         sha = self.env.get("GITHUB_SHA", "")
@@ -604,23 +636,28 @@ class Action:
 
     def _transact(self, items: list[PlannedResource]) -> Any:
         from dpn_action import provision
+        from dpn_action.txn.model import Cancel
+        from dpn_action.txn.signals import interruptible
 
         wal_dir = self.inputs.wal_dir
-        wal_dir.mkdir(parents=True, exist_ok=True)
-        self.wf.set("wal-artifact", self.artifact_name)
+        providers = self._prepare_wal(items)
         if not self.inputs.dry_run:
             self._restore_and_recover(wal_dir)
         self.wf.echo(
             f"dpn: applying {len(items)} resource(s)"
             + (" (dry run)" if self.inputs.dry_run else "")
         )
+        cancel = Cancel()
         try:
-            result = provision.apply_plan(
-                items,
-                wal_dir=wal_dir,
-                max_parallel=self.inputs.max_parallel,
-                dry_run=self.inputs.dry_run,
-            )
+            with interruptible(cancel) as seen:
+                result = provision.apply_plan(
+                    items,
+                    wal_dir=wal_dir,
+                    max_parallel=self.inputs.max_parallel,
+                    dry_run=self.inputs.dry_run,
+                    providers=providers,
+                    cancel=cancel,
+                )
         except Exception as exc:  # every failure of the transaction core is reported
             raise ActionError("apply-failed", f"the transaction could not run: {exc}") from exc
         gone = set(getattr(result, "rolled_back", []) or [])
@@ -635,6 +672,8 @@ class Action:
         )
         if not getattr(result, "ok", False):
             reason = "conflict" if status == "CONFLICT" else "apply-failed"
+            if seen.signum is not None:
+                reason = "cancelled"
             self.wf.set("failure-reason", reason)
             error = getattr(result, "error", None)
             self.wf.command("error", f"Nothing is left half-done: {status}. {error or ''}".strip())
@@ -673,18 +712,29 @@ class Action:
             )
 
     def _restore_wal(self, gh: GitHub, wal_dir: Path) -> str | None:
-        """Unpack the newest WAL artifact for this environment that a run on the default
-        branch of this repository made. Artifacts from other branches or forks are never
-        used: a WAL tells recovery what to delete."""
-        ours = re.compile(re.escape(self.artifact_prefix) + r"\d+-\d+")
+        """Unpack the newest WAL artifact of this environment's runs in the same accounts
+        and workspaces (`_same_places`) on the default branch of this repository. Artifacts
+        from other places, branches or forks are never used: a WAL tells recovery what to
+        delete."""
+        found = [a for a in self._wal_artifacts(gh) if self._same_places(str(a["name"]))]
+        if not found:
+            return None
+        best = max(found, key=lambda a: (a.get("created_at") or "", a.get("id", 0)))
+        extract_wal(gh.download_artifact(int(best["id"])), wal_dir)
+        return str(best["name"])
+
+    def _wal_artifacts(self, gh: GitHub) -> list[dict[str, Any]]:
+        """WAL artifacts of this environment that runs on the default branch of this
+        repository (not a fork) uploaded and that have not expired."""
         branch = self._default_branch()
         repo_id = self.payload.get("repository", {}).get("id")
-        best: dict[str, Any] | None = None
+        prefix = f"{WAL_ARTIFACT_PREFIX}{self.inputs.env_label}-"
+        out: list[dict[str, Any]] = []
         for i, art in enumerate(gh.artifacts()):
             if i >= MAX_ARTIFACT_PAGES * 100:
                 break
             name = art.get("name")
-            if not isinstance(name, str) or not ours.fullmatch(name) or art.get("expired"):
+            if not isinstance(name, str) or not name.startswith(prefix) or art.get("expired"):
                 continue
             run = art.get("workflow_run")
             if not isinstance(run, dict) or not branch or run.get("head_branch") != branch:
@@ -696,15 +746,8 @@ class Action:
                 continue
             if run.get("head_repository_id") != run.get("repository_id"):
                 continue
-            if best is None or (art.get("created_at") or "", art.get("id", 0)) > (
-                best.get("created_at") or "",
-                best.get("id", 0),
-            ):
-                best = art
-        if best is None:
-            return None
-        extract_wal(gh.download_artifact(int(best["id"])), wal_dir)
-        return str(best["name"])
+            out.append(art)
+        return out
 
     def _default_branch(self) -> str | None:
         repo = self.payload.get("repository")
@@ -785,8 +828,14 @@ class Action:
     # ------------------------------------------------------------------------- recover
     def recover_only(self) -> int:
         wal_dir = self.inputs.wal_dir
-        wal_dir.mkdir(parents=True, exist_ok=True)
-        self.wf.set("wal-artifact", self.artifact_name)
+        gh = self.gh
+        if gh is not None and not self._wal_artifacts(gh):
+            # nothing of this environment to recover: no need to reach any cloud
+            self.wf.echo("dpn: no WAL artifact of this environment: nothing left unfinished")
+            return 0
+        head = work_tree_side(Repo(self.cwd), self.inputs.settings)
+        envs = set(self._scoped({p.environment: "" for p in head.items}))
+        self._prepare_wal([p for p in head.items if p.environment in envs])
         self._restore_and_recover(wal_dir)
         self.wf.echo("dpn: nothing left unfinished")
         return 0
