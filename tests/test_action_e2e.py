@@ -734,6 +734,7 @@ def test_a_5000_name_diff_stays_under_the_comment_limit(world: World, big: Story
 #: the part of a WAL artifact's name that says where the run acted (`provision.scope_label`)
 WHERE = r"[a-z]+\.[0-9a-f]{12}(?:_[a-z]+\.[0-9a-f]{12})*"
 
+
 def test_merge_with_an_unchanged_plan_applies_and_uploads_the_wal(
     world: World, merged7: Story
 ) -> None:
