@@ -282,7 +282,7 @@ class _Validator:
             what = "outside the cloud's range"
         self.add(
             "DPN016",
-            f"{self.where(pointer)} is {shown}, {what}: {rng['allowed']} ({rng['type']})",
+            f"{self.where(pointer)} is {shown}, {what}: {rng['allowed']} ({rng['resource']})",
             pointer,
             hint=f"choose a whole number in that range (documented at {rng['source']})",
         )

@@ -74,7 +74,7 @@ class Range:
             # the gap between the extra value and the range proper
             out["not"] = {"exclusiveMinimum": self.also, "exclusiveMaximum": self.lo}
         out["description"] = f"{title}: {self.describe()} ({self.source})"
-        out[SCHEMA_KEY] = {"allowed": self.describe(), "type": title, "source": self.source}
+        out[SCHEMA_KEY] = {"allowed": self.describe(), "resource": title, "source": self.source}
         return out
 
 
@@ -109,9 +109,9 @@ RANGES: dict[str, dict[str, Range]] = {
             INT32,
             _S3,
             "days",
-            note="'a non-zero positive integer' (Expiration Days and NoncurrentDays, both set "
-            "from lifecycle_days); no documented maximum: the API's Integer type. Leave the "
-            "setting out for no expiry",
+            note="S3 wants 'a non-zero positive integer' for Expiration Days and NoncurrentDays "
+            "(dpn sets both from lifecycle_days); no documented maximum: the API's Integer "
+            "type. Leave the setting out for no expiry",
         ),
     },
     "aws_lambda_function": {
