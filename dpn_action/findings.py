@@ -39,6 +39,7 @@ CODES: dict[str, Code] = {
         Code("DPN012", "required key is missing", Severity.ERROR),
         Code("DPN013", "value is not allowed", Severity.ERROR),
         Code("DPN014", "unknown field in a resource entry", Severity.ERROR),
+        Code("DPN016", "setting is outside the cloud's range", Severity.ERROR),
         # references and graph
         Code("DPN020", "unknown reference", Severity.ERROR),
         Code("DPN021", "reference cycle", Severity.ERROR),
@@ -67,6 +68,9 @@ CODES: dict[str, Code] = {
         Code("DPN203", "pattern placeholder has no value source", Severity.WARNING),
         Code("DPN204", "configuration file not found", Severity.ERROR),
         Code("DPN205", "invalid --override", Severity.ERROR),
+        # security of creation settings
+        Code("DPN300", "role trust policy lets anyone assume the role", Severity.WARNING),
+        Code("DPN301", "policy allows every action on every resource", Severity.WARNING),
     )
 }
 

@@ -157,12 +157,28 @@ class Scope(BaseModel):
     patterns: list[str] = Field(min_length=1, description="shell-style wildcards of type keys")
 
 
+def _ranged(t: ResourceType, name: str) -> Any:
+    """The field of a creation property, with the cloud's range of a numeric setting (or of
+    the numeric settings inside an object, such as a cluster's `autoscale`) in its schema."""
+    rng = t.ranges.get(name)
+    if rng is not None:
+        return Field(default=None, json_schema_extra=rng.schema(t.title))
+    inner: dict[str, Any] = {
+        key.partition(".")[2]: r.schema(t.title)
+        for key, r in t.ranges.items()
+        if key.partition(".")[0] == name and "." in key
+    }
+    if inner:
+        return Field(default=None, json_schema_extra={"properties": inner})
+    return None
+
+
 def _entry_model(t: ResourceType, built: dict[str, type[BaseModel]]) -> type[BaseModel]:
     if t.key in built:
         return built[t.key]
     fields: dict[str, Any] = {}
     for name, jt in {**COMMON_ENTRY_KEYS, **t.properties}.items():
-        fields[name] = (_pytype(jt) | None, None)
+        fields[name] = (_pytype(jt) | None, _ranged(t, name))
     fields["tags"] = (dict[str, str] | None, None)
     fields["depends_on"] = (list[str] | None, None)
     fields["keep"] = (list[str] | None, None)

@@ -2,15 +2,20 @@
 
 A deliberately small validator for the subset of JSON Schema that pydantic generates for
 dpn's models (`type`, `properties`, `additionalProperties`, `required`, `items`, `enum`,
-`const`, `pattern`, length and range bounds, `anyOf`, local `$ref`). It reports *every*
+`const`, `pattern`, length and range bounds, `anyOf`, `not`, local `$ref`). It reports *every*
 problem as a located finding, with "did you mean" for mistyped keys, and it imports nothing
 heavy, so a commit hook can afford it. A property test checks that it agrees with the
 `jsonschema` library on valid/invalid.
+
+A node annotated with `x-dpn-range` is a numeric creation setting whose range the cloud
+documents (`naming/ranges.py`): a number it refuses (outside the bounds, not whole, not
+finite) is reported as `DPN016`, naming the range and its source.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from functools import cache
@@ -18,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dpn_action.findings import Finding, did_you_mean, join_pointer
+from dpn_action.naming.ranges import SCHEMA_KEY as RANGE_KEY
 from dpn_action.source import Document
 
 Schema = dict[str, Any]
@@ -76,6 +82,8 @@ class _Validator:
         self.context = context
         self.findings: list[Finding] = []
         self._patterns: dict[str, re.Pattern[str]] = {}
+        #: ranged schema nodes without their annotation (id of the node -> plain copy)
+        self._plain: dict[int, Schema] = {}
 
     def resolve(self, schema: Schema) -> Schema:
         while "$ref" in schema:
@@ -100,6 +108,9 @@ class _Validator:
 
     def check(self, value: Any, schema: Schema, pointer: str) -> None:
         schema = self.resolve(schema)
+        if RANGE_KEY in schema and _is_number(value):
+            self._ranged(value, schema, pointer)
+            return
         if "anyOf" in schema:
             self._any_of(value, schema, pointer)
             return
@@ -108,14 +119,21 @@ class _Validator:
             types = t if isinstance(t, list) else [t]
             if not any(_is_type(value, x) for x in types):
                 want = " or ".join(types)
+                rng = schema.get(RANGE_KEY)
                 self.add(
                     "DPN010",
                     f"{self.where(pointer)} must be {_article(want)}, "
                     f"not {_article(_type_name(value))}",
                     pointer,
-                    hint=self.type_hint(types, value),
+                    hint=self.type_hint(types, value)
+                    if rng is None
+                    else f"a whole number, {rng['allowed']} (see {rng['source']})",
                 )
                 return
+        if "not" in schema and not self.errors(value, schema["not"], pointer):
+            self.add(
+                "DPN013", f"{self.where(pointer)} is {json.dumps(value)}: not allowed", pointer
+            )
         if "const" in schema and value != schema["const"]:
             self.add(
                 "DPN013",
@@ -245,6 +263,30 @@ class _Validator:
             if key in schema and not ok(schema[key]):
                 self.add("DPN013", f"{self.where(pointer)} must be {word} {schema[key]}", pointer)
 
+    def _ranged(self, value: float, schema: Schema, pointer: str) -> None:
+        """A number for a setting with a documented range: one `DPN016` when the cloud
+        would refuse it, whichever keyword of the range it breaks."""
+        plain = self._plain.get(id(schema))
+        if plain is None:
+            plain = {k: v for k, v in schema.items() if k != RANGE_KEY}
+            self._plain[id(schema)] = plain
+        if not self.errors(value, plain, pointer):
+            return
+        rng = schema[RANGE_KEY]
+        shown = json.dumps(value)
+        if isinstance(value, float) and not math.isfinite(value):
+            what = "not a finite number"
+        elif isinstance(value, float) and not value.is_integer():
+            what = "not a whole number"
+        else:
+            what = "outside the cloud's range"
+        self.add(
+            "DPN016",
+            f"{self.where(pointer)} is {shown}, {what}: {rng['allowed']} ({rng['resource']})",
+            pointer,
+            hint=f"choose a whole number in that range (documented at {rng['source']})",
+        )
+
     # -- wording ------------------------------------------------------------------------
     def where(self, pointer: str) -> str:
         return f"'{pointer}'" if pointer else f"the {self.context}"
@@ -262,6 +304,10 @@ class _Validator:
 
 
 _SCALAR_VALUES = {"type": ["string", "number", "boolean"]}
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _is_scalar(v: Any) -> bool:

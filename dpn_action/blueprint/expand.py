@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dpn_action.blueprint.policies import check_policies
 from dpn_action.findings import Finding, did_you_mean, join_pointer
 from dpn_action.naming.catalogue import CATALOGUE, CHILDREN, COLLECTIONS, PLACEHOLDER, ResourceType
 from dpn_action.naming.engine import NameResult
@@ -115,7 +116,7 @@ class BlueprintFile:
 
 
 def load_blueprint(path: Path, display: str | None = None) -> tuple[BlueprintFile, list[Finding]]:
-    """Read, check the structure of, and expand one blueprint."""
+    """Read, check the structure of, expand, and check the IAM policies of one blueprint."""
     from dpn_action.structure import validate
 
     doc = read_document(path, display)
@@ -134,6 +135,7 @@ def load_blueprint(path: Path, display: str | None = None) -> tuple[BlueprintFil
         return bp, findings
     findings.extend(validate(doc, "blueprint", "blueprint"))
     findings.extend(expand(bp))
+    findings.extend(check_policies(bp.resources))
     return bp, findings
 
 

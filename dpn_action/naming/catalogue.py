@@ -1,7 +1,8 @@
 """The resource-type catalogue: everything dpn knows about each of the 27 types, as data.
 
 Adding a type is adding one entry here (and one provider mapping). Each cloud rule carries
-the address of the page where the cloud documents it.
+the address of the page where the cloud documents it; so does the range of each numeric
+creation setting (kept in the sibling `ranges.py`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from dpn_action.naming.ranges import RANGES, Range
 from dpn_action.naming.rules import Rule
 
 # JSON types of creation properties (as in JSON Schema)
@@ -53,6 +55,15 @@ class ResourceType:
     #: creation properties whose values may carry secrets (environment variables, inline
     #: code, job parameters): the write-ahead log keeps only their digests
     sensitive: tuple[str, ...] = ()
+    #: creation property -> the kind of IAM policy document it holds: "trust" (who may
+    #: assume a role) or "permissions" (what is allowed)
+    policies: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ranges(self) -> dict[str, Range]:
+        """Numeric creation setting (`autoscale.min_workers` inside an object) -> the range
+        the cloud accepts, from `ranges.py`."""
+        return RANGES.get(self.key, {})
 
     @property
     def max_length(self) -> int | None:
@@ -276,6 +287,7 @@ _TYPES: tuple[ResourceType, ...] = (
             "max_session_duration": I,
             "path": S,
         },
+        policies={"trust_policy": "trust"},
     ),
     ResourceType(
         key="aws_iam_policy",
@@ -292,6 +304,7 @@ _TYPES: tuple[ResourceType, ...] = (
         unique_scope="account",
         case_insensitive=True,
         properties={"policy_document": O, "description": S, "path": S},
+        policies={"policy_document": "permissions"},
     ),
     ResourceType(
         key="aws_kinesis_stream",

@@ -61,6 +61,19 @@ def render() -> str:
         for r in t.rules:
             lines.append(f"  - {r.describe()} ([source]({r.source}))")
         lines.append("")
+        if t.ranges:
+            lines += [
+                "Numeric settings: the range the cloud accepts (a value outside it, or not a "
+                "whole number, is `DPN016`).",
+                "",
+                "| setting | allowed | source | note |",
+                "|---|---|---|---|",
+            ]
+            for prop, rng in t.ranges.items():
+                lines.append(
+                    f"| `{prop}` | {rng.describe()} | [source]({rng.source}) | {rng.note} |"
+                )
+            lines.append("")
     return "\n".join(lines)
 
 
