@@ -63,18 +63,25 @@ def _plan(
     values_config: str | None,
     patterns_config: str | None,
     overrides: tuple[str, ...],
+    *,
+    strict: bool = False,
 ) -> list[Any]:
-    """Names for the blueprints, or exit 1 with the findings when any is an error."""
+    """Names for the blueprints, or exit 1 with the findings when any is an error (with
+    `strict`, a warning too). Warnings that do not stop it are printed to stderr."""
     from dpn_action.analysis import analyse
+    from dpn_action.findings import Severity
     from dpn_action.plan import planned
 
     cfg, findings = _load_config(values_config, patterns_config, overrides)
     result = analyse(cfg, list(blueprints), display_root=Path.cwd())
     findings = findings + result.findings
-    if _failed(findings):
+    if _failed(findings, strict):
         _emit(findings, "text", stream=sys.stderr)
         click.echo("dpn: nothing was changed in any cloud: fix the findings above first", err=True)
         sys.exit(1)
+    warnings = [f for f in findings if f.severity is Severity.WARNING]
+    if warnings:
+        _emit(warnings, "text", stream=sys.stderr)
     return planned(result.resources)
 
 
@@ -256,6 +263,12 @@ def _print_observed(observed: list[Any], fmt: str) -> None:
 @main.command()
 @_blueprint_option("Blueprint(s) to create.")
 @click.option("--dry-run", is_flag=True, help="Only read: show what would be created.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse on warning findings too (a role anyone may assume, a policy granting "
+    "everything, ...).",
+)
 @_parallel_option
 @_format_option
 @_wal_option
@@ -263,6 +276,7 @@ def _print_observed(observed: list[Any], fmt: str) -> None:
 def create(
     blueprints: tuple[Path, ...],
     dry_run: bool,
+    strict: bool,
     max_parallel: int,
     fmt: str,
     wal_dir: Path,
@@ -276,7 +290,7 @@ def create(
     """
     from dpn_action.provision import apply_plan
 
-    items = _plan(blueprints, values_config, patterns_config, overrides)
+    items = _plan(blueprints, values_config, patterns_config, overrides, strict=strict)
     with _transaction() as run:
         result = apply_plan(
             items,

@@ -569,12 +569,14 @@ def dpn(
     crash_at: str | None = None,
     input: str | None = None,
     timeout: float = 300,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `dpn ARGS` in the work directory, as a separate process."""
+    """Run `dpn ARGS` in the work directory, as a separate process (`env`: variables to
+    add to the loopback clouds' environment)."""
     return subprocess.run(
         [sys.executable, "-m", "dpn_action", *args],
         cwd=work.root,
-        env=clouds.env(crash_at),
+        env=clouds.env(crash_at, **(env or {})),
         input=input,
         capture_output=True,
         text=True,
