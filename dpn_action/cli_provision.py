@@ -11,11 +11,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from dpn_action.cli import _emit, _failed, _load_config, config_options, main
+
+if TYPE_CHECKING:
+    from dpn_action.txn.model import TxnResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -158,7 +161,7 @@ class _Progress:
 # ------------------------------------------------------------------------- reporting
 
 
-def _conclude(result: Any, fmt: str, seen: Any) -> None:
+def _conclude(result: TxnResult, fmt: str, seen: Any) -> None:
     """Report a create or delete transaction (and earlier ones it recovered first); exit
     (128 + the signal's number when a signal stopped it)."""
     for earlier in result.recovered:
@@ -168,13 +171,13 @@ def _conclude(result: Any, fmt: str, seen: Any) -> None:
     sys.exit(code if code is not None else (0 if result.ok else 1))
 
 
-def _report(result: Any, fmt: str) -> None:
+def _report(result: TxnResult, fmt: str) -> None:
     if fmt == "json":
-        click.echo(json.dumps(_result_dict(result), indent=2))
+        click.echo(json.dumps(result.to_dict(), indent=2))
         _finish_hint(result)
         return
     click.echo(f"transaction {result.txn_id or '-'}: {result.status}")
-    removed = "archived" if _archived(result) else "deleted"
+    removed = "archived" if result.archived else "deleted"
     for label, keys in (
         ("created", result.created),
         ("adopted" if result.kind == "create" else "kept", result.adopted),
@@ -191,47 +194,18 @@ def _report(result: Any, fmt: str) -> None:
         click.echo(f"  conflict     {c.key}: exists and is not managed by dpn")
     for left in result.left:
         click.echo(f"  left         {left.key} ({left.state}): {left.reason}")
+    for key, why in result.errors.items():
+        if key not in {x.key for x in result.left}:
+            click.echo(f"  failed       {key}: {why}")
     if result.error:
         click.echo(f"  error        {result.error}", err=True)
     _finish_hint(result)
 
 
-def _finish_hint(result: Any) -> None:
+def _finish_hint(result: TxnResult) -> None:
     if result.left:
         where = f" --wal-dir {result.wal_path.parent}" if result.wal_path else ""
         click.echo(f"finish with: dpn recover --continue-rollback{where}", err=True)
-
-
-def _archived(result: Any) -> bool:
-    if result.wal_path is None:
-        return False
-    from dpn_action.txn.log import TxnLog
-    from dpn_action.txn.wal import read_wal
-
-    return TxnLog.from_read(read_wal(result.wal_path)).archive
-
-
-def _result_dict(result: Any) -> dict[str, Any]:
-    return {
-        "transaction": result.txn_id,
-        "kind": result.kind,
-        "status": str(result.status),
-        "created": result.created,
-        "adopted": result.adopted,
-        "to_create": result.to_create,
-        "rolled_back": result.rolled_back,
-        "deleted": result.deleted,
-        "targets": result.targets,
-        "kept": result.kept,
-        "retained": result.retained,
-        "not_ours": result.not_ours,
-        "conflicts": [c.key for c in result.conflicts],
-        "left": [{"key": x.key, "state": str(x.state), "reason": x.reason} for x in result.left],
-        "error": result.error,
-        "wal": str(result.wal_path) if result.wal_path else None,
-        "started": result.started,
-        "ended": result.ended,
-    }
 
 
 def _yes_no(value: bool | None) -> str:
@@ -444,7 +418,7 @@ def delete(
         }
     )
     if fmt == "json" and (dry_run or not planned_delete.targets):
-        click.echo(json.dumps(_result_dict(planned_delete), indent=2))
+        click.echo(json.dumps(planned_delete.to_dict(), indent=2))
     elif fmt == "table":
         for key in reversed(planned_delete.targets):  # the order they go in: dependents first
             click.echo(f"  {verb:<8} {key}")
@@ -580,7 +554,7 @@ def status(
         with _cloud_errors():
             observed = read_plan(items, max_parallel=max_parallel)
     if fmt == "json":
-        data: dict[str, Any] = {"transactions": [_result_dict(r) for r in results]}
+        data: dict[str, Any] = {"transactions": [r.to_dict() for r in results]}
         if resources:
             data["resources"] = [o.as_dict() for o in observed]
         click.echo(json.dumps(data if resources else data["transactions"], indent=2))

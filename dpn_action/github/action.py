@@ -27,7 +27,7 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from dpn_action.findings import Finding
@@ -48,6 +48,9 @@ from dpn_action.github.preview import (
     work_tree_side,
 )
 from dpn_action.plan import PlannedResource
+
+if TYPE_CHECKING:
+    from dpn_action.txn.model import TxnResult
 
 MODES = ("auto", "preview", "apply", "recover")
 #: The author of comments made with a workflow's GITHUB_TOKEN (which may not ask `GET /user`).
@@ -544,7 +547,7 @@ class Action:
                 )
         items = [p for p in head.items if p.environment in set(envs)]
         result = self._transact(items)
-        ok = bool(getattr(result, "ok", False))
+        ok = result.ok
         if approved is not None:
             self._update_comments(
                 gh, approved, envs, self._outcome_section(result), current, applied=result
@@ -634,7 +637,7 @@ class Action:
             )
         return lines
 
-    def _transact(self, items: list[PlannedResource]) -> Any:
+    def _transact(self, items: list[PlannedResource]) -> TxnResult:
         from dpn_action import provision
         from dpn_action.txn.model import Cancel
         from dpn_action.txn.signals import interruptible
@@ -660,23 +663,22 @@ class Action:
                 )
         except Exception as exc:  # every failure of the transaction core is reported
             raise ActionError("apply-failed", f"the transaction could not run: {exc}") from exc
-        gone = set(getattr(result, "rolled_back", []) or [])
-        created = [k for k in getattr(result, "created", []) or [] if k not in gone]
-        to_create = list(getattr(result, "to_create", []) or [])
+        created = result.kept_created
         self.wf.set("created", len(created))
-        self.wf.set("has-changes", bool(created or to_create))
-        status = str(getattr(result, "status", ""))
+        self.wf.set("has-changes", bool(created or result.to_create))
+        status = str(result.status)
         self.wf.echo(
-            f"dpn: transaction {getattr(result, 'txn_id', None) or '-'}: {status}, "
-            f"{len(created)} created, {len(getattr(result, 'adopted', []) or [])} adopted"
+            f"dpn: transaction {result.txn_id or '-'}: {status}, "
+            f"{len(created)} created, {len(result.adopted)} adopted"
         )
-        if not getattr(result, "ok", False):
+        if not result.ok:
             reason = "conflict" if status == "CONFLICT" else "apply-failed"
             if seen.signum is not None:
                 reason = "cancelled"
             self.wf.set("failure-reason", reason)
-            error = getattr(result, "error", None)
-            self.wf.command("error", f"Nothing is left half-done: {status}. {error or ''}".strip())
+            self.wf.command(
+                "error", f"Nothing is left half-done: {status}. {result.error or ''}".strip()
+            )
         self.wf.summary(render_apply_summary(result, self.artifact_name))
         return result
 
@@ -763,7 +765,7 @@ class Action:
         envs: Sequence[str],
         section: list[str],
         current: dict[str, str],
-        applied: Any,
+        applied: TxnResult | None,
     ) -> None:
         if gh is None:
             return
@@ -774,8 +776,8 @@ class Action:
             header = dict(header)
             if applied is not None:
                 header["applied"] = {
-                    "status": str(getattr(applied, "status", "")),
-                    "txn": getattr(applied, "txn_id", None),
+                    "status": str(applied.status),
+                    "txn": applied.txn_id,
                     "artifact": None if self.inputs.dry_run else self.artifact_name,
                     "run": self.env.get("GITHUB_RUN_ID", ""),
                     "plan_hash": current.get(env),
@@ -795,18 +797,17 @@ class Action:
                     raise
                 self.wf.command("warning", f"Could not update the pull request comment: {exc}")
 
-    def _outcome_section(self, result: Any) -> list[str]:
-        status = str(getattr(result, "status", ""))
-        ok = bool(getattr(result, "ok", False))
-        gone = set(getattr(result, "rolled_back", []) or [])
-        created = [k for k in getattr(result, "created", []) or [] if k not in gone]
-        adopted = list(getattr(result, "adopted", []) or [])
-        to_create = list(getattr(result, "to_create", []) or [])
+    def _outcome_section(self, result: TxnResult) -> list[str]:
+        status = str(result.status)
+        ok = result.ok
+        created = result.kept_created
+        adopted = result.adopted
+        to_create = result.to_create
         icon = "✅" if ok else "❌"
         parts = [f"{len(created)} created", f"{len(adopted)} adopted"]
         if self.inputs.dry_run:
             parts = [f"dry run: {len(to_create)} would be created", f"{len(adopted)} adopted"]
-        txn = getattr(result, "txn_id", None)
+        txn = result.txn_id
         if txn:
             parts.append(f"transaction {cm.code(str(txn))}")
         if not self.inputs.dry_run:
@@ -815,7 +816,7 @@ class Action:
             parts.append(f"[run]({self.summary_url})")
         title = f"Applied: {status}" if ok else f"Not applied: {status}"
         lines = ["", f"#### {icon} {title}", "", " · ".join(parts), ""]
-        error = getattr(result, "error", None)
+        error = result.error
         if error and not ok:
             lines += [f"Error: {cm.code(str(error), limit=500)}", ""]
         return lines
@@ -930,28 +931,32 @@ def render_preview_summary(pv: Preview) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_apply_summary(result: Any, artifact: str) -> str:
+def render_apply_summary(result: TxnResult, artifact: str) -> str:
     lines = [
         "## dpn apply",
         "",
-        f"Transaction {cm.code(str(getattr(result, 'txn_id', None) or '-'))}: "
-        f"**{getattr(result, 'status', '')}** · WAL artifact {cm.code(artifact)}",
+        f"Transaction {cm.code(str(result.txn_id or '-'))}: "
+        f"**{result.status}** · WAL artifact {cm.code(artifact)}",
         "",
     ]
-    for label, attr in (
-        ("created", "created"),
-        ("adopted", "adopted"),
-        ("would create", "to_create"),
-        ("rolled back", "rolled_back"),
+    for label, keys in (
+        ("created", result.created),
+        ("adopted", result.adopted),
+        ("would create", result.to_create),
+        ("rolled back", result.rolled_back),
+        ("not ours: kept", list(result.not_ours)),
+        ("left", [x.key for x in result.left]),
     ):
-        keys = list(getattr(result, attr, []) or [])
         if keys:
             lines += [f"**{label}** ({len(keys)})", ""]
             lines += [f"- {cm.code(k)}" for k in keys]
             lines.append("")
-    error = getattr(result, "error", None)
-    if error:
-        lines += [f"Error: {cm.code(str(error), limit=2000)}", ""]
+    if result.errors:
+        lines += ["**errors**", ""]
+        lines += [f"- {cm.code(k)}: {cm.code(v, limit=500)}" for k, v in result.errors.items()]
+        lines.append("")
+    if result.error:
+        lines += [f"Error: {cm.code(str(result.error), limit=2000)}", ""]
     return "\n".join(lines)
 
 

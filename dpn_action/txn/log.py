@@ -342,6 +342,13 @@ class TxnLog:
                 k: i.reason or "not ours" for k, i in keys.items() if i.state is KeyState.NOT_OURS
             },
             kind=self.kind,
+            archived=self.archive,
+            errors={
+                k: i.error
+                for k, i in keys.items()
+                if i.error
+                and i.state in (KeyState.CREATE_FAILED, KeyState.DELETE_FAILED, KeyState.ABSENT)
+            },
         )
 
 

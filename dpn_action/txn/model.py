@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from dpn_action.providers.base import ResourceState
 
@@ -112,6 +113,11 @@ class TxnResult:
     not_ours: dict[str, str] = field(default_factory=dict)
     #: "create" (`dpn create`) or "delete" (`dpn delete`)
     kind: str = "create"
+    #: a delete transaction that archives instead of deleting (`dpn delete --archive`)
+    archived: bool = False
+    #: key -> why its cloud call failed (a create or a delete), for each key whose last
+    #: call failed
+    errors: dict[str, str] = field(default_factory=dict)
     #: what each created or adopted key is in the cloud now (committed transactions)
     resources: dict[str, ResourceState] = field(default_factory=dict)
     error: str | None = None
@@ -127,6 +133,63 @@ class TxnResult:
             TxnStatus.NOTHING_TO_DO,
             TxnStatus.PLANNED,
             TxnStatus.DELETED,
+        }
+
+    @property
+    def kept_created(self) -> list[str]:
+        """What this transaction created and still stands (created, not rolled back)."""
+        gone = set(self.rolled_back) | set(self.not_ours)
+        return [k for k in self.created if k not in gone]
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        """Key -> where it ended, one word per planned resource the transaction touched:
+        created, adopted, would-create, rolled-back, deleted (or archived), left, conflict,
+        not-ours, retained, skipped, kept."""
+        out: dict[str, str] = {}
+        removed = "archived" if self.archived else "deleted"
+        for word, keys in (
+            ("adopted" if self.kind == "create" else "kept", self.adopted),
+            ("created", self.kept_created),
+            ("would-create", self.to_create),
+            ("rolled-back", self.rolled_back),
+            (removed, self.deleted),
+            ("kept", list(self.kept)),
+            ("conflict", [c.key for c in self.conflicts]),
+            ("left", [x.key for x in self.left]),
+            ("not-ours", list(self.not_ours)),
+            ("retained", self.retained),
+            ("skipped", self.skipped),
+        ):
+            out.update(dict.fromkeys(keys, word))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data: what `--format json` prints and the Action keeps."""
+        return {
+            "transaction": self.txn_id,
+            "kind": self.kind,
+            "status": str(self.status),
+            "ok": self.ok,
+            "created": self.created,
+            "adopted": self.adopted,
+            "to_create": self.to_create,
+            "rolled_back": self.rolled_back,
+            "deleted": self.deleted,
+            "archived": self.archived,
+            "targets": self.targets,
+            "kept": self.kept,
+            "retained": self.retained,
+            "not_ours": self.not_ours,
+            "conflicts": [c.key for c in self.conflicts],
+            "left": [{"key": x.key, "state": str(x.state), "reason": x.reason} for x in self.left],
+            "errors": self.errors,
+            "outcomes": self.outcomes,
+            "error": self.error,
+            "wal": str(self.wal_path) if self.wal_path else None,
+            "started": self.started,
+            "ended": self.ended,
+            "recovered": [r.to_dict() for r in self.recovered],
         }
 
 

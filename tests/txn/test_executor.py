@@ -97,6 +97,13 @@ def test_first_failure_rolls_back_everything_in_reverse_dependency_order(
     assert deleted.index("c") < deleted.index("b") < deleted.index("a")
     assert deleted.index("d") < deleted.index("a")
     assert result.left == []
+    # the faces get each resource's outcome and error, not only one string
+    assert result.errors == {"e": "FakeCloudError: quota exceeded"}
+    assert result.outcomes == dict.fromkeys("abcd", "rolled-back")
+    assert result.kept_created == []
+    data = result.to_dict()
+    assert data["errors"] == {"e": "FakeCloudError: quota exceeded"}
+    assert data["status"] == "ROLLED_BACK" and data["ok"] is False
 
 
 def test_after_a_failure_nothing_new_starts_but_running_calls_finish(tmp_path: Path) -> None:
@@ -137,6 +144,11 @@ def test_failed_delete_during_rollback_ends_rollback_failed_with_exact_list(
     assert "b" in left["a"].reason
     assert left["a"].resource_id is not None
     assert cloud.names() == {"a", "b"}
+    assert result.errors == {
+        "b": "FakeCloudError: access denied",
+        "d": "FakeCloudError: boom",
+    }
+    assert result.outcomes == {"c": "rolled-back", "a": "left", "b": "left"}
     assert [(r.txn_id, r.status) for r in status(tmp_path)] == [
         (result.txn_id, TxnStatus.ROLLBACK_FAILED)
     ]
