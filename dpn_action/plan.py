@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,3 +214,34 @@ def diff(base: list[PlannedResource], head: list[PlannedResource]) -> dict[str, 
                 added.append(p)
         out[env] = EnvDiff(env, added, list(rest_b.values()), renamed, unchanged, plan_hash(h))
     return out
+
+
+#: Lines of a plan difference printed in the log and the comment.
+MAX_DIFF_LINES = 200
+
+
+def combined_hash(hashes: Mapping[str, str]) -> str:
+    """One environment: its plan hash. Several: the SHA-256 of their sorted JSON map."""
+    if not hashes:
+        return ""
+    if len(hashes) == 1:
+        return next(iter(hashes.values()))
+    raw = json.dumps(dict(sorted(hashes.items())), separators=(",", ":"))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def plan_difference(old: list[PlannedResource], new: list[PlannedResource]) -> list[str]:
+    """Lines `- key`, `+ key`, `~ key (what changed)` between two plans."""
+    a = {p.key: p.canonical() for p in old}
+    b = {p.key: p.canonical() for p in new}
+    lines = [f"- {k}" for k in sorted(set(a) - set(b))]
+    lines += [f"+ {k}" for k in sorted(set(b) - set(a))]
+    for k in sorted(set(a) & set(b)):
+        if a[k] != b[k]:
+            fields = sorted(f for f in set(a[k]) | set(b[k]) if a[k].get(f) != b[k].get(f))
+            lines.append(f"~ {k} ({', '.join(fields)} changed)")
+    if not lines:
+        lines.append("(the same resources; the difference is in their order or encoding)")
+    if len(lines) > MAX_DIFF_LINES:
+        lines = [*lines[:MAX_DIFF_LINES], f"... and {len(lines) - MAX_DIFF_LINES} more"]
+    return lines

@@ -701,7 +701,7 @@ def test_the_plan_hash_output_is_the_one_in_the_hidden_header(world: World, pr7:
     prd = parse_header(_ours(world, 7, "prd")[0]["body"]) or {}
     assert dev["commit"] == pr7.shas["pr7-2"]
     assert re.fullmatch(r"[0-9a-f]{64}", dev["plan_hash"])
-    from dpn_action.github.action import combined_hash
+    from dpn_action.plan import combined_hash
 
     expected = combined_hash({"dev": dev["plan_hash"], "prd": prd["plan_hash"]})
     assert pr7.runs["pr7-2"].outputs["plan-hash"] == expected

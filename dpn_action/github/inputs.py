@@ -1,0 +1,97 @@
+"""The GitHub Action's inputs: parsed from `DPN_*` variables (set by action.yml) or options."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dpn_action.github.preview import DEFAULT_BLUEPRINTS, Settings
+
+MODES = ("auto", "preview", "apply", "recover")
+
+
+class ActionError(Exception):
+    """Stops the run with a message and a `failure-reason` output."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _bool(value: str, name: str) -> bool:
+    v = value.strip().lower()
+    if v in ("true", "1", "yes", "on"):
+        return True
+    if v in ("false", "0", "no", "off", ""):
+        return False
+    raise ActionError("usage", f"{name} must be true or false, not {value!r}")
+
+
+@dataclass
+class Inputs:
+    mode: str = "auto"
+    blueprints: str = DEFAULT_BLUEPRINTS
+    values_config: str | None = None
+    patterns_config: str | None = None
+    token: str = field(default="", repr=False)
+    api_url: str = "https://api.github.com"
+    max_parallel: int = 8
+    dry_run: bool = False
+    fail_on_plan_change: bool = True
+    environment: str = ""
+    wal_dir: Path = Path(".dpn-wal")
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(self.blueprints, self.values_config, self.patterns_config)
+
+    @property
+    def env_label(self) -> str:
+        """The environment part of the WAL artifact's name."""
+        return re.sub(r"[^A-Za-z0-9._-]", "_", self.environment) or "all"
+
+
+def parse_inputs(argv: Sequence[str], env: Mapping[str, str]) -> Inputs:
+    def e(name: str, default: str = "") -> str:
+        return env.get(f"DPN_{name}", default)
+
+    p = argparse.ArgumentParser(
+        prog="dpn action",
+        description="Run as the GitHub Action (see docs/github-action.md). Every option "
+        "defaults to its DPN_* environment variable.",
+    )
+    p.add_argument("--mode", default=e("MODE", "auto") or "auto", choices=MODES)
+    p.add_argument("--blueprints", default=e("BLUEPRINTS", DEFAULT_BLUEPRINTS))
+    p.add_argument("--values-config", default=e("VALUES_CONFIG") or None)
+    p.add_argument("--patterns-config", default=e("PATTERNS_CONFIG") or None)
+    p.add_argument("--api-url", default=e("API_URL") or env.get("GITHUB_API_URL", ""))
+    p.add_argument("--max-parallel", default=e("MAX_PARALLEL", "8") or "8")
+    p.add_argument("--dry-run", default=e("DRY_RUN", "false"))
+    p.add_argument("--fail-on-plan-change", default=e("FAIL_ON_PLAN_CHANGE", "true"))
+    p.add_argument("--environment", default=e("ENVIRONMENT"))
+    p.add_argument("--wal-dir", default=e("WAL_DIR", ".dpn-wal") or ".dpn-wal")
+    a = p.parse_args(list(argv))
+    try:
+        max_parallel = int(a.max_parallel)
+    except ValueError:
+        raise ActionError(
+            "usage", f"max-parallel must be a number, not {a.max_parallel!r}"
+        ) from None
+    if not 1 <= max_parallel <= 64:
+        raise ActionError("usage", "max-parallel must be between 1 and 64")
+    return Inputs(
+        mode=a.mode,
+        blueprints=a.blueprints or DEFAULT_BLUEPRINTS,
+        values_config=a.values_config,
+        patterns_config=a.patterns_config,
+        token=e("GITHUB_TOKEN"),
+        api_url=a.api_url or "https://api.github.com",
+        max_parallel=max_parallel,
+        dry_run=_bool(a.dry_run, "dry-run"),
+        fail_on_plan_change=_bool(a.fail_on_plan_change, "fail-on-plan-change"),
+        environment=a.environment.strip(),
+        wal_dir=Path(a.wal_dir),
+    )

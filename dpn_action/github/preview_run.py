@@ -1,0 +1,184 @@
+"""Mode `preview`: names at the base and in the checkout for every affected blueprint, one
+sticky comment per environment, annotations on changed lines, the whole preview in the job
+summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dpn_action.github import comment as cm
+from dpn_action.github.api import GitHubError
+from dpn_action.github.context import Context
+from dpn_action.github.event import PullRequest, pull_request, push
+from dpn_action.github.git import Repo
+from dpn_action.github.inputs import ActionError
+from dpn_action.github.preview import EnvPreview, Preview, compute_preview
+from dpn_action.plan import combined_hash
+
+
+class PreviewRun(Context):
+    """One preview: compute, report, comment."""
+
+    def run(self) -> int:
+        repo = Repo(self.cwd)
+        pr: PullRequest | None = None
+        if self.event_name in ("pull_request", "pull_request_target"):
+            pr = pull_request(self.payload)
+            base = pr.base_sha
+        elif self.event_name == "push":
+            base = push(self.payload).before
+        else:
+            raise ActionError("usage", "preview needs a pull_request or push event")
+        if not repo.ensure_commit(base):
+            raise ActionError(
+                "base-missing",
+                f"the base commit {base[:12]} is not in the clone; check out with "
+                "`fetch-depth: 0` so the names at the base can be computed",
+            )
+        merge_base = repo.merge_base(base) or base
+        pv = compute_preview(repo, merge_base, self.inputs.settings)
+        if self.inputs.environment:
+            pv.envs = [e for e in pv.envs if e.environment == self.inputs.environment]
+        self._report_preview(repo, pv)
+        hashes = {e.environment: e.plan_hash for e in pv.envs}
+        self.wf.set("plan-hash", combined_hash(hashes))
+        self.wf.set("has-changes", pv.has_changes)
+        if pr is not None and pv.head is not None:
+            self._post_preview(repo, pr, pv)
+        if pv.errors:
+            self.wf.set("failure-reason", "findings")
+            self.wf.echo(f"dpn: {pv.errors} error finding(s) in the affected blueprints")
+            return 1
+        return 0
+
+    def _report_preview(self, repo: Repo, pv: Preview) -> None:
+        from dpn_action.formatters import format_github
+
+        what = "a naming config changed: every blueprint" if pv.config_changed else "changed files"
+        self.wf.echo(
+            f"dpn: {len(pv.affected)} blueprint(s) affected ({what}), "
+            f"{pv.base_sha[:12]}..{pv.head_sha[:12]}"
+        )
+        # Environment names come from blueprints: printed with workflow commands off.
+        self.wf.untrusted(
+            f"dpn: {e.environment or '(no environment)'}: {len(e.diff.renamed)} renamed, "
+            f"{len(e.diff.added)} added, {len(e.diff.removed)} removed, plan {e.plan_hash[:12]}"
+            for e in pv.envs
+        )
+        if pv.annotations:
+            self.wf.out.write(format_github(pv.annotations))
+        self.wf.summary(render_preview_summary(pv))
+
+    def _post_preview(self, repo: Repo, pr: PullRequest, pv: Preview) -> None:
+        gh = self.gh
+        if pr.from_fork or gh is None:
+            why = (
+                "this pull request comes from a fork, and its token may not comment"
+                if pr.from_fork
+                else "no github-token was given"
+            )
+            self.wf.command("notice", f"The name preview is in the job summary: {why}.")
+            return
+        try:
+            author = self.author(gh)
+            comments = gh.issue_comments(pr.number)
+            existing = cm.headers_by_environment(comments, author=author)
+            head = pv.head
+            assert head is not None
+            hashes = head.hashes()
+            commit = self.commit(repo)
+            bodies: dict[str, str] = {}
+            for e in pv.envs:
+                bodies[e.environment] = self._comment_body(e, pr, pv, commit)
+            for env in existing:
+                if env not in bodies and (
+                    not self.inputs.environment or env == self.inputs.environment
+                ):
+                    bodies[env] = self._no_longer_body(env, pr, pv, commit, hashes)
+            for env, body in bodies.items():
+                found = existing.get(env)
+                if found is None:
+                    made = gh.create_comment(pr.number, body)
+                    self.wf.echo(f"dpn: commented on #{pr.number} ({made.get('html_url', '')})")
+                elif found[0].get("body") != body:
+                    gh.update_comment(int(found[0]["id"]), body)
+                    self.wf.echo(f"dpn: updated the comment on #{pr.number}")
+        except GitHubError as exc:
+            if not exc.forbidden:
+                raise
+            self.wf.command(
+                "notice",
+                f"The name preview is in the job summary: the token may not comment ({exc}).",
+            )
+
+    def _header(
+        self, env: str, plan_hash: str, total: int, pr: PullRequest, pv: Preview, commit: str
+    ) -> dict[str, Any]:
+        return {
+            "v": cm.HEADER_VERSION,
+            "environment": env,
+            "plan_hash": plan_hash,
+            "resources": total,
+            "commit": commit,
+            "base": pv.base_sha,
+            "pr_head": pr.head_sha,
+        }
+
+    def _comment_body(self, e: EnvPreview, pr: PullRequest, pv: Preview, commit: str) -> str:
+        d = e.diff
+        return cm.render_comment(
+            self._header(e.environment, e.plan_hash, e.total, pr, pv, commit),
+            environment=e.environment,
+            stats=cm.stats_line(
+                len(d.renamed), len(d.added), len(d.removed), d.unchanged, e.total, e.plan_hash
+            ),
+            findings=e.findings,
+            diff=list(cm.diff_lines(d.renamed, d.added, d.removed)),
+            footer=cm.footer_line(commit, self.summary_url),
+            summary_url=self.summary_url,
+        )
+
+    def _no_longer_body(
+        self, env: str, pr: PullRequest, pv: Preview, commit: str, hashes: dict[str, str]
+    ) -> str:
+        from dpn_action.plan import plan_hash
+
+        h = hashes.get(env, plan_hash([]))
+        head = pv.head
+        total = sum(1 for p in head.items if p.environment == env) if head else 0
+        return cm.render_comment(
+            self._header(env, h, total, pr, pv, commit),
+            environment=env,
+            stats=f"This pull request no longer changes names here · plan `{h[:12]}`",
+            findings=[],
+            diff=[],
+            footer=cm.footer_line(commit, self.summary_url),
+            summary_url=self.summary_url,
+        )
+
+
+def render_preview_summary(pv: Preview) -> str:
+    lines = ["## dpn name preview", ""]
+    if not pv.affected:
+        lines += ["No blueprint or naming config is affected by this change.", ""]
+        return "\n".join(lines)
+    scope = (
+        "A naming config changed, so every blueprint is affected"
+        if pv.config_changed
+        else f"{len(pv.affected)} blueprint(s) affected"
+    )
+    lines += [f"{scope}. Base `{pv.base_sha[:12]}`, head `{pv.head_sha[:12]}`.", ""]
+    for e in pv.envs:
+        d = e.diff
+        lines += [
+            f"### {cm.env_label(e.environment)}",
+            "",
+            cm.stats_line(
+                len(d.renamed), len(d.added), len(d.removed), d.unchanged, e.total, e.plan_hash
+            ),
+            "",
+        ]
+        if e.findings:
+            lines += [cm.findings_summary(e.findings), "", *cm.findings_rows(e.findings, None), ""]
+        lines += list(cm.diff_lines(d.renamed, d.added, d.removed))
+    return "\n".join(lines) + "\n"
