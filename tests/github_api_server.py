@@ -129,6 +129,10 @@ class State:
     violations: list[str] = field(default_factory=list)
     #: whether any request for an artifact's storage blob carried an Authorization header
     blob_saw_token: bool = False
+    #: statuses to answer the next writes (POST, PATCH) with *after* doing them, as a proxy
+    #: that loses the answer does; and statuses to answer with *instead* of doing them
+    lost_answers: list[int] = field(default_factory=list)
+    refusals: list[tuple[int, dict[str, str], str]] = field(default_factory=list)
     next_id: int = 1_000_000
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -370,6 +374,25 @@ class _Handler(BaseHTTPRequestHandler):
         writing = method in ("POST", "PATCH")
         if writing and token in state.read_only_tokens:
             return 403, {"message": FORBIDDEN, "documentation_url": "x"}, None
+        if writing:
+            with state.lock:
+                refusal = state.refusals.pop(0) if state.refusals else None
+            if refusal is not None:
+                status, headers, message = refusal
+                return status, {"message": message, "documentation_url": "x"}, headers
+            answer = self._handle_call(template, args, query, body)
+            with state.lock:
+                lost = state.lost_answers.pop(0) if state.lost_answers else None
+            if lost is not None and 200 <= answer[0] < 300:
+                return lost, {"message": "Server Error", "documentation_url": "x"}, None
+            return answer
+        return self._handle_call(template, args, query, body)
+
+    def _handle_call(
+        self, template: str, args: tuple[str, ...], query: dict[str, str], body: bytes
+    ) -> tuple[int, Any, dict[str, str] | None]:
+        state = self.server.state
+        method = self.command
         if template.endswith("/issues/{issue_number}/comments"):
             number = int(args[2])
             if method == "POST":

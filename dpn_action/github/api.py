@@ -4,6 +4,13 @@ The token is sent only to the API's own host: pagination links pointing elsewher
 followed, and redirects (an artifact download answers with one to a storage host) are
 followed by hand without the `Authorization` header. The token never appears in `repr()`
 or in an error message.
+
+Retries never duplicate a write. A read or an edit (GET, PATCH) is retried after a server
+error or a lost connection. A create (POST) is not retried blindly: after an answer that
+leaves its outcome unknown (5xx, no answer) the comment is looked for first, and posted again
+only if it is not there. A rate limit (403 or 429 with `Retry-After`, a secondary rate limit,
+or no requests left before a reset that is near) means the request was not taken: it is
+waited out and sent again, writes included.
 """
 
 from __future__ import annotations
@@ -44,6 +51,11 @@ class GitHubError(Exception):
     def forbidden(self) -> bool:
         """The token may not do this (a read-only token on a fork pull request, say)."""
         return self.status in (401, 403)
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """The server may or may not have done it: a server error, or no answer at all."""
+        return self.status == 0 or self.status in _RETRY_STATUS
 
 
 @dataclass
@@ -108,8 +120,22 @@ class GitHub:
         return list(self.paginate(f"{self._repo_path}/issues/{int(number)}/comments"))
 
     def create_comment(self, number: int, body: str) -> dict[str, Any]:
+        """Post a comment once. When an answer leaves it unknown whether the comment was
+        made, the thread is read: a comment with exactly this body is the one just made;
+        only if there is none is it posted again (at most `retries` more times)."""
         path = f"{self._repo_path}/issues/{int(number)}/comments"
-        return _object(self.request("POST", path, body={"body": body}).data)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return _object(self.request("POST", path, body={"body": body}).data)
+            except GitHubError as exc:
+                if not exc.outcome_unknown or attempt > self._retries:
+                    raise
+            self._sleep(float(attempt))
+            made = [c for c in self.issue_comments(number) if c.get("body") == body]
+            if made:
+                return made[-1]
 
     def update_comment(self, comment_id: int, body: str) -> dict[str, Any]:
         path = f"{self._repo_path}/issues/comments/{int(comment_id)}"
@@ -159,11 +185,14 @@ class GitHub:
         body: Any = None,
         raw: bool = False,
     ) -> Response:
-        """One call, retried on a server hiccup. Errors raise `GitHubError`; with `raw`
-        a redirect is returned, not followed, and the body is left as bytes."""
+        """One call. Errors raise `GitHubError`; with `raw` a redirect is returned, not
+        followed, and the body is left as bytes. A rate limit is waited out and the call
+        sent again; a server error or a lost connection is retried only for a call that
+        may be repeated (not POST: see `create_comment`)."""
         url = path_or_url if "://" in path_or_url else self._url(path_or_url, query)
         shown = urlsplit(url).path
         data = json.dumps(body).encode("utf-8") if body is not None else None
+        repeatable = method != "POST"
         attempt = 0
         while True:
             attempt += 1
@@ -183,27 +212,37 @@ class GitHub:
                 payload = exc.read()
                 if raw and exc.code in (301, 302, 303, 307, 308):
                     return Response(exc.code, exc.headers, payload)
-                wait = self._retry_wait(exc.code, exc.headers, attempt)
+                message = _error_message(payload)
+                wait = self._retry_wait(exc.code, exc.headers, message, attempt, repeatable)
                 if wait is None:
-                    raise GitHubError(
-                        exc.code, self._scrub(_error_message(payload)), method, shown
-                    ) from None
+                    raise GitHubError(exc.code, self._scrub(message), method, shown) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                if attempt > self._retries:
+                if attempt > self._retries or not repeatable:
                     reason = getattr(exc, "reason", exc)
                     raise GitHubError(0, self._scrub(str(reason)), method, shown) from None
                 wait = float(attempt)
             self._sleep(wait)
 
-    def _retry_wait(self, status: int, headers: Message, attempt: int) -> float | None:
+    def _retry_wait(
+        self, status: int, headers: Message, message: str, attempt: int, repeatable: bool
+    ) -> float | None:
+        """Seconds to wait before sending the call again, or None to give up."""
         if attempt > self._retries:
             return None
         if status in _RETRY_STATUS:
-            return float(attempt)
-        if status in (403, 429):
-            after = headers.get("Retry-After")
-            if after and after.isdigit() and float(after) <= _MAX_RETRY_AFTER:
-                return float(after)
+            return float(attempt) if repeatable else None
+        if status not in (403, 429):
+            return None
+        # Rate limits: the request was not taken, so even a write may be sent again.
+        after = headers.get("Retry-After")
+        if after and after.isdigit():
+            return float(after) if float(after) <= _MAX_RETRY_AFTER else None
+        if "secondary rate limit" in message.lower():
+            return _MAX_RETRY_AFTER  # GitHub asks for at least a minute without a header
+        if headers.get("x-ratelimit-remaining") == "0":
+            reset = headers.get("x-ratelimit-reset") or ""
+            left = float(reset) - time.time() if reset.isdigit() else _MAX_RETRY_AFTER + 1
+            return max(1.0, left) if left <= _MAX_RETRY_AFTER else None
         return None
 
     def _url(self, path: str, query: dict[str, str] | None = None) -> str:
