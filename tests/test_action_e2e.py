@@ -920,6 +920,39 @@ def test_a_direct_push_that_changes_blueprints_without_a_reviewed_plan_is_refuse
     ]
 
 
+def test_a_merged_pull_request_without_a_preview_comment_is_refused(
+    tmp_path: Path, api: tuple[State, str]
+) -> None:
+    """A fork's pull request whose token could not comment, or a deleted comment: the merge
+    changes the plan, and no approved plan exists. Never a green no-op."""
+    state, url = api
+    repo, base = _small_repo(tmp_path)
+    after = repo.commit("more", {"blueprints/prd.json": PRD.replace("orders", "invoices")})
+    state.add_merged_pull(after, 12)
+
+    rc, outputs, log = _run_action(repo, tmp_path, url, "push", push_payload(base, after))
+
+    assert rc == 1
+    assert outputs["failure-reason"] == "no-approved-plan"
+    assert "pull request #12 changes the plan of prd" in log
+    assert "examples/workflows/comment.yml" in log
+    assert not (tmp_path / "wal").exists()
+
+
+def test_a_merged_pull_request_that_changes_no_plan_needs_no_preview(
+    tmp_path: Path, api: tuple[State, str]
+) -> None:
+    state, url = api
+    repo, base = _small_repo(tmp_path)
+    after = repo.commit("docs", {"README.md": "# notes\n"})
+    state.add_merged_pull(after, 13)
+
+    rc, outputs, log = _run_action(repo, tmp_path, url, "push", push_payload(base, after))
+
+    assert (rc, outputs["has-changes"]) == (0, "false")
+    assert "pull request #13 changed no names in scope" in log
+
+
 def test_a_push_to_another_branch_applies_nothing(tmp_path: Path, api: tuple[State, str]) -> None:
     _, url = api
     repo, base = _small_repo(tmp_path)

@@ -62,11 +62,29 @@ class ApplyRun(WalArtifacts):
                 return 0
         else:
             envs = sorted(self._scoped({k: "" for k in approved}))
+            unapproved = sorted(self._changed_envs(repo, ev, hashes) - set(approved))
+            if unapproved:
+                shown = ", ".join(e or "(no environment)" for e in unapproved)
+                if self.inputs.fail_on_plan_change:
+                    raise ActionError(
+                        "no-approved-plan",
+                        f"pull request #{pr_number} changes the plan of {shown}, but no dpn "
+                        "preview of it was found on the pull request (from a fork, the comment "
+                        "needs the comment workflow: examples/workflows/comment.yml; if the "
+                        "comment was deleted, run the preview again); nothing applied",
+                    )
+                self.wf.command(
+                    "warning",
+                    f"No approved plan for {shown}; applying anyway (fail-on-plan-change: false).",
+                )
+                envs = sorted(set(envs) | set(unapproved))
             if not envs:
                 self.wf.echo(f"dpn: pull request #{pr_number} changed no names in scope")
                 self.wf.set("has-changes", False)
                 return 0
         current = {env: hashes.get(env, _empty_hash()) for env in envs}
+        if approved is not None:
+            approved = {e: a for e, a in approved.items() if e in envs}
         self.wf.set("plan-hash", combined_hash(current))
         # Errors block the environments applied here; a broken blueprint of another
         # environment (or a config error, which affects every one) is reported as well.
@@ -81,7 +99,7 @@ class ApplyRun(WalArtifacts):
             changed = {
                 env: approved[env][1].get("plan_hash")
                 for env in envs
-                if approved[env][1].get("plan_hash") != current[env]
+                if env in approved and approved[env][1].get("plan_hash") != current[env]
             }
             if changed:
                 lines = self._plan_difference(repo, head, changed, approved, current)
@@ -137,6 +155,18 @@ class ApplyRun(WalArtifacts):
         self.wf.echo(f"dpn: {ev.after[:12]} merged pull request #{number}")
         comments = gh.issue_comments(number)
         return number, cm.headers_by_environment(comments, author=self.author(gh))
+
+    def _changed_envs(self, repo: Repo, ev: Push, hashes: Mapping[str, str]) -> set[str]:
+        """The environments in scope whose plan this push changes: their hash before it
+        differs from the hash now (every one in scope when the commit before is missing)."""
+        if not repo.ensure_commit(ev.before):
+            return set(self._scoped(hashes)) if self._push_touches_blueprints(repo, ev) else set()
+        before = commit_side(repo, ev.before, self.inputs.settings).hashes()
+        return {
+            env
+            for env in self._scoped({**before, **hashes})
+            if before.get(env, _empty_hash()) != hashes.get(env, _empty_hash())
+        }
 
     def _push_touches_blueprints(self, repo: Repo, ev: Push) -> bool:
         if not repo.ensure_commit(ev.before):
