@@ -7,6 +7,7 @@ that cloud is actually needed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +40,7 @@ def to_operations(items: Iterable[PlannedResource]) -> list[Operation]:
             type_key=p.type,
             provider=p.provider,
             name=p.name,
-            properties=dict(p.properties),
+            properties=_absolute_files(p),
             tags=dict(p.tags),
             depends_on=tuple(p.depends_on),
             refs=dict(p.refs),
@@ -47,6 +48,26 @@ def to_operations(items: Iterable[PlannedResource]) -> list[Operation]:
         )
         for p in items
     ]
+
+
+def _absolute_files(p: PlannedResource) -> dict[str, Any]:
+    """The properties, with each file they name (relative to the repository root in the
+    plan) as an absolute path, which the provider can read from any directory. The path,
+    never the file's content, goes into the operation (and so into the WAL)."""
+    from dpn_action.blueprint.files import replace_at
+    from dpn_action.naming.catalogue import CATALOGUE
+
+    props = dict(p.properties)
+    t = CATALOGUE.get(p.type)
+    if t is None or not p.root:
+        return props
+    for spec in t.local_files:
+        props = replace_at(
+            props,
+            spec.keys,
+            lambda rel: os.path.join(p.root, rel) if isinstance(rel, str) and rel else rel,
+        )
+    return props
 
 
 def origin(p: PlannedResource) -> str:
@@ -363,8 +384,9 @@ def update_plan(
         settings = settings_of(provider, p.type)
         before = created_with.get((state.transaction_id or "", key))
         if before is not None:
-            names = (set(before) | set(p.properties)) - settings
-            out.not_updatable = sorted(n for n in names if before.get(n) != p.properties.get(n))
+            now = ops[key].properties  # as the create would send them (files: absolute)
+            names = (set(before) | set(now)) - settings
+            out.not_updatable = sorted(n for n in names if before.get(n) != now.get(n))
         if carries_tags(provider, p.type):
             wanted = {k: v for k, v in p.tags.items() if k not in MARKS}
             out.tags = {k: v for k, v in wanted.items() if state.tags.get(k) != v}
