@@ -27,7 +27,7 @@ MIB = 1024 * 1024
 
 #: The largest blueprint or naming config dpn reads. A generated 100,000-resource blueprint
 #: is 9.5 MB as `benchmarks/generate.py` writes it (indent 1) and 18 MB at indent 4;
-#: `docs/limits.md` gives the reasons for the figure.
+#: `docs/input-limits.md` gives the reasons for the figure.
 MAX_FILE_BYTES = 32 * MIB
 
 _OPEN_FLAGS = (

@@ -29,7 +29,7 @@ def properties(r: Resource) -> dict[str, Any]:
     plan is the same wherever the repository is checked out."""
     t = r.type
     out = {k: v for k, v in r.entry.items() if k in t.properties and k not in _CHILD_KEYS}
-    for keys, rel in r.files.items():
+    for keys, rel in (r.files or {}).items():
         out = replace_at(out, keys, _Const(rel))
     return out
 

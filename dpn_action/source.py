@@ -504,6 +504,8 @@ ALIAS_FACTOR = 4
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _VALUE_TAG = "tag:yaml.org,2002:value"
+_SPECIAL_KEYS = frozenset({_MERGE_TAG, _VALUE_TAG})
+_NOTHING_MERGED: list[Any] = []
 
 
 class _AliasBomb(Exception):
@@ -529,6 +531,9 @@ class _YamlBuilder:
         self.doc = doc
         self.index = index
         self.constructor = yaml.constructor.SafeConstructor()
+        self._construct = self.constructor.construct_object
+        self._scalar = yaml.ScalarNode
+        self._sequence = yaml.SequenceNode
         self._active: set[int] = set()
         #: lists and mappings built once already: building one again is alias expansion
         self._built: set[int] = set()
@@ -550,48 +555,47 @@ class _YamlBuilder:
         index: int = mark.index
         return index
 
-    def _count(self) -> None:
-        if self._in_alias:
-            self.expanded += 1
-            if self.expanded > MAX_ALIAS_NODES and self.expanded > ALIAS_FACTOR * self.own:
-                raise _AliasBomb(self._entry, self._entry_pointer, self._parent_offset, self.own)
-        else:
-            self.own += 1
+    def _over_budget(self) -> None:
+        if self.expanded > ALIAS_FACTOR * self.own:
+            raise _AliasBomb(self._entry, self._entry_pointer, self._parent_offset, self.own)
 
     def build(self, node: Any, pointer: str, key_off: int) -> Any:
-        yaml = self.yaml
-        self._count()
-        self.index[pointer] = (self.offset(node.start_mark), key_off)
-        if isinstance(node, yaml.ScalarNode):
-            return self.constructor.construct_object(node, deep=True)
+        # the hot path of every YAML file: kept flat on purpose
+        if self._in_alias:
+            self.expanded += 1
+            if self.expanded > MAX_ALIAS_NODES:
+                self._over_budget()
+        else:
+            self.own += 1
+        self.index[pointer] = (node.start_mark.index, key_off)
+        if isinstance(node, self._scalar):
+            return self._construct(node, deep=True)
         nid = id(node)
-        if nid in self._active:
+        active = self._active
+        if nid in active:
             raise ValueError("recursive alias")
-        if nid not in self._built:
+        again = nid in self._built
+        if again:  # an alias names it: everything under it is built again
+            if not self._in_alias:
+                parent_offset = self.index.get(_parent(pointer), (0, 0))[0]
+                self._entry, self._entry_pointer, self._parent_offset = (
+                    node,
+                    pointer,
+                    parent_offset,
+                )
+            self._in_alias += 1
+        else:
             self._built.add(nid)
-            return self._collection(node, pointer)
-        # built before: an alias names it, and everything under it is built again
-        if not self._in_alias:
-            parent_offset = self.index.get(_parent(pointer), (0, 0))[0]
-            self._entry, self._entry_pointer, self._parent_offset = node, pointer, parent_offset
-        self._in_alias += 1
+        active.add(nid)
         try:
-            return self._collection(node, pointer)
-        finally:
-            self._in_alias -= 1
-
-    def _collection(self, node: Any, pointer: str) -> Any:
-        nid = id(node)
-        self._active.add(nid)
-        try:
-            if isinstance(node, self.yaml.SequenceNode):
-                return [
-                    self.build(child, join_pointer(pointer, i), -1)
-                    for i, child in enumerate(node.value)
-                ]
+            if isinstance(node, self._sequence):
+                build = self.build
+                return [build(child, f"{pointer}/{i}", -1) for i, child in enumerate(node.value)]
             return self._mapping(node, pointer)
         finally:
-            self._active.discard(nid)
+            active.discard(nid)
+            if again:
+                self._in_alias -= 1
 
     def _mapping(self, node: Any, pointer: str) -> dict[str, Any]:
         merged = self._flatten(node)
@@ -648,6 +652,11 @@ class _YamlBuilder:
         done = self._merged.get(nid)
         if done is not None:
             return done
+        for key_node, _ in node.value:
+            if key_node.tag in _SPECIAL_KEYS:
+                break
+        else:
+            return _NOTHING_MERGED
         yaml = self.yaml
         sources: list[Any] = []
         own: list[tuple[Any, Any]] = []
@@ -670,7 +679,7 @@ class _YamlBuilder:
                     key_node.tag = "tag:yaml.org,2002:str"
                 own.append((key_node, value_node))
         if not sources:
-            return []
+            return _NOTHING_MERGED
         if nid in self._flattening:
             raise ValueError("recursive merge key")
         self._flattening.add(nid)

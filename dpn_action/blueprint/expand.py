@@ -28,7 +28,7 @@ class Resource:
     deps: list[Resource] = field(default_factory=list)
     result: NameResult | None = None
     #: local-file properties (`LocalFile.keys`) -> the file, relative to the repository root
-    files: dict[tuple[str, ...], str] = field(default_factory=dict)
+    files: dict[tuple[str, ...], str] | None = None
     _full_name: str | None = field(default=None, repr=False)
 
     @property

@@ -41,7 +41,8 @@ def check_local_files(bp: BlueprintFile) -> list[Finding]:
                 continue
             pointer = join_pointer(r.pointer, *spec.keys)
             try:
-                r.files[spec.keys] = resolve_local_file(bp.source, value, spec, bp.root)
+                rel = resolve_local_file(bp.source, value, spec, bp.root)
+                r.files = {**(r.files or {}), spec.keys: rel}
             except InputRefused as exc:
                 findings.append(
                     bp.doc.finding(
