@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from dpn_action.plan import PlannedResource
@@ -62,11 +62,19 @@ def _absolute_files(p: PlannedResource) -> dict[str, Any]:
     if t is None or not p.root:
         return props
     for spec in t.local_files:
-        props = replace_at(
-            props,
-            spec.keys,
-            lambda rel: os.path.join(p.root, rel) if isinstance(rel, str) and rel else rel,
-        )
+
+        def absolute(rel: Any, label: str = spec.label) -> Any:
+            if not isinstance(rel, str):
+                return rel
+            if not rel or PurePosixPath(rel).is_absolute() or ".." in PurePosixPath(rel).parts:
+                # only a plan with findings holds such a value, and no face applies one
+                raise ProviderSetupError(
+                    f"{p.key}: {label} {rel!r} is not a path inside the repository "
+                    "(dpn lint reports it)"
+                )
+            return os.path.join(p.root, rel)
+
+        props = replace_at(props, spec.keys, absolute)
     return props
 
 

@@ -16,7 +16,7 @@ from dpn_action.naming.catalogue import CATALOGUE
 from dpn_action.naming.config import NamingConfig
 from dpn_action.plan import PlannedResource, canonical_json, plan_hash, planned
 from dpn_action.providers.aws import AwsInputError, lambda_code
-from dpn_action.provision import to_operations
+from dpn_action.provision import ProviderSetupError, to_operations
 
 ZIP = b"PK\x05\x06" + bytes(18)  # an empty zip archive
 
@@ -110,11 +110,16 @@ def test_the_provider_checks_the_file_again_as_it_reads_it(
         lambda_code(op.properties["code"], "python3.12", "app.handler")
 
 
-def test_a_plan_with_a_refused_file_keeps_the_value_as_written(tmp_path: Path) -> None:
+def test_a_plan_with_a_refused_file_keeps_the_value_and_cannot_become_operations(
+    tmp_path: Path,
+) -> None:
     root = checkout(tmp_path / "repo")
     (root / "build" / "fn.zip").unlink()
 
     result = analyse(NamingConfig(), [root / "blueprints" / "fn.yaml"], display_root=root)
 
     assert [f.code for f in result.findings] == ["DPN015"]
-    assert planned(result.resources)[0].properties["code"] == {"zip_file": "../build/fn.zip"}
+    items = planned(result.resources)
+    assert items[0].properties["code"] == {"zip_file": "../build/fn.zip"}
+    with pytest.raises(ProviderSetupError, match="is not a path inside the repository"):
+        to_operations(items)  # a plan with findings is never applied; if it were, not this
