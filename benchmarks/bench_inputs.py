@@ -52,6 +52,18 @@ def linear_aliasing(anchor: int, aliases: int) -> str:
     )
 
 
+def merge_many(keys: int, times: int) -> str:
+    """One mapping of `keys` keys, merged `times` times into another (`<<: [*big, ...]`)."""
+    pairs = ", ".join(f"k{i}: v" for i in range(keys))
+    refs = ", ".join(["*big"] * times)
+    return (
+        HEADER
+        + "resources:\n  aws:\n    s3_buckets:\n      - purpose: p\n        layer: raw\n"
+        + f"        tags: &big {{{pairs}}}\n"
+        + f"      - {{purpose: q, layer: raw, tags: {{<<: [{refs}]}}}}\n"
+    )
+
+
 SURROGATE = (
     '{"version": "1.0", "metadata": {"environment": "dev", "project": "bench", '
     '"region": "us-east-1"}, "resources": {"aws": {"s3_buckets": '
@@ -131,6 +143,10 @@ CASES: list[tuple[str, Callable[[Path], str]]] = [
     (
         "40,000 aliases of a 2,000-item anchor",
         text_file("blueprints/l.yaml", linear_aliasing(2000, 40_000)),
+    ),
+    (
+        "a 10,000-key mapping merged 100,000 times",
+        text_file("blueprints/m.yaml", merge_many(10_000, 100_000)),
     ),
     ("lone surrogate in JSON", text_file("blueprints/u.json", SURROGATE)),
     ("link to /dev/zero", link("blueprints/zero.json", "/dev/zero")),

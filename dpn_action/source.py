@@ -659,6 +659,7 @@ class _YamlBuilder:
             return _NOTHING_MERGED
         yaml = self.yaml
         sources: list[Any] = []
+        named: set[int] = set()
         own: list[tuple[Any, Any]] = []
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
@@ -673,7 +674,9 @@ class _YamlBuilder:
                             f"a merge key (<<) takes a mapping or a list of mappings, not {sub.id}",
                             sub.start_mark,
                         )
-                    sources.append(sub)
+                    if id(sub) not in named:  # each mapping once, however often named
+                        named.add(id(sub))
+                        sources.append(sub)
             else:
                 if key_node.tag == _VALUE_TAG:
                     key_node.tag = "tag:yaml.org,2002:str"

@@ -105,6 +105,17 @@ def test_merge_chains_cannot_grow_and_mean_what_yaml_says(depth: int, fan: int) 
     assert doc.data == yaml.safe_load(text)
 
 
+def test_a_mapping_merged_many_times_is_merged_once() -> None:
+    keys = ", ".join(f"k{i}: {i}" for i in range(500))
+    text = f"big: &big {{{keys}}}\nm: {{<<: [{', '.join(['*big'] * 2000)}], own: 1}}\n"
+
+    doc = parse_bytes(text.encode(), "merge.yaml")
+
+    assert doc.findings == []
+    assert doc.data == yaml.safe_load(text)
+    assert len(doc.data["m"]) == 501
+
+
 SCALARS = st.one_of(st.integers(-5, 5), st.text("abc", max_size=3), st.booleans(), st.none())
 
 
