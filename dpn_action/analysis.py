@@ -8,6 +8,7 @@ findings are not reported (a commit hook lints the staged files against the whol
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,9 @@ def analyse(
     for d in (cfg.values_doc, cfg.patterns_doc):
         if d is not None:
             docs[d.path] = d
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for path, is_target in [(p, True) for p in targets] + [(p, False) for p in context or []]:
-        key = path.resolve()
+        key = os.path.realpath(path)  # never raises (a link loop stays as it is)
         if key in seen:
             continue
         seen.add(key)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -102,12 +103,33 @@ def _is_config(p: Path) -> bool:
 
 
 def _discover_blueprints(root: Path) -> list[Path]:
+    """Every blueprint-named entry under blueprints/ but directories (links to directories
+    are not followed). Named pipes, devices and links that lead out of the repository are
+    kept, so that reading them reports them instead of passing them over in silence."""
     base = root / "blueprints"
     if not base.is_dir():
         return []
     return sorted(
-        p for p in base.rglob("*") if p.suffix.lower() in BLUEPRINT_SUFFIXES and p.is_file()
+        p for p in base.rglob("*") if p.suffix.lower() in BLUEPRINT_SUFFIXES and not _real_dir(p)
     )
+
+
+def _real_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode)
+    except OSError:
+        return True  # gone since it was listed
+
+
+def _glob(root: Path, pattern: str) -> list[Path]:
+    """Files below `root` matching `pattern` (relative, `**` for any depth)."""
+    try:
+        return [p for p in sorted(root.glob(pattern)) if p.is_file()]
+    except (NotImplementedError, ValueError) as exc:
+        raise click.BadParameter(
+            f"{pattern!r}: {exc}; give a pattern relative to the current directory",
+            param_hint="--context",
+        ) from None
 
 
 class _Group(click.Group):
@@ -173,7 +195,7 @@ def lint(
     cfg, findings = _load_config(values_config, patterns_config, overrides, configs)
     context: list[Path] = []
     for g in context_globs:
-        context.extend(p for p in sorted(root.glob(g)) if p.is_file())
+        context.extend(_glob(root, g))
     repository = context if context_globs else _discover_blueprints(root)
     if not given or configs:
         # a config change affects every blueprint of the repository

@@ -33,12 +33,20 @@ CODES: dict[str, Code] = {
         Code("DPN001", "file is not valid JSON or YAML", Severity.ERROR),
         Code("DPN002", "duplicate key", Severity.ERROR),
         Code("DPN003", "file cannot be read", Severity.ERROR),
+        Code("DPN004", "file is too large", Severity.ERROR),
+        Code("DPN005", "not a regular file inside the repository", Severity.ERROR),
+        Code("DPN006", "YAML alias expansion exceeds the limit", Severity.ERROR),
         # structure (schema)
         Code("DPN010", "value has the wrong type", Severity.ERROR),
         Code("DPN011", "unknown key", Severity.ERROR),
         Code("DPN012", "required key is missing", Severity.ERROR),
         Code("DPN013", "value is not allowed", Severity.ERROR),
         Code("DPN014", "unknown field in a resource entry", Severity.ERROR),
+        Code(
+            "DPN015",
+            "file named in a blueprint is outside the repository, not a regular file, or too large",
+            Severity.ERROR,
+        ),
         Code("DPN016", "setting is outside the cloud's range", Severity.ERROR),
         # references and graph
         Code("DPN020", "unknown reference", Severity.ERROR),
@@ -123,6 +131,16 @@ class Finding:
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.file, self.line, self.column, self.code)
+
+
+def printable(text: str) -> str:
+    """`text`, with each lone surrogate (a code point that is no character, so cannot be
+    written as UTF-8) spelled as its escape, `\\ud800`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def escape_pointer_token(token: str | int) -> str:

@@ -10,9 +10,10 @@ heavier parts of it (json, hashlib, urllib) only inside the formatter that needs
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
-from dpn_action.findings import CODES, Finding, Severity
+from dpn_action.findings import CODES, Finding, Severity, printable
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -321,9 +322,21 @@ _FORMATTERS: dict[str, Callable[[Iterable[Finding], str], str]] = {
 
 
 def format_findings(findings: Iterable[Finding], fmt: str, *, tool_version: str) -> str:
-    """Render `findings` in `fmt`, one of `FORMATS`."""
+    """Render `findings` in `fmt`, one of `FORMATS`.
+
+    Text that is no valid Unicode (a file name with bytes that are not UTF-8, which Python
+    carries as lone surrogates) is printed with those code points escaped, so every format
+    can be written out."""
     try:
         formatter = _FORMATTERS[fmt]
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}") from None
-    return formatter(findings, tool_version)
+    return formatter([_printable(f) for f in findings], tool_version)
+
+
+def _printable(f: Finding) -> Finding:
+    fields = (f.file, f.message, f.hint, f.pointer)
+    clean = tuple(printable(x) for x in fields)
+    if clean == fields:
+        return f
+    return replace(f, file=clean[0], message=clean[1], hint=clean[2], pointer=clean[3])

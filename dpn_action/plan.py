@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dpn_action.blueprint.expand import Resource, topological
+from dpn_action.blueprint.files import replace_at
 from dpn_action.naming.catalogue import CATALOGUE
 
 
@@ -23,9 +24,23 @@ def resource_key(r: Resource) -> str:
 
 
 def properties(r: Resource) -> dict[str, Any]:
-    """The creation properties of an entry (everything the cloud needs besides the name)."""
+    """The creation properties of an entry (everything the cloud needs besides the name).
+
+    A file the entry names (`LocalFile`) is given relative to the repository root, so the
+    plan is the same wherever the repository is checked out."""
     t = r.type
-    return {k: v for k, v in r.entry.items() if k in t.properties and k not in _CHILD_KEYS}
+    out = {k: v for k, v in r.entry.items() if k in t.properties and k not in _CHILD_KEYS}
+    for keys, rel in (r.files or {}).items():
+        out = replace_at(out, keys, _Const(rel))
+    return out
+
+
+class _Const:
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __call__(self, _old: Any) -> str:
+        return self.value
 
 
 _CHILD_KEYS = frozenset({"schemas", "tables", "volumes"})
@@ -84,6 +99,9 @@ class PlannedResource:
     tags: dict[str, str] = field(default_factory=dict)
     #: the AWS region the names were made for (the `region` naming value); "" for Databricks
     region: str = ""
+    #: the repository root of the blueprint (absolute), which the files named in
+    #: `properties` are relative to; not part of the plan (`canonical`)
+    root: str = field(default="", compare=False)
 
     def canonical(self) -> dict[str, Any]:
         out = {
@@ -125,6 +143,7 @@ def planned(resources: list[Resource]) -> list[PlannedResource]:
                 scope=_scope(r),
                 tags=tags(r),
                 region=_region(r),
+                root=str(r.blueprint.root or ""),
             )
         )
     return out

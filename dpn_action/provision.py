@@ -7,9 +7,10 @@ that cloud is actually needed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from dpn_action.naming.catalogue import CATALOGUE
@@ -40,7 +41,7 @@ def to_operations(items: Iterable[PlannedResource]) -> list[Operation]:
             type_key=p.type,
             provider=p.provider,
             name=p.name,
-            properties=dict(p.properties),
+            properties=_absolute_files(p),
             tags=dict(p.tags),
             depends_on=tuple(p.depends_on),
             refs=dict(p.refs),
@@ -58,6 +59,34 @@ def context(items: Iterable[PlannedResource]) -> dict[str, list[str]]:
         "environments": sorted({p.environment for p in items if p.environment}),
         "blueprints": sorted({p.file for p in items}),
     }
+
+
+def _absolute_files(p: PlannedResource) -> dict[str, Any]:
+    """The properties, with each file they name (relative to the repository root in the
+    plan) as an absolute path, which the provider can read from any directory. The path,
+    never the file's content, goes into the operation (and so into the WAL)."""
+    from dpn_action.blueprint.files import replace_at
+    from dpn_action.naming.catalogue import CATALOGUE
+
+    props = dict(p.properties)
+    t = CATALOGUE.get(p.type)
+    if t is None or not p.root:
+        return props
+    for spec in t.local_files:
+
+        def absolute(rel: Any, label: str = spec.label) -> Any:
+            if not isinstance(rel, str):
+                return rel
+            if not rel or PurePosixPath(rel).is_absolute() or ".." in PurePosixPath(rel).parts:
+                # only a plan with findings holds such a value, and no face applies one
+                raise ProviderSetupError(
+                    f"{p.key}: {label} {rel!r} is not a path inside the repository "
+                    "(dpn lint reports it)"
+                )
+            return os.path.join(p.root, rel)
+
+        props = replace_at(props, spec.keys, absolute)
+    return props
 
 
 def origin(p: PlannedResource) -> str:
@@ -435,7 +464,7 @@ def update_plan(
         before = created_with.get((state.transaction_id or "", key))
         if before is not None:
             # the log keeps digests of sensitive values: compare like with like
-            now = redact(p.properties, CATALOGUE[p.type].sensitive)
+            now = redact(ops[key].properties, CATALOGUE[p.type].sensitive)
             names = (set(before) | set(now)) - settings
             out.not_updatable = sorted(n for n in names if before.get(n) != now.get(n))
         if carries_tags(provider, p.type):

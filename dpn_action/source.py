@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dpn_action.findings import Finding, join_pointer, split_pointer
+from dpn_action.findings import Finding, join_pointer, printable, split_pointer
+from dpn_action.inputs import (
+    MAX_FILE_BYTES,
+    InputRefused,
+    read_bounded,
+    too_large,
+    too_large_hint,
+)
 
 #: pointer -> (offset of the value, offset of its key or -1)
 _Index = dict[str, tuple[int, int]]
@@ -127,36 +135,55 @@ def kind_of(path: str, text: str) -> str:
 
 
 def display_path(path: Path, root: Path | None) -> str:
-    """`path` relative to `root` when it lies below it (how findings name files)."""
+    """`path` relative to `root` when it lies below it (how findings name files): as
+    written when it does, else once links are resolved."""
     if root is not None:
-        try:
-            return str(path.resolve().relative_to(root.resolve()))
-        except ValueError:
-            pass
+        for p, r in (
+            (Path(os.path.abspath(path)), Path(os.path.abspath(root))),
+            (Path(os.path.realpath(path)), Path(os.path.realpath(root))),
+        ):
+            try:
+                return str(p.relative_to(r))
+            except ValueError:
+                pass
     return str(path)
 
 
-def read_document(path: str | Path, display: str | None = None) -> Document:
-    """Read and parse a file; problems become findings, never exceptions."""
+def read_document(
+    path: str | Path, display: str | None = None, *, root: str | Path | None = None
+) -> Document:
+    """Read and parse a file; problems become findings, never exceptions.
+
+    Only a regular file inside its repository (`root`, default: found from the path) of at
+    most `MAX_FILE_BYTES` is read (see `dpn_action.inputs`)."""
     name = display if display is not None else str(path)
     try:
-        raw = Path(path).read_bytes()
+        raw = read_bounded(path, limit=MAX_FILE_BYTES, root=root)
+    except InputRefused as exc:
+        return _refused(name, exc.code, exc.message, exc.hint)
     except OSError as exc:
-        doc = Document(path=name, text="", kind="json")
         reason = exc.strerror or exc.__class__.__name__
-        doc.findings.append(
-            Finding.make(
-                "DPN003",
-                f"cannot read file: {reason}",
-                file=name,
-                hint="check the path and its permissions",
-            )
+        return _refused(
+            name, "DPN003", f"cannot read file: {reason}", "check the path and its permissions"
         )
-        return doc
     return parse_bytes(raw, name)
 
 
+def _refused(name: str, code: str, message: str, hint: str, kind: str = "json") -> Document:
+    doc = Document(path=name, text="", kind=kind)
+    doc.findings.append(Finding.make(code, message, file=name, hint=hint))
+    return doc
+
+
 def parse_bytes(raw: bytes, path: str, kind: str | None = None) -> Document:
+    if len(raw) > MAX_FILE_BYTES:
+        return _refused(
+            path,
+            "DPN004",
+            too_large(len(raw), MAX_FILE_BYTES),
+            too_large_hint(MAX_FILE_BYTES),
+            kind or "json",
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -184,7 +211,95 @@ def parse_text(text: str, path: str, kind: str | None = None) -> Document:
         _load_json(doc)
     else:
         _load_yaml(doc)
+    if doc.data is not None and "\\" in text and _SURROGATE_ESCAPE.search(text):
+        _refuse_lone_surrogates(doc)
     return doc
+
+
+# ---------------------------------------------------------------------------------------
+# Unicode: the text was decoded from UTF-8, so a surrogate can only come from an escape
+# (JSON `\ud800`, YAML `\ud800` or `\U0000d800`). A pair of them makes one character;
+# a lone one is no character at all and could not be printed, hashed or sent anywhere.
+
+_SURROGATE_ESCAPE = re.compile(r"\\(?:u|U0000)[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_ESCAPE = re.compile(r'\\(?:u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|(?s:.))|"')
+#: lone surrogates reported one by one; the rest are counted in one more finding
+MAX_UNICODE_FINDINGS = 20
+
+
+def _refuse_lone_surrogates(doc: Document) -> None:
+    """One DPN001 per string (key or value) holding a lone surrogate, at its escape; the
+    document's data is dropped, as for any file that is not valid."""
+    found: list[tuple[int, str, bool]] = []
+    stack: list[tuple[str, Any]] = [("", doc.data)]
+    while stack:
+        ptr, value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                found.append((doc._ensure_index().get(ptr, (0, -1))[0], ptr, False))
+        elif isinstance(value, dict):
+            for k, child in value.items():
+                cptr = join_pointer(ptr, k)
+                if _SURROGATE.search(k):
+                    found.append((doc._ensure_index().get(cptr, (0, 0))[1], cptr, True))
+                stack.append((cptr, child))
+        elif isinstance(value, list):
+            stack.extend((join_pointer(ptr, i), c) for i, c in enumerate(value))
+    if not found:
+        return
+    for f in doc.findings:  # a duplicate key found on the way may quote such a string
+        f.message, f.pointer = printable(f.message), printable(f.pointer)
+    found.sort()
+    for start, ptr, is_key in found[:MAX_UNICODE_FINDINGS]:
+        at = _lone_escape(doc.text, max(start, 0))
+        escape = doc.text[at : at + 10] if doc.text.startswith("\\U", at) else doc.text[at : at + 6]
+        line, col = doc._offset_to_line_col(at)
+        doc.findings.append(
+            Finding.make(
+                "DPN001",
+                f"{'key' if is_key else 'string'} has a lone surrogate escape {escape}, "
+                "which is no Unicode character",
+                file=doc.path,
+                line=line,
+                column=col,
+                pointer=printable(ptr),
+                hint="write the character itself, or both halves of its surrogate pair",
+            )
+        )
+    if len(found) > MAX_UNICODE_FINDINGS:
+        doc.findings.append(
+            Finding.make(
+                "DPN001",
+                f"{len(found) - MAX_UNICODE_FINDINGS} more strings have lone surrogate escapes",
+                file=doc.path,
+                hint="write the characters themselves, or both halves of each surrogate pair",
+            )
+        )
+    doc.data = None
+
+
+def _lone_escape(text: str, start: int) -> int:
+    """Offset of the first lone surrogate escape in the double-quoted string at `start`
+    (`start` itself when there is no such string there)."""
+    if not text.startswith('"', start):
+        return start
+    pending, pending_end = -1, -1
+    for m in _ESCAPE.finditer(text, start + 1):
+        if m.group(0) == '"':
+            break
+        digits = m.group(1) or m.group(2)
+        cp = int(digits, 16) if digits else -1
+        if pending >= 0:
+            if 0xDC00 <= cp <= 0xDFFF and m.start() == pending_end:
+                pending = -1
+                continue
+            return pending
+        if 0xD800 <= cp <= 0xDBFF:
+            pending, pending_end = m.start(), m.end()
+        elif 0xDC00 <= cp <= 0xDFFF:
+            return m.start()
+    return pending if pending >= 0 else start
 
 
 # ---------------------------------------------------------------------------------------
@@ -372,12 +487,43 @@ def _load_yaml(doc: Document) -> None:
     builder = _YamlBuilder(doc, index)
     try:
         doc.data = builder.build(node, "", -1)
+    except _AliasBomb as bomb:
+        doc.findings.append(_alias_finding(doc, bomb, loader_cls))
+        doc.data = None
     except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError) as exc:
         doc.findings.append(Finding.make("DPN001", f"invalid YAML: {exc}", file=doc.path))
         doc.data = None
 
 
+#: Nodes that aliases may build in one YAML file: at most this many, or `ALIAS_FACTOR` times
+#: the nodes the file writes out itself, whichever is more (the rule yaml.v3 adopted after
+#: CVE-2019-11253). A node is a scalar, list or mapping; each time an alias (or a merge
+#: key, `<<: *defaults`) names an anchor, every node under the anchor is built again.
+MAX_ALIAS_NODES = 250_000
+ALIAS_FACTOR = 4
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_VALUE_TAG = "tag:yaml.org,2002:value"
+_SPECIAL_KEYS = frozenset({_MERGE_TAG, _VALUE_TAG})
+_NOTHING_MERGED: list[Any] = []
+
+
+class _AliasBomb(Exception):
+    """Aliases built more nodes than the limit allows; `entry` is the node whose alias
+    started the expansion, `pointer` where in the data it was placed."""
+
+    def __init__(self, entry: Any, pointer: str, parent_offset: int, own: int) -> None:
+        super().__init__(pointer)
+        self.entry = entry
+        self.pointer = pointer
+        self.parent_offset = parent_offset
+        self.own = own
+
+
 class _YamlBuilder:
+    """Builds the data of a composed YAML document depth first, recording each node's
+    position, reporting duplicate keys, and counting the nodes aliases build."""
+
     def __init__(self, doc: Document, index: _Index) -> None:
         import yaml
 
@@ -385,7 +531,22 @@ class _YamlBuilder:
         self.doc = doc
         self.index = index
         self.constructor = yaml.constructor.SafeConstructor()
+        self._construct = self.constructor.construct_object
+        self._scalar = yaml.ScalarNode
+        self._sequence = yaml.SequenceNode
         self._active: set[int] = set()
+        #: lists and mappings built once already: building one again is alias expansion
+        self._built: set[int] = set()
+        #: mapping node -> the merged mapping each pair at the front of it came from
+        self._merged: dict[int, list[Any]] = {}
+        self._flattening: set[int] = set()
+        self.own = 0
+        self.expanded = 0
+        #: > 0 while building what an alias or merge key names
+        self._in_alias = 0
+        self._entry: Any = None
+        self._entry_pointer = ""
+        self._parent_offset = 0
 
     @staticmethod
     def offset(mark: Any) -> int:
@@ -394,42 +555,195 @@ class _YamlBuilder:
         index: int = mark.index
         return index
 
+    def _over_budget(self) -> None:
+        if self.expanded > ALIAS_FACTOR * self.own:
+            raise _AliasBomb(self._entry, self._entry_pointer, self._parent_offset, self.own)
+
     def build(self, node: Any, pointer: str, key_off: int) -> Any:
-        yaml = self.yaml
-        self.index[pointer] = (self.offset(node.start_mark), key_off)
-        if isinstance(node, yaml.ScalarNode):
-            return self.constructor.construct_object(node, deep=True)
-        if id(node) in self._active:
+        # the hot path of every YAML file: kept flat on purpose
+        if self._in_alias:
+            self.expanded += 1
+            if self.expanded > MAX_ALIAS_NODES:
+                self._over_budget()
+        else:
+            self.own += 1
+        self.index[pointer] = (node.start_mark.index, key_off)
+        if isinstance(node, self._scalar):
+            return self._construct(node, deep=True)
+        nid = id(node)
+        active = self._active
+        if nid in active:
             raise ValueError("recursive alias")
-        self._active.add(id(node))
+        again = nid in self._built
+        if again:  # an alias names it: everything under it is built again
+            if not self._in_alias:
+                parent_offset = self.index.get(_parent(pointer), (0, 0))[0]
+                self._entry, self._entry_pointer, self._parent_offset = (
+                    node,
+                    pointer,
+                    parent_offset,
+                )
+            self._in_alias += 1
+        else:
+            self._built.add(nid)
+        active.add(nid)
         try:
-            if isinstance(node, yaml.SequenceNode):
-                return [
-                    self.build(child, join_pointer(pointer, i), -1)
-                    for i, child in enumerate(node.value)
-                ]
-            self.constructor.flatten_mapping(node)
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = self.constructor.construct_object(key_node, deep=True)
-                koff = self.offset(key_node.start_mark)
-                if not isinstance(key, str):
-                    key = str(key)
-                child = join_pointer(pointer, key)
-                if key in out:
-                    line, col = self.doc._offset_to_line_col(koff)
-                    self.doc.findings.append(
-                        Finding.make(
-                            "DPN002",
-                            f"duplicate key '{key}' (the later value wins)",
-                            file=self.doc.path,
-                            line=line,
-                            column=col,
-                            pointer=child,
-                            hint="remove or rename one of the keys",
-                        )
-                    )
-                out[key] = self.build(value_node, child, koff)
-            return out
+            if isinstance(node, self._sequence):
+                build = self.build
+                return [build(child, f"{pointer}/{i}", -1) for i, child in enumerate(node.value)]
+            return self._mapping(node, pointer)
         finally:
-            self._active.discard(id(node))
+            active.discard(nid)
+            if again:
+                self._in_alias -= 1
+
+    def _mapping(self, node: Any, pointer: str) -> dict[str, Any]:
+        merged = self._flatten(node)
+        count = len(merged)
+        out: dict[str, Any] = {}
+        offset = self.offset(node.start_mark)
+        for n, (key_node, value_node) in enumerate(node.value):
+            key = self.constructor.construct_object(key_node, deep=True)
+            koff = self.offset(key_node.start_mark)
+            if not isinstance(key, str):
+                key = str(key)
+            child = join_pointer(pointer, key)
+            if key in out:
+                line, col = self.doc._offset_to_line_col(koff)
+                self.doc.findings.append(
+                    Finding.make(
+                        "DPN002",
+                        f"duplicate key '{key}' (the later value wins)",
+                        file=self.doc.path,
+                        line=line,
+                        column=col,
+                        pointer=child,
+                        hint="remove or rename one of the keys",
+                    )
+                )
+            if n < count:  # named by a merge key: built as an alias would be
+                self._in_alias += 1
+                if self._in_alias == 1:
+                    self._entry, self._entry_pointer, self._parent_offset = (
+                        merged[n],
+                        child,
+                        offset,
+                    )
+                try:
+                    out[key] = self.build(value_node, child, koff)
+                finally:
+                    self._in_alias -= 1
+            else:
+                out[key] = self.build(value_node, child, koff)
+        return out
+
+    def _key_id(self, key_node: Any) -> Any:
+        if isinstance(key_node, self.yaml.ScalarNode):
+            key = self.constructor.construct_object(key_node, deep=True)
+            return key if isinstance(key, str) else str(key)
+        return id(key_node)
+
+    def _flatten(self, node: Any) -> list[Any]:
+        """Resolve the merge keys (`<<`) of a mapping node in place, as YAML 1.1 merges do
+        (the mapping's own keys win, then earlier merged mappings over later ones), keeping
+        each key once, so chains of merges cannot grow. Returns, for each pair at the front
+        of `node.value` that came from a merge, the mapping it came from."""
+        nid = id(node)
+        done = self._merged.get(nid)
+        if done is not None:
+            return done
+        for key_node, _ in node.value:
+            if key_node.tag in _SPECIAL_KEYS:
+                break
+        else:
+            return _NOTHING_MERGED
+        yaml = self.yaml
+        sources: list[Any] = []
+        named: set[int] = set()
+        own: list[tuple[Any, Any]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                subs = (
+                    value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                )
+                for sub in subs:
+                    if not isinstance(sub, yaml.MappingNode):
+                        raise yaml.constructor.ConstructorError(
+                            "while constructing a mapping",
+                            node.start_mark,
+                            f"a merge key (<<) takes a mapping or a list of mappings, not {sub.id}",
+                            sub.start_mark,
+                        )
+                    if id(sub) not in named:  # each mapping once, however often named
+                        named.add(id(sub))
+                        sources.append(sub)
+            else:
+                if key_node.tag == _VALUE_TAG:
+                    key_node.tag = "tag:yaml.org,2002:str"
+                own.append((key_node, value_node))
+        if not sources:
+            return _NOTHING_MERGED
+        if nid in self._flattening:
+            raise ValueError("recursive merge key")
+        self._flattening.add(nid)
+        try:
+            seen = {self._key_id(k) for k, _ in own}
+            merged: list[tuple[Any, Any]] = []
+            origins: list[Any] = []
+            for src in sources:
+                self._flatten(src)
+                for pair in src.value:
+                    kid = self._key_id(pair[0])
+                    if kid not in seen:
+                        seen.add(kid)
+                        merged.append(pair)
+                        origins.append(src)
+        finally:
+            self._flattening.discard(nid)
+        node.value = merged + own
+        self._merged[nid] = origins
+        return origins
+
+
+def _parent(pointer: str) -> str:
+    return pointer[: pointer.rfind("/")] if pointer else ""
+
+
+def _alias_finding(doc: Document, bomb: _AliasBomb, loader_cls: Any) -> Finding:
+    """DPN006 at the alias that started the expansion, naming its anchor when the parser
+    can tell (the events are walked again, which is linear: events do not expand)."""
+    import yaml
+
+    entry_off = bomb.entry.start_mark.index if bomb.entry is not None else 0
+    anchor: str | None = None
+    at = entry_off
+    try:
+        for event in yaml.parse(doc.text, Loader=loader_cls):
+            name = getattr(event, "anchor", None)
+            if name is None or event.start_mark is None:
+                continue
+            offset: int = event.start_mark.index
+            if isinstance(event, yaml.AliasEvent):
+                if anchor == name and offset >= bomb.parent_offset:
+                    at = offset
+                    break
+            elif anchor is None and offset == entry_off:
+                anchor = name
+    except yaml.YAMLError:  # pragma: no cover - the text composed a moment ago
+        pass
+    line, col = doc._offset_to_line_col(at)
+    what = f"alias *{anchor}" if anchor else "an alias"
+    where = ""
+    if anchor:
+        aline, acol = doc._offset_to_line_col(entry_off)
+        where = f" (anchor &{anchor} at {aline}:{acol})"
+    return Finding.make(
+        "DPN006",
+        f"{what}{where} builds too many nodes: aliases may build {MAX_ALIAS_NODES:,}, or "
+        f"{ALIAS_FACTOR} times the {bomb.own:,} the file writes out",
+        file=doc.path,
+        line=line,
+        column=col,
+        pointer=printable(bomb.pointer),
+        hint="write the repeated part out, or use fewer levels of aliases",
+    )

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dpn_action.blueprint.files import check_local_files
 from dpn_action.blueprint.policies import check_policies
 from dpn_action.findings import Finding, did_you_mean, join_pointer
+from dpn_action.inputs import repository_root
 from dpn_action.naming.catalogue import CATALOGUE, CHILDREN, COLLECTIONS, PLACEHOLDER, ResourceType
 from dpn_action.naming.engine import NameResult
 from dpn_action.source import Document, read_document
@@ -26,6 +28,8 @@ class Resource:
     refs: dict[str, Resource] = field(default_factory=dict)
     deps: list[Resource] = field(default_factory=list)
     result: NameResult | None = None
+    #: local-file properties (`LocalFile.keys`) -> the file, relative to the repository root
+    files: dict[tuple[str, ...], str] | None = None
     _full_name: str | None = field(default=None, repr=False)
 
     @property
@@ -99,6 +103,10 @@ class Resource:
 class BlueprintFile:
     doc: Document
     resources: list[Resource] = field(default_factory=list)
+    #: the file as it was given (files it names are relative to it); None: not from a file
+    source: Path | None = None
+    #: the repository root it belongs to (`dpn_action.inputs.repository_root`)
+    root: Path | None = None
 
     @property
     def data(self) -> dict[str, Any]:
@@ -119,9 +127,10 @@ def load_blueprint(path: Path, display: str | None = None) -> tuple[BlueprintFil
     """Read, check the structure of, expand, and check the IAM policies of one blueprint."""
     from dpn_action.structure import validate
 
-    doc = read_document(path, display)
+    root = repository_root(path)
+    doc = read_document(path, display, root=root)
     findings = list(doc.findings)
-    bp = BlueprintFile(doc)
+    bp = BlueprintFile(doc, source=Path(path), root=root)
     if doc.data is None:
         if doc.ok:
             findings.append(
@@ -136,6 +145,7 @@ def load_blueprint(path: Path, display: str | None = None) -> tuple[BlueprintFil
     findings.extend(validate(doc, "blueprint", "blueprint"))
     findings.extend(expand(bp))
     findings.extend(check_policies(bp.resources))
+    findings.extend(check_local_files(bp))
     return bp, findings
 
 
@@ -180,7 +190,8 @@ def _apply_scope(bp: BlueprintFile) -> list[Finding]:
     scope = bp.data.get("scope")
     if not isinstance(scope, dict):
         return []
-    patterns = [p for p in scope.get("patterns") or [] if isinstance(p, str)]
+    listed = scope.get("patterns")  # a wrong type is the structure check's DPN010
+    patterns = [p for p in listed if isinstance(p, str)] if isinstance(listed, list) else []
     mode = scope.get("mode", "include")
     findings = []
     for i, pat in enumerate(patterns):

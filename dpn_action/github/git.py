@@ -126,6 +126,18 @@ class Repo:
             kinds[path] = parts[1] if len(parts) == 3 and not line.endswith(" missing") else None
         return kinds
 
+    def file_entries(self, sha: str) -> dict[str, tuple[str, int]]:
+        """Root-relative path -> (mode, size) of every blob at `sha`: mode `100644` or
+        `100755` is a file, `120000` a symbolic link (its blob holds the link's target)."""
+        out = self.run("ls-tree", "-r", "-l", "-z", "--full-tree", sha)
+        entries: dict[str, tuple[str, int]] = {}
+        for record in out.split("\0"):
+            meta, tab, path = record.partition("\t")
+            parts = meta.split()
+            if tab and len(parts) == 4 and parts[1] == "blob":
+                entries[path] = (parts[0], int(parts[3]))
+        return entries
+
     def read_blobs(self, sha: str, paths: Iterable[str]) -> dict[str, bytes | None]:
         """Root-relative path -> its content at `sha` (None when absent), in one process."""
         wanted = list(paths)

@@ -8,6 +8,8 @@ would converge on, and what the apply after the merge checks it against.
 
 from __future__ import annotations
 
+import os
+import posixpath
 import re
 import tempfile
 from collections.abc import Iterable
@@ -17,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from dpn_action.analysis import Analysis, analyse
 from dpn_action.findings import Finding
 from dpn_action.github.git import Repo
+from dpn_action.inputs import MAX_FILE_BYTES
 from dpn_action.naming.config import PATTERNS_FILE, VALUES_FILE, discover, load_config
 from dpn_action.plan import EnvDiff, PlannedResource, diff, plan_hash, planned
 
@@ -180,7 +183,8 @@ def commit_side(
     with tempfile.TemporaryDirectory(prefix="dpn-base-") as tmp:
         root = Path(tmp).resolve()
         here = root / repo.prefix
-        blobs = repo.read_blobs(sha, [repo.prefix + f for f in wanted] + [c for c in configs if c])
+        requested = [repo.prefix + f for f in wanted] + [c for c in configs if c]
+        blobs = read_files_at(repo, sha, requested)
         for rel, data in blobs.items():
             if data is not None:
                 dest = root / rel
@@ -196,6 +200,49 @@ def commit_side(
     return Side(findings + analysis.findings, analysis, items, files, configs)
 
 
+#: links followed, one after the other, before a committed link counts as a loop
+MAX_LINK_HOPS = 8
+_FILE_MODES = ("100644", "100755")
+_LINK_MODE = "120000"
+
+
+def read_files_at(repo: Repo, sha: str, paths: list[str]) -> dict[str, bytes | None]:
+    """Root-relative path -> its content at `sha`, as the work tree would hold it, for the
+    files dpn reads (None for the others): a file of at most `MAX_FILE_BYTES`, or a
+    committed symbolic link whose target, resolved within the commit, is such a file inside
+    the repository. A link is never followed out of the repository (its target is only a
+    path, read from the commit, never from this machine). What is left out here is reported
+    by the work tree's side."""
+    entries = repo.file_entries(sha)
+    source = {p: p for p in paths}
+    for _ in range(MAX_LINK_HOPS):
+        links = sorted({q for q in source.values() if entries.get(q, ("",))[0] == _LINK_MODE})
+        if not links:
+            break
+        targets = repo.read_blobs(sha, links)
+        for p, q in source.items():
+            if q in links:
+                source[p] = _link_target(q, targets.get(q))
+    readable = {
+        p: q
+        for p, q in source.items()
+        if entries.get(q, ("", 0))[0] in _FILE_MODES and entries[q][1] <= MAX_FILE_BYTES
+    }
+    blobs = repo.read_blobs(sha, sorted(set(readable.values())))
+    return {p: blobs.get(readable[p]) if p in readable else None for p in paths}
+
+
+def _link_target(link: str, target: bytes | None) -> str:
+    """The root-relative path a committed link points at ("" when it leaves the root)."""
+    if target is None or len(target) > 4096:
+        return ""
+    text = target.decode("utf-8", "surrogateescape")
+    if text.startswith("/"):
+        return ""
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(link), text))
+    return "" if joined == ".." or joined.startswith("../") else joined
+
+
 def _at(root: Path, rel: str | None, flag: str | None, here: Path) -> Path | None:
     if rel is not None:
         return root / rel
@@ -208,7 +255,7 @@ def _root_rel(repo: Repo, path: Path | None) -> str | None:
     if path is None:
         return None
     try:
-        return path.resolve().relative_to(repo.root).as_posix()
+        return Path(os.path.realpath(path)).relative_to(repo.root).as_posix()
     except ValueError:
         return None
 
@@ -253,8 +300,6 @@ def _explicit(repo: Repo, flag: str | None) -> str | None:
 
 
 def _normpath(path: Path) -> str:
-    import os.path
-
     return os.path.normpath(str(path))
 
 

@@ -19,6 +19,28 @@ S, I, B, A, O, N = "string", "integer", "boolean", "array", "object", "number"  
 
 
 @dataclass(frozen=True, slots=True)
+class LocalFile:
+    """A creation property whose value names a file of the repository, which the provider
+    reads when it creates the resource (a Lambda function's zip archive).
+
+    The path is written relative to the blueprint file; it must stay inside the repository,
+    name a regular file and be at most `max_bytes` (the cloud's own limit, documented at
+    `source`). Plans carry it relative to the repository root (`dpn_action.blueprint.files`).
+    """
+
+    #: the keys from the entry down to the value: ("code", "zip_file") is `code.zip_file`
+    keys: tuple[str, ...]
+    max_bytes: int
+    source: str
+    #: what to do with a larger file
+    too_large: str = ""
+
+    @property
+    def label(self) -> str:
+        return ".".join(self.keys)
+
+
+@dataclass(frozen=True, slots=True)
 class ResourceType:
     key: str
     provider: str  # "aws" | "databricks"
@@ -65,6 +87,9 @@ class ResourceType:
         the cloud accepts, from `ranges.py`."""
         return RANGES.get(self.key, {})
 
+    #: creation properties that name a local file (read when the resource is created)
+    local_files: tuple[LocalFile, ...] = ()
+
     @property
     def max_length(self) -> int | None:
         for r in self.rules:
@@ -105,6 +130,7 @@ _GLUE = (
 _ATHENA = "https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html"
 _CRAWLER = "https://docs.aws.amazon.com/glue/latest/webapi/API_CreateCrawler.html"
 _LAMBDA = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html"
+_LAMBDA_QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
 _IAM_ROLE = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html"
 _IAM_POLICY = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html"
 _IAM_NAMES = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
@@ -264,6 +290,16 @@ _TYPES: tuple[ResourceType, ...] = (
             "description": S,
         },
         sensitive=("code", "environment_variables"),
+        # a deployment package uploaded directly (not from S3): 50 MB, zipped
+        local_files=(
+            LocalFile(
+                ("code", "zip_file"),
+                50 * 1024 * 1024,
+                _LAMBDA_QUOTAS,
+                "Lambda takes a zip of at most 50 MiB directly; upload a larger one to S3 "
+                "and name it with code.s3_bucket and code.s3_key",
+            ),
+        ),
     ),
     ResourceType(
         key="aws_iam_role",

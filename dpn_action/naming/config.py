@@ -7,6 +7,7 @@ default pattern in the catalogue, so no config at all is a valid setup).
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,13 +39,19 @@ def discover(
         here = start.resolve()
         for d in (here, *here.parents):
             if (d / ".dpn").is_dir():
-                if (d / ".dpn" / fname).is_file():
+                if _present(d / ".dpn" / fname):
                     hit = d / ".dpn" / fname
                 break
-        if hit is None and (home / ".dpn" / fname).is_file():
+        if hit is None and _present(home / ".dpn" / fname):
             hit = home / ".dpn" / fname
         found.append(hit)
     return found[0], found[1]
+
+
+def _present(path: Path) -> bool:
+    """Whatever has the name counts, so that a named pipe or a link leading out of the
+    repository is reported (`dpn_action.inputs`) rather than silently passed over."""
+    return os.path.lexists(path)
 
 
 @dataclass
@@ -159,7 +166,7 @@ def load_config(
         if path is None:
             return None, {}
         shown = display_path(path, display_root)
-        if not path.is_file():
+        if not os.path.lexists(path):
             findings.append(
                 Finding.make(
                     "DPN204",

@@ -5,6 +5,7 @@ python -m dpn_action.naming.reference > docs/resource-types.md
 
 from __future__ import annotations
 
+from dpn_action.inputs import size_text
 from dpn_action.naming.catalogue import CATALOGUE
 
 _SCOPES = {
@@ -57,6 +58,11 @@ def render() -> str:
             )
         if t.properties:
             lines.append("- Creation properties: " + ", ".join(f"`{p}`" for p in t.properties))
+        for f in t.local_files:
+            lines.append(
+                f"- `{f.label}` names a file: relative to the blueprint, inside the repository, "
+                f"a regular file of at most {size_text(f.max_bytes)} ([source]({f.source}))"
+            )
         lines.append("- Rules:")
         for r in t.rules:
             lines.append(f"  - {r.describe()} ([source]({r.source}))")

@@ -50,7 +50,6 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dpn_action.providers.base import (
@@ -694,10 +693,7 @@ def _lambda_code_mapping(code: Mapping[str, Any]) -> Kw:
         if param in out:
             raise AwsInputError(f"Lambda code: {key!r} is given twice ({param})")
         if key == "zip_file":
-            try:
-                value = Path(str(value)).read_bytes()
-            except OSError as exc:
-                raise AwsInputError(f"Lambda code: cannot read zip_file {value!r}: {exc}") from None
+            value = _read_zip_file(str(value))
         out[param] = value
     sources = [p for p in ("S3Bucket", "ImageUri", "ZipFile") if p in out]
     if len(sources) != 1:
@@ -707,6 +703,24 @@ def _lambda_code_mapping(code: Mapping[str, Any]) -> Kw:
     if "S3Bucket" in out and "S3Key" not in out:
         raise AwsInputError("Lambda code: s3_bucket needs s3_key")
     return out
+
+
+def _read_zip_file(path: str) -> bytes:
+    """The archive at `path` (absolute when it comes from a plan), checked again as it is
+    read: a regular file inside its repository, within the catalogue's size limit."""
+    from dpn_action.inputs import InputRefused, read_bounded
+    from dpn_action.naming.catalogue import CATALOGUE
+
+    spec = next(
+        f for f in CATALOGUE["aws_lambda_function"].local_files if f.label == "code.zip_file"
+    )
+    try:
+        return read_bounded(path, limit=spec.max_bytes, code="DPN015")
+    except InputRefused as exc:
+        raise AwsInputError(f"Lambda code: zip_file {path!r} {exc.message}") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise AwsInputError(f"Lambda code: cannot read zip_file {path!r}: {reason}") from None
 
 
 #: Lambda settings: blueprint property -> (`CreateFunction` / `UpdateFunctionConfiguration`
