@@ -8,7 +8,7 @@ findings are not reported (a commit hook lints the staged files against the whol
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,9 +16,10 @@ from typing import Any
 from dpn_action.blueprint.expand import BlueprintFile, Resource, load_blueprint
 from dpn_action.findings import Finding, did_you_mean, join_pointer
 from dpn_action.naming.catalogue import COMMON_ENTRY_KEYS, KNOWN_VARIABLES, ResourceType
-from dpn_action.naming.config import NamingConfig
+from dpn_action.naming.config import Configs, NamingConfig
 from dpn_action.naming.engine import Issue, Sourced, make_name
-from dpn_action.source import Document, display_path
+from dpn_action.source import Document
+from dpn_action.tree import Source, source_of
 
 #: entry keys that are never naming values
 _NOT_VALUES = frozenset(COMMON_ENTRY_KEYS) - {"description", "comment"}
@@ -28,6 +29,8 @@ _NOT_VALUES = frozenset(COMMON_ENTRY_KEYS) - {"description", "comment"}
 class Analysis:
     blueprints: list[BlueprintFile] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    #: the naming configs the blueprints were named with
+    configs: list[NamingConfig] = field(default_factory=list)
 
     @property
     def resources(self) -> list[Resource]:
@@ -39,42 +42,58 @@ class Analysis:
 
 
 def analyse(
-    cfg: NamingConfig,
-    targets: list[Path],
+    cfg: NamingConfig | Configs,
+    targets: Sequence[Source | Path],
     *,
-    context: list[Path] | None = None,
+    context: Sequence[Source | Path] | None = None,
     names: bool = True,
     display_root: Path | None = None,
     trace_type: str | None = None,
 ) -> Analysis:
     """Load and check blueprints. With `names=False` only structure, scope and references
-    are checked (the fast `plan validate`)."""
+    are checked (the fast `plan validate`).
+
+    `cfg` is one naming config for every blueprint, or `Configs`: each blueprint is then
+    named with the configs of its own directory, and their findings are reported too. A
+    blueprint given as a path is read from its work tree, and findings name it relative to
+    `display_root` (default: the current directory)."""
     out = Analysis()
     target_files: set[str] = set()
     docs: dict[str, Document] = {}
-    for d in (cfg.values_doc, cfg.patterns_doc):
-        if d is not None:
-            docs[d.path] = d
-    seen: set[str] = set()
-    for path, is_target in [(p, True) for p in targets] + [(p, False) for p in context or []]:
-        key = os.path.realpath(path)  # never raises (a link loop stays as it is)
-        if key in seen:
+    seen: set[tuple[str, str, str]] = set()
+    config_of: dict[int, NamingConfig] = {}
+    both = [(s, True) for s in targets] + [(s, False) for s in context or []]
+    for given, is_target in both:
+        src = given if isinstance(given, Source) else source_of(given, display_root)
+        if src.key in seen:
             continue
-        seen.add(key)
-        bp, findings = load_blueprint(path, display_path(path, display_root))
+        seen.add(src.key)
+        bp, findings = load_blueprint(src)
         out.blueprints.append(bp)
         docs[bp.doc.path] = bp.doc
+        config_of[id(bp)] = cfg if isinstance(cfg, NamingConfig) else cfg.for_file(src)
         if is_target:
             target_files.add(bp.doc.path)
             out.findings.extend(findings)
+    for c in {id(c): c for c in config_of.values()}.values():
+        for d in (c.values_doc, c.patterns_doc):
+            if d is not None:
+                docs[d.path] = d
     if names:
-        namer = _Namer(cfg, docs, trace_type)
+        namers: dict[int, _Namer] = {}
         for bp in out.blueprints:
+            c = config_of[id(bp)]
+            namer = namers.get(id(c))
+            if namer is None:
+                namer = namers[id(c)] = _Namer(c, docs, trace_type)
             fs = namer.name_blueprint(bp)
             if bp.doc.path in target_files:
                 out.findings.extend(fs)
         out.findings.extend(_uniqueness(out.blueprints, target_files))
+    if isinstance(cfg, Configs):
+        out.findings = cfg.findings + out.findings
     out.findings = _dedupe(out.findings)
+    out.configs = list({id(c): c for c in config_of.values()}.values())
     return out
 
 

@@ -83,7 +83,7 @@ def validate_config_main(argv: Sequence[str] | None = None) -> int:
     `--patterns-config` (the one not passed is discovered as usual). A flag in ARGS wins over
     a file, as it does for `dpn lint`.
     """
-    from dpn_action.naming.config import PATTERNS_FILE, VALUES_FILE
+    from dpn_action.layout import PATTERNS_FILE, VALUES_FILE
 
     options, files = _split_files(_argv(argv))
     flag_of = {VALUES_FILE: "--values-config", PATTERNS_FILE: "--patterns-config"}

@@ -13,6 +13,7 @@ import bisect
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,8 +158,14 @@ def read_document(
     Only a regular file inside its repository (`root`, default: found from the path) of at
     most `MAX_FILE_BYTES` is read (see `dpn_action.inputs`)."""
     name = display if display is not None else str(path)
+    return load_document(lambda: read_bounded(path, limit=MAX_FILE_BYTES, root=root), name)
+
+
+def load_document(read: Callable[[], bytes], name: str) -> Document:
+    """Parse what `read()` returns (a bounded reader: `dpn_action.inputs`, a `Tree`); a
+    file it refuses or cannot read becomes a finding."""
     try:
-        raw = read_bounded(path, limit=MAX_FILE_BYTES, root=root)
+        raw = read()
     except InputRefused as exc:
         return _refused(name, exc.code, exc.message, exc.hint)
     except OSError as exc:

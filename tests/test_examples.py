@@ -237,22 +237,29 @@ def test_json_and_yaml_blueprints_are_equal_citizens(
 
 
 # ------------------------------------------------------------- the README's first command
-def test_dev_blueprint_previews_from_the_repo_root_with_built_in_defaults(
+def test_dev_blueprint_previews_from_the_repo_root_with_its_own_configs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A blueprint is named with the nearest .dpn/ at or above its own directory, wherever
+    dpn runs: the README's first command, run from the repository root, uses examples/.dpn
+    and gives the plan that running it inside examples/ gives."""
     monkeypatch.chdir(REPO)
     assert not (REPO / ".dpn").exists()
     table = dpn("plan", "preview", "examples/blueprints/dev.json")
     assert table.exit_code == 0, table.output
-    assert "(values: built-in defaults, patterns: built-in defaults)" in table.stdout
+    assert (
+        "(values: examples/.dpn/naming-values.yaml, "
+        "patterns: examples/.dpn/naming-patterns.yaml)" in table.stdout
+    )
     doc = preview("examples/blueprints/dev.json")
     assert doc["findings"] == []
-    names = {r["full_name"] for r in doc["resources"]}
-    # the built-in notebook pattern has no /Shared prefix
-    assert "/dataplatform/sales/ingest/dev/load_orders" in names
-    assert "dataplatform-landing-raw-dev-use1" in names
-    assert "dataplatform-batch-transformation-dev" in names
     assert {r["type"] for r in doc["resources"]} == set(CATALOGUE)
+    monkeypatch.chdir(EXAMPLES)
+    inside = preview("blueprints/dev.json")
+    monkeypatch.chdir(EXAMPLES / "blueprints")
+    deeper = preview("dev.json")
+    assert doc["plan_hash"] == inside["plan_hash"] == deeper["plan_hash"]
+    assert _without_file(doc) == _without_file(inside) == _without_file(deeper)
 
 
 # ------------------------------------------------------------------------ known gaps

@@ -14,7 +14,7 @@ from markdown_it import MarkdownIt
 
 from dpn_action.findings import Finding, Severity
 from dpn_action.github import comment as cm
-from dpn_action.github.preview import Globs, glob_to_regex
+from dpn_action.layout import Globs, glob_to_regex
 from dpn_action.plan import PlannedResource
 
 HOSTILE = [

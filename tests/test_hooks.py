@@ -233,6 +233,9 @@ LINT_TAKES = [
     "blueprints/team-a/sales.yml",
     ".dpn/naming-values.yaml",
     ".dpn/naming-patterns.yaml",
+    # a .dpn/ below the root names the blueprints below it
+    "config/.dpn/naming-values.yaml",
+    "blueprints/team-a/.dpn/naming-patterns.yaml",
 ]
 BLUEPRINTS_ONLY = LINT_TAKES[:3]
 CONFIGS_ONLY = LINT_TAKES[3:]
@@ -249,7 +252,7 @@ NOBODY_TAKES = [
     ".dpn/other.yaml",
     ".dpn/naming-values.yml",
     "naming-values.yaml",
-    "config/.dpn/naming-values.yaml",
+    "config/dpn/naming-values.yaml",
 ]
 
 

@@ -17,9 +17,8 @@ from test_action_e2e import Repo, _run_action, pr_payload
 from test_hostile_inputs import LONE_HIGH, SECRET, SURROGATE, at
 
 from dpn_action import hooks
-from dpn_action.github.git import Repo as GitRepo
-from dpn_action.github.preview import read_files_at
-from dpn_action.inputs import MAX_FILE_BYTES
+from dpn_action.inputs import MAX_FILE_BYTES, InputRefused
+from dpn_action.tree import CommitTree
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "symlink"), reason="POSIX links")
 
@@ -161,21 +160,22 @@ def test_a_committed_link_is_followed_within_the_commit_never_out_of_it(
         fh.truncate(MAX_FILE_BYTES + 1)
     sha = repo.commit("links", {})
 
-    files = read_files_at(
-        GitRepo(repo.path),
-        sha,
-        [
-            f"blueprints/{n}"
-            for n in ("inside.yaml", "abs.yaml", "up.yaml", "loop.yaml", "huge.json")
-        ]
-        + ["blueprints/absent.yaml"],
-    )
+    tree = CommitTree(repo.path, sha)
 
-    assert files == {
-        "blueprints/inside.yaml": GOOD.encode(),
-        "blueprints/abs.yaml": None,
-        "blueprints/up.yaml": None,
-        "blueprints/loop.yaml": None,
-        "blueprints/huge.json": None,
-        "blueprints/absent.yaml": None,
+    def read(rel: str) -> bytes | str:
+        try:
+            return tree.read(rel)
+        except InputRefused as exc:
+            return exc.code
+        except FileNotFoundError:
+            return "absent"
+
+    names = ("inside.yaml", "abs.yaml", "up.yaml", "loop.yaml", "huge.json", "absent.yaml")
+    assert {n: read(f"blueprints/{n}") for n in names} == {
+        "inside.yaml": GOOD.encode(),
+        "abs.yaml": "DPN005",
+        "up.yaml": "DPN005",
+        "loop.yaml": "DPN005",
+        "huge.json": "DPN004",
+        "absent.yaml": "absent",
     }

@@ -619,8 +619,15 @@ def test_killed_while_creating_then_recovered_leaves_nothing(
 ) -> None:
     outcome = crashes[case].result()
     outcome.assert_steps_ran_as_planned()
+    (result,) = outcome.listing
+    if case.name == "after-done:20" and result.status is TxnStatus.COMMITTED:
+        # Killed after the 20th create was recorded, the last four may all have been in
+        # flight and done in the cloud: recovery then finds every create done and
+        # completes the transaction. Either outcome is whole; which one is timing.
+        assert_all_or_nothing(outcome.work, outcome.inventory, everything=True)
+        return
     assert_all_or_nothing(outcome.work, outcome.inventory, everything=False)
-    assert [r.status for r in outcome.listing] == [TxnStatus.ROLLED_BACK]
+    assert result.status is TxnStatus.ROLLED_BACK
 
 
 @pytest.mark.parametrize("case", COMMITTED_CRASHES, ids=str)

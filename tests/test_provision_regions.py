@@ -70,10 +70,24 @@ def test_the_same_region_and_databricks_only_plans_pass(tmp_path: Path) -> None:
 
 
 def test_a_bucket_with_its_own_region_is_created_there_and_not_refused(tmp_path: Path) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from dpn_action.providers.aws import AwsProvider
+    from dpn_action.provision import to_operations
+
     bucket = {"s3_buckets": [{"purpose": "landing", "layer": "raw", "region": "eu-west-1"}]}
     items = plan(tmp_path, "us-east-1", bucket)
 
     check_regions(items, {"aws": SimpleNamespace(region="us-east-1")})  # type: ignore[dict-item]
+    (op,) = [o for o in to_operations(items) if o.type_key == "aws_s3_bucket"]
+    with mock_aws():
+        session = boto3.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        )
+        made = AwsProvider(session, "us-east-1").create(op, "txn-1", {})
+        where = session.client("s3").get_bucket_location(Bucket=made.name)
+    assert where["LocationConstraint"] == "eu-west-1"
 
 
 def test_dpn_create_refuses_before_touching_any_cloud(tmp_path: Path) -> None:

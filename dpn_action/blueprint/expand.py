@@ -11,10 +11,10 @@ from typing import Any
 from dpn_action.blueprint.files import check_local_files
 from dpn_action.blueprint.policies import check_policies
 from dpn_action.findings import Finding, did_you_mean, join_pointer
-from dpn_action.inputs import repository_root
 from dpn_action.naming.catalogue import CATALOGUE, CHILDREN, COLLECTIONS, PLACEHOLDER, ResourceType
 from dpn_action.naming.engine import NameResult
-from dpn_action.source import Document, read_document
+from dpn_action.source import Document
+from dpn_action.tree import Source, source_of
 
 
 @dataclass(eq=False)
@@ -123,14 +123,17 @@ class BlueprintFile:
         return env if isinstance(env, str) else ""
 
 
-def load_blueprint(path: Path, display: str | None = None) -> tuple[BlueprintFile, list[Finding]]:
-    """Read, check the structure of, expand, and check the IAM policies of one blueprint."""
+def load_blueprint(source: Source | Path) -> tuple[BlueprintFile, list[Finding]]:
+    """Read, check the structure of, expand, and check the IAM policies of one blueprint
+    (a file of a tree, or a path on this machine, read from its work tree)."""
     from dpn_action.structure import validate
 
-    root = repository_root(path)
-    doc = read_document(path, display, root=root)
+    if not isinstance(source, Source):
+        source = source_of(source)
+    doc = source.document()
+    root = source.tree.root
     findings = list(doc.findings)
-    bp = BlueprintFile(doc, source=Path(path), root=root)
+    bp = BlueprintFile(doc, source=source.path, root=root)
     if doc.data is None:
         if doc.ok:
             findings.append(

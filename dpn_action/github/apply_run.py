@@ -15,8 +15,9 @@ from dpn_action.github.api import GitHub, GitHubError
 from dpn_action.github.event import Push, push
 from dpn_action.github.git import Repo
 from dpn_action.github.inputs import ActionError
-from dpn_action.github.preview import Globs, Side, commit_side, root_relative, work_tree_side
+from dpn_action.github.preview import Side, commit_side, root_relative, work_tree_side
 from dpn_action.github.wal_artifact import WalArtifacts
+from dpn_action.layout import Globs
 from dpn_action.plan import PlannedResource, combined_hash, plan_difference
 
 if TYPE_CHECKING:

@@ -10,79 +10,20 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from dpn_action.analysis import Analysis, analyse
 from dpn_action.findings import Finding
 from dpn_action.github.git import Repo
-from dpn_action.inputs import MAX_FILE_BYTES
-from dpn_action.naming.config import PATTERNS_FILE, VALUES_FILE, discover, load_config
+from dpn_action.layout import BLUEPRINTS, blueprints_in, is_config
+from dpn_action.naming.config import Configs
 from dpn_action.plan import EnvDiff, PlannedResource, diff, plan_hash, planned
+from dpn_action.source import Document
+from dpn_action.tree import CommitTree, Source, Tree, WorkTree
 
-DEFAULT_BLUEPRINTS = "blueprints/**/*.{json,yaml,yml}"
-
-
-# ------------------------------------------------------------------------------- globs
-def glob_to_regex(pattern: str) -> str:
-    """A path glob as a regex: `*` and `?` stay within a directory, `**` spans any number
-    of them, `{a,b}` is either, `[...]` a character class."""
-    pattern = pattern.strip().removeprefix("./")
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:[^/]*/)*")
-            i += 3
-        elif pattern.startswith("/**", i) and i + 3 == n:
-            out.append("(?:/.*)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        elif c == "{" and "}" in pattern[i:]:
-            end = pattern.index("}", i)
-            alts = pattern[i + 1 : end].split(",")
-            out.append("(?:" + "|".join(glob_to_regex(a) for a in alts) + ")")
-            i = end + 1
-        elif c == "[" and "]" in pattern[i + 1 :]:
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1 : end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return "".join(out)
-
-
-class Globs:
-    """One or more globs, one per line; a path matches when any of them matches."""
-
-    def __init__(self, spec: str) -> None:
-        lines = [
-            g.strip() for g in spec.splitlines() if g.strip() and not g.strip().startswith("#")
-        ]
-        self.patterns = lines or [DEFAULT_BLUEPRINTS]
-        self._re = re.compile("|".join(f"(?:{glob_to_regex(g)})" for g in self.patterns) + r"\Z")
-
-    def match(self, path: str) -> bool:
-        return self._re.match(path) is not None
-
-    def filter(self, paths: Iterable[str]) -> list[str]:
-        return sorted(p for p in paths if self.match(p))
+DEFAULT_BLUEPRINTS = BLUEPRINTS
 
 
 # ---------------------------------------------------------------------------- settings
@@ -101,8 +42,8 @@ class Side:
     analysis: Analysis
     items: list[PlannedResource]
     files: list[str]
-    #: root-relative paths of the configs used (None: built-in)
-    configs: tuple[str | None, str | None]
+    #: root-relative paths of the naming configs in the repository the blueprints used
+    configs: set[str]
 
     def env_of(self) -> dict[str, str]:
         return {bp.doc.path: bp.environment for bp in self.analysis.blueprints}
@@ -150,157 +91,50 @@ class Preview:
 
 
 # ---------------------------------------------------------------------------- the work
+def _side(
+    tree: Tree, repo: Repo, files: list[str], wanted: Iterable[str], settings: Settings
+) -> Side:
+    """Name the `wanted` blueprints (paths relative to the working directory) of `tree`,
+    each with the naming configs of its own directory; every blueprint of `files` takes
+    part in the uniqueness check."""
+    configs = Configs(settings.values_config, settings.patterns_config, display_root=repo.cwd)
+    chosen = set(wanted)
+    analysis = analyse(
+        configs,
+        [Source(tree, repo.prefix + f) for f in files if f in chosen],
+        context=[Source(tree, repo.prefix + f) for f in files],
+    )
+    docs = [d for c in analysis.configs for d in (c.values_doc, c.patterns_doc)]
+    used = {rel for d in docs if (rel := _root_rel(repo, d)) is not None}
+    return Side(analysis.findings, analysis, planned(analysis.resources), files, used)
+
+
 def work_tree_side(repo: Repo, settings: Settings, targets: Iterable[str] | None = None) -> Side:
     """Names in the work tree. Findings are reported for `targets` (default: every
     blueprint); every blueprint takes part in the uniqueness check and the plan."""
-    files = Globs(settings.blueprints).filter(repo.ls_files())
-    vpath, ppath = discover(repo.cwd, settings.values_config, settings.patterns_config)
-    cfg, findings = load_config(vpath, ppath, display_root=repo.cwd)
-    wanted = set(files) if targets is None else set(targets) & set(files)
-    analysis = analyse(
-        cfg,
-        [repo.cwd / f for f in files if f in wanted],
-        context=[repo.cwd / f for f in files],
-        display_root=repo.cwd,
-    )
-    return Side(
-        findings + analysis.findings,
-        analysis,
-        planned(analysis.resources),
-        files,
-        (_root_rel(repo, vpath), _root_rel(repo, ppath)),
-    )
+    files = blueprints_in(repo.ls_files(), settings.blueprints)
+    tree = WorkTree(repo.root, repo.cwd)
+    return _side(tree, repo, files, files if targets is None else targets, settings)
 
 
 def commit_side(
     repo: Repo, sha: str, settings: Settings, targets: Iterable[str] | None = None
 ) -> Side:
-    """Names at commit `sha`, read with git into a scratch directory. Only `targets`
-    (default: every blueprint at `sha`) are named."""
-    files = Globs(settings.blueprints).filter(repo.ls_tree(sha))
+    """Names at commit `sha`, read from git's object store (`tree.CommitTree`). Only
+    `targets` (default: every blueprint at `sha`) are named."""
+    files = blueprints_in(repo.ls_tree(sha), settings.blueprints)
+    tree = CommitTree(repo.root, sha, repo.cwd)
     wanted = files if targets is None else sorted(set(targets) & set(files))
-    configs = _configs_at(repo, sha, settings)
-    with tempfile.TemporaryDirectory(prefix="dpn-base-") as tmp:
-        root = Path(tmp).resolve()
-        here = root / repo.prefix
-        requested = [repo.prefix + f for f in wanted] + [c for c in configs if c]
-        blobs = read_files_at(repo, sha, requested)
-        for rel, data in blobs.items():
-            if data is not None:
-                dest = root / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_bytes(data)
-        here.mkdir(parents=True, exist_ok=True)
-        vpath = _at(root, configs[0], settings.values_config, here)
-        ppath = _at(root, configs[1], settings.patterns_config, here)
-        cfg, findings = load_config(vpath, ppath, display_root=here)
-        targets_paths = [here / f for f in wanted if blobs.get(repo.prefix + f) is not None]
-        analysis = analyse(cfg, targets_paths, display_root=here)
-        items = planned(analysis.resources)
-    return Side(findings + analysis.findings, analysis, items, files, configs)
+    return _side(tree, repo, wanted, wanted, settings)
 
 
-#: links followed, one after the other, before a committed link counts as a loop
-MAX_LINK_HOPS = 8
-_FILE_MODES = ("100644", "100755")
-_LINK_MODE = "120000"
-
-
-def read_files_at(repo: Repo, sha: str, paths: list[str]) -> dict[str, bytes | None]:
-    """Root-relative path -> its content at `sha`, as the work tree would hold it, for the
-    files dpn reads (None for the others): a file of at most `MAX_FILE_BYTES`, or a
-    committed symbolic link whose target, resolved within the commit, is such a file inside
-    the repository. A link is never followed out of the repository (its target is only a
-    path, read from the commit, never from this machine). What is left out here is reported
-    by the work tree's side."""
-    entries = repo.file_entries(sha)
-    source = {p: p for p in paths}
-    for _ in range(MAX_LINK_HOPS):
-        links = sorted({q for q in source.values() if entries.get(q, ("",))[0] == _LINK_MODE})
-        if not links:
-            break
-        targets = repo.read_blobs(sha, links)
-        for p, q in source.items():
-            if q in links:
-                source[p] = _link_target(q, targets.get(q))
-    readable = {
-        p: q
-        for p, q in source.items()
-        if entries.get(q, ("", 0))[0] in _FILE_MODES and entries[q][1] <= MAX_FILE_BYTES
-    }
-    blobs = repo.read_blobs(sha, sorted(set(readable.values())))
-    return {p: blobs.get(readable[p]) if p in readable else None for p in paths}
-
-
-def _link_target(link: str, target: bytes | None) -> str:
-    """The root-relative path a committed link points at ("" when it leaves the root)."""
-    if target is None or len(target) > 4096:
-        return ""
-    text = target.decode("utf-8", "surrogateescape")
-    if text.startswith("/"):
-        return ""
-    joined = posixpath.normpath(posixpath.join(posixpath.dirname(link), text))
-    return "" if joined == ".." or joined.startswith("../") else joined
-
-
-def _at(root: Path, rel: str | None, flag: str | None, here: Path) -> Path | None:
-    if rel is not None:
-        return root / rel
-    if flag and Path(flag).is_absolute():
-        return Path(flag)  # outside the repository: the same file at every commit
-    return None
-
-
-def _root_rel(repo: Repo, path: Path | None) -> str | None:
-    if path is None:
+def _root_rel(repo: Repo, doc: Document | None) -> str | None:
+    """A config document's path (shown relative to the working directory) relative to the
+    root, or None for the built-in defaults and files outside the repository."""
+    if doc is None:
         return None
-    try:
-        return Path(os.path.realpath(path)).relative_to(repo.root).as_posix()
-    except ValueError:
-        return None
-
-
-def _configs_at(repo: Repo, sha: str, settings: Settings) -> tuple[str | None, str | None]:
-    """Root-relative config paths at `sha`, found the way `discover` finds them in the
-    work tree: an explicit path, else `.dpn/` in the directory or its nearest parent
-    that has one."""
-    here = PurePosixPath(repo.prefix.rstrip("/")) if repo.prefix else PurePosixPath("")
-    dirs = [here, *here.parents] if str(here) not in ("", ".") else [PurePosixPath("")]
-    candidates: list[str] = []
-    for d in dirs:
-        base = "" if str(d) in ("", ".") else f"{d}/"
-        candidates += [f"{base}.dpn", f"{base}.dpn/{VALUES_FILE}", f"{base}.dpn/{PATTERNS_FILE}"]
-    flags = [settings.values_config, settings.patterns_config]
-    explicit = [_explicit(repo, f) for f in flags]
-    kinds = repo.kinds(sha, candidates + [e for e in explicit if e])
-    out: list[str | None] = []
-    for flag_rel, flag, fname in zip(explicit, flags, (VALUES_FILE, PATTERNS_FILE), strict=True):
-        if flag:
-            out.append(flag_rel if flag_rel and kinds.get(flag_rel) == "blob" else None)
-            continue
-        hit: str | None = None
-        for d in dirs:
-            base = "" if str(d) in ("", ".") else f"{d}/"
-            if kinds.get(f"{base}.dpn") == "tree":
-                path = f"{base}.dpn/{fname}"
-                hit = path if kinds.get(path) == "blob" else None
-                break
-        out.append(hit)
-    return out[0], out[1]
-
-
-def _explicit(repo: Repo, flag: str | None) -> str | None:
-    if not flag:
-        return None
-    path = Path(flag) if Path(flag).is_absolute() else repo.cwd / flag
-    try:
-        return Path(_normpath(path)).relative_to(repo.root).as_posix()
-    except ValueError:
-        return None
-
-
-def _normpath(path: Path) -> str:
-    return os.path.normpath(str(path))
+    rel = root_relative(repo, doc.path)
+    return rel if _inside(rel) else None
 
 
 def root_relative(repo: Repo, shown: str) -> str:
@@ -310,9 +144,35 @@ def root_relative(repo: Repo, shown: str) -> str:
         return shown
     path = Path(shown) if Path(shown).is_absolute() else repo.cwd / shown
     try:
-        return Path(_normpath(path)).relative_to(repo.root).as_posix()
+        return Path(os.path.normpath(path)).relative_to(repo.root).as_posix()
     except ValueError:
         return shown
+
+
+def _config_reach(repo: Repo, settings: Settings, changed_root: Iterable[str]) -> set[str]:
+    """The directories (root-relative, "" for the root) whose blueprints a change to the
+    naming configs may rename: a changed `.dpn/naming-*.yaml` reaches everything below the
+    directory that holds its `.dpn/`; a changed config named by a flag reaches every
+    blueprint."""
+    flags = {_flag_rel(repo, f) for f in (settings.values_config, settings.patterns_config)}
+    reach: set[str] = set()
+    for c in changed_root:
+        if c in flags:
+            return {""}
+        if is_config(c):
+            reach.add(posixpath.dirname(posixpath.dirname(c)))
+    return reach
+
+
+def _flag_rel(repo: Repo, flag: str | None) -> str | None:
+    if not flag:
+        return None
+    rel = root_relative(repo, flag)
+    return rel if _inside(rel) else None
+
+
+def _below(rel: str, directory: str) -> bool:
+    return directory == "" or rel.startswith(directory + "/")
 
 
 def _inside(rel: str) -> bool:
@@ -324,15 +184,13 @@ def compute_preview(repo: Repo, base: str, settings: Settings) -> Preview:
     changed_root = repo.changed_files(base)
     prefix = repo.prefix
     changed = {c[len(prefix) :] for c in changed_root if c.startswith(prefix)}
-    globs = Globs(settings.blueprints)
-    head_files = globs.filter(repo.ls_files())
-    base_files = globs.filter(repo.ls_tree(base))
-    head_cfg = discover(repo.cwd, settings.values_config, settings.patterns_config)
-    configs = {_root_rel(repo, p) for p in head_cfg} | set(_configs_at(repo, base, settings))
-    configs.discard(None)
-    config_changed = any(c in configs for c in changed_root)
+    head_files = blueprints_in(repo.ls_files(), settings.blueprints)
+    base_files = blueprints_in(repo.ls_tree(base), settings.blueprints)
     everything = set(head_files) | set(base_files)
-    affected = sorted(everything if config_changed else everything & changed)
+    reach = _config_reach(repo, settings, changed_root)
+    config_changed = bool(reach)
+    in_reach = {f for f in everything if any(_below(prefix + f, d) for d in reach)}
+    affected = sorted((everything & changed) | in_reach)
     head = work_tree_side(repo, settings, targets=affected)
     preview = Preview(base, repo.head(), [], [], affected, config_changed, [], head)
     if not affected:

@@ -10,16 +10,55 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dpn_action.findings import Finding, join_pointer
+from dpn_action.layout import CONFIG_DIR, PATTERNS_FILE, VALUES_FILE
 from dpn_action.naming.catalogue import CATALOGUE, KNOWN_VARIABLES, PLACEHOLDER
 from dpn_action.source import Document, display_path, read_document
+from dpn_action.tree import Source, Tree, work_tree
 
-VALUES_FILE = "naming-values.yaml"
-PATTERNS_FILE = "naming-patterns.yaml"
 BUILT_IN = "built-in defaults"
+
+
+#: where a naming config is read from: a file of a tree (the work tree, a commit), or a file
+#: on this machine outside the repository (`~/.dpn/`, a flag pointing elsewhere)
+ConfigFile = Source | Path
+
+
+def find_configs(
+    tree: Tree,
+    rel_dir: str,
+    values_flag: str | None = None,
+    patterns_flag: str | None = None,
+    home: Path | None = None,
+) -> tuple[ConfigFile | None, ConfigFile | None]:
+    """The values and patterns files for blueprints in directory `rel_dir` of `tree`
+    (None: the built-in defaults), first hit wins: the flag; the nearest `.dpn/` at or
+    above the directory, stopping at the repository root (a `.dpn/` without the file means
+    the built-in defaults for it); `~/.dpn/`. A flag naming a file inside the repository is
+    read from the tree (so from the commit, for a commit)."""
+    found: list[ConfigFile | None] = []
+    home = home if home is not None else Path.home()
+    dirs = [PurePosixPath(rel_dir.strip("/")), *PurePosixPath(rel_dir.strip("/")).parents]
+    for flag, fname in ((values_flag, VALUES_FILE), (patterns_flag, PATTERNS_FILE)):
+        if flag:
+            rel = tree.rel(flag)
+            found.append(Source(tree, rel) if rel is not None else Path(flag))
+            continue
+        hit: ConfigFile | None = None
+        for d in dirs:
+            here = "" if str(d) in ("", ".") else f"{d}/"
+            if tree.is_dir(f"{here}{CONFIG_DIR}"):
+                rel = f"{here}{CONFIG_DIR}/{fname}"
+                hit = Source(tree, rel) if tree.exists(rel) else None
+                break
+        else:
+            if _present(home / CONFIG_DIR / fname):
+                hit = home / CONFIG_DIR / fname
+        found.append(hit)
+    return found[0], found[1]
 
 
 def discover(
@@ -28,30 +67,64 @@ def discover(
     patterns_flag: str | None = None,
     home: Path | None = None,
 ) -> tuple[Path | None, Path | None]:
-    """Paths of the values and patterns files to use (None: built-in defaults)."""
-    found: list[Path | None] = []
-    home = home if home is not None else Path.home()
-    for flag, fname in ((values_flag, VALUES_FILE), (patterns_flag, PATTERNS_FILE)):
-        if flag:
-            found.append(Path(flag))
-            continue
-        hit: Path | None = None
-        here = start.resolve()
-        for d in (here, *here.parents):
-            if (d / ".dpn").is_dir():
-                if _present(d / ".dpn" / fname):
-                    hit = d / ".dpn" / fname
-                break
-        if hit is None and _present(home / ".dpn" / fname):
-            hit = home / ".dpn" / fname
-        found.append(hit)
-    return found[0], found[1]
+    """Paths of the values and patterns files for files in directory `start` of the work
+    tree (None: built-in defaults); see `find_configs`."""
+    tree = work_tree(start / "x", cwd=start)
+    found = find_configs(tree, tree.rel(start) or "", values_flag, patterns_flag, home)
+    v, p = (f.path if isinstance(f, Source) else f for f in found)
+    return v, p
 
 
 def _present(path: Path) -> bool:
     """Whatever has the name counts, so that a named pipe or a link leading out of the
     repository is reported (`dpn_action.inputs`) rather than silently passed over."""
     return os.path.lexists(path)
+
+
+class Configs:
+    """The naming configs blueprints are named with: each blueprint with those of its own
+    directory (`find_configs`), each pair loaded and checked once. `findings` holds the
+    findings of every config loaded so far (and of the overrides)."""
+
+    def __init__(
+        self,
+        values_flag: str | None = None,
+        patterns_flag: str | None = None,
+        overrides: tuple[str, ...] | list[str] = (),
+        *,
+        home: Path | None = None,
+        display_root: Path | None = None,
+    ) -> None:
+        self.flags = (values_flag, patterns_flag)
+        self.overrides, self.findings = parse_overrides(overrides)
+        self.home = home
+        self.display_root = display_root
+        self._loaded: dict[tuple[object, object], NamingConfig] = {}
+
+    def for_dir(self, tree: Tree, rel_dir: str) -> NamingConfig:
+        found = find_configs(tree, rel_dir, *self.flags, home=self.home)
+        key = (_key(found[0]), _key(found[1]))
+        cfg = self._loaded.get(key)
+        if cfg is None:
+            cfg, findings = load_config(
+                found[0], found[1], self.overrides, display_root=self.display_root
+            )
+            self.findings.extend(findings)
+            self._loaded[key] = cfg
+        return cfg
+
+    def for_file(self, src: Source) -> NamingConfig:
+        return self.for_dir(src.tree, str(PurePosixPath(src.rel).parent))
+
+    @property
+    def loaded(self) -> list[NamingConfig]:
+        return list(self._loaded.values())
+
+
+def _key(found: ConfigFile | None) -> object:
+    if isinstance(found, Source):
+        return found.key
+    return None if found is None else str(found)
 
 
 @dataclass
@@ -149,8 +222,8 @@ def parse_overrides(items: tuple[str, ...] | list[str]) -> tuple[dict[str, str],
 
 
 def load_config(
-    values_path: Path | None,
-    patterns_path: Path | None,
+    values_path: ConfigFile | None,
+    patterns_path: ConfigFile | None,
     overrides: dict[str, str] | None = None,
     *,
     display_root: Path | None = None,
@@ -162,11 +235,14 @@ def load_config(
     cfg = NamingConfig(overrides=dict(overrides or {}))
     findings: list[Finding] = []
 
-    def load(path: Path | None, kind: str, label: str) -> tuple[Document | None, dict[str, Any]]:
+    def load(
+        path: ConfigFile | None, kind: str, label: str
+    ) -> tuple[Document | None, dict[str, Any]]:
         if path is None:
             return None, {}
-        shown = display_path(path, display_root)
-        if not os.path.lexists(path):
+        shown = path.display if isinstance(path, Source) else display_path(path, display_root)
+        exists = path.tree.exists(path.rel) if isinstance(path, Source) else os.path.lexists(path)
+        if not exists:
             findings.append(
                 Finding.make(
                     "DPN204",
@@ -176,7 +252,7 @@ def load_config(
                 )
             )
             return None, {}
-        doc = read_document(path, shown)
+        doc = path.document() if isinstance(path, Source) else read_document(path, shown)
         findings.extend(doc.findings)
         if doc.data is None and doc.ok:
             doc.data = {}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from dpn_action.cli import _emit, _failed, _load_config, config_options, main
+from dpn_action.cli.common import config_options, emit, failed, main, naming_configs, sources
 
 if TYPE_CHECKING:
     from dpn_action.txn.model import TxnResult
@@ -75,16 +75,15 @@ def _plan(
     from dpn_action.findings import Severity
     from dpn_action.plan import planned
 
-    cfg, findings = _load_config(values_config, patterns_config, overrides)
-    result = analyse(cfg, list(blueprints), display_root=Path.cwd())
-    findings = findings + result.findings
-    if _failed(findings, strict):
-        _emit(findings, "text", stream=sys.stderr)
+    result = analyse(naming_configs(values_config, patterns_config, overrides), sources(blueprints))
+    findings = result.findings
+    if failed(findings, strict):
+        emit(findings, "text", stream=sys.stderr)
         click.echo("dpn: nothing was changed in any cloud: fix the findings above first", err=True)
         sys.exit(1)
     warnings = [f for f in findings if f.severity is Severity.WARNING]
     if warnings:
-        _emit(warnings, "text", stream=sys.stderr)
+        emit(warnings, "text", stream=sys.stderr)
     return planned(result.resources)
 
 

@@ -1,159 +1,26 @@
-"""The `dpn` command line: parse input, call the core, render output.
-
-Exit codes: 0 ok, 1 findings or failure, 2 usage error. Heavy modules (pydantic, rich, the
-cloud SDKs) are imported inside the commands that need them, so `dpn lint` starts fast.
-"""
+"""`dpn lint`, `dpn plan`, `dpn config`, `dpn explain`: the naming commands."""
 
 from __future__ import annotations
 
 import json
-import os
-import stat
 import sys
-from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from dpn_action import __version__
-from dpn_action.findings import Finding, Severity
-
-F = TypeVar("F", bound=Callable[..., Any])
-FINDING_FORMATS = ("text", "json", "github", "sarif")
-BLUEPRINT_SUFFIXES = (".json", ".yaml", ".yml")
-
-
-def config_options(fn: F) -> F:
-    """--values-config, --patterns-config and --override, shared by every naming command."""
-    fn = click.option(
-        "--override",
-        "overrides",
-        multiple=True,
-        metavar="KEY=VALUE",
-        help="Set a naming value at the highest precedence (repeatable).",
-    )(fn)
-    fn = click.option(
-        "--patterns-config",
-        type=click.Path(dir_okay=False),
-        help="naming-patterns.yaml to use (default: discovered).",
-    )(fn)
-    fn = click.option(
-        "--values-config",
-        type=click.Path(dir_okay=False),
-        help="naming-values.yaml to use (default: discovered).",
-    )(fn)
-    return fn
-
-
-def findings_format_option(fn: F) -> F:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FINDING_FORMATS),
-        # read when the command runs: annotations inside GitHub Actions, text elsewhere
-        default=lambda: "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text",
-        show_default="text, or github inside GitHub Actions",
-        help="How to print findings.",
-    )(fn)
-
-
-def _emit(findings: list[Finding], fmt: str, *, stream: Any = None, quiet_ok: bool = False) -> None:
-    from dpn_action.formatters import format_findings
-
-    if quiet_ok and not findings and fmt == "text":
-        return
-    out = format_findings(findings, fmt, tool_version=__version__)
-    click.echo(out.rstrip("\n"), file=stream)
-
-
-def _failed(findings: Iterable[Finding], strict: bool = False) -> bool:
-    return any(f.is_error or (strict and f.severity is Severity.WARNING) for f in findings)
-
-
-def _load_config(
-    values_config: str | None,
-    patterns_config: str | None,
-    overrides: tuple[str, ...],
-    extra: list[Path] | None = None,
-) -> Any:
-    from dpn_action.naming.config import (
-        PATTERNS_FILE,
-        VALUES_FILE,
-        discover,
-        load_config,
-        parse_overrides,
-    )
-
-    for p in extra or []:
-        if p.name == VALUES_FILE and not values_config:
-            values_config = str(p)
-        elif p.name == PATTERNS_FILE and not patterns_config:
-            patterns_config = str(p)
-    vpath, ppath = discover(Path.cwd(), values_config, patterns_config)
-    ov, ov_findings = parse_overrides(overrides)
-    cfg, findings = load_config(vpath, ppath, ov, display_root=Path.cwd())
-    return cfg, ov_findings + findings
-
-
-def _is_config(p: Path) -> bool:
-    from dpn_action.naming.config import PATTERNS_FILE, VALUES_FILE
-
-    return p.name in (VALUES_FILE, PATTERNS_FILE)
-
-
-def _discover_blueprints(root: Path) -> list[Path]:
-    """Every blueprint-named entry under blueprints/ but directories (links to directories
-    are not followed). Named pipes, devices and links that lead out of the repository are
-    kept, so that reading them reports them instead of passing them over in silence."""
-    base = root / "blueprints"
-    if not base.is_dir():
-        return []
-    return sorted(
-        p for p in base.rglob("*") if p.suffix.lower() in BLUEPRINT_SUFFIXES and not _real_dir(p)
-    )
-
-
-def _real_dir(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(path.lstat().st_mode)
-    except OSError:
-        return True  # gone since it was listed
-
-
-def _glob(root: Path, pattern: str) -> list[Path]:
-    """Files below `root` matching `pattern` (relative, `**` for any depth)."""
-    try:
-        return [p for p in sorted(root.glob(pattern)) if p.is_file()]
-    except (NotImplementedError, ValueError) as exc:
-        raise click.BadParameter(
-            f"{pattern!r}: {exc}; give a pattern relative to the current directory",
-            param_hint="--context",
-        ) from None
-
-
-class _Group(click.Group):
-    """Turns unexpected exceptions into one clear line (exit 1) instead of a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
-            raise
-        except KeyboardInterrupt:
-            click.echo("dpn: interrupted", err=True)
-            sys.exit(130)
-        except BrokenPipeError:
-            sys.exit(1)
-        except OSError as exc:
-            click.echo(f"dpn: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
-            sys.exit(1)
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="dpn")
-def main() -> None:
-    """dpn: exact, valid names for AWS and Databricks data-platform resources."""
+from dpn_action.cli.common import (
+    config_options,
+    emit,
+    failed,
+    findings_format_option,
+    here,
+    main,
+    naming_configs,
+    repository_blueprints,
+    sources,
+)
+from dpn_action.findings import Finding
 
 
 # ------------------------------------------------------------------------------------ lint
@@ -168,7 +35,8 @@ def main() -> None:
     multiple=True,
     metavar="GLOB",
     help="Also load these blueprints for the repository-wide uniqueness check "
-    "(default: blueprints/** when FILES are given).",
+    "(default: blueprints/**/*.{json,yaml,yml}); relative to the current directory, "
+    "with ** and {a,b}.",
 )
 @click.option("--no-context", is_flag=True, help="Check the given files on their own.")
 def lint(
@@ -183,33 +51,40 @@ def lint(
 ) -> None:
     """Check blueprints and naming configs: structure, references, names, uniqueness.
 
-    With no FILES, lints the discovered configs and every blueprint under blueprints/.
-    A naming config among FILES re-lints every blueprint of the repository.
+    With no FILES, lints every blueprint under blueprints/ (blueprints/**/*.{json,yaml,yml})
+    and the naming configs they use. A naming config among FILES re-lints
+    every blueprint of the repository. Each blueprint is named with the naming configs of
+    its own directory: the nearest .dpn/ at or above it.
     """
     from dpn_action.analysis import analyse
+    from dpn_action.layout import CONFIG_DIR, config_kind
 
-    root = Path.cwd()
-    given = list(files)
-    configs = [p for p in given if _is_config(p)]
-    blueprints = [p for p in given if not _is_config(p)]
-    cfg, findings = _load_config(values_config, patterns_config, overrides, configs)
-    context: list[Path] = []
-    for g in context_globs:
-        context.extend(_glob(root, g))
-    repository = context if context_globs else _discover_blueprints(root)
-    if not given or configs:
+    configs_given = [p for p in files if config_kind(str(p))]
+    for p in configs_given:
+        # a config outside a .dpn/ directory is only found when named: it is the flag
+        if p.parent.name != CONFIG_DIR:
+            if config_kind(str(p)) == "values":
+                values_config = values_config or str(p)
+            else:
+                patterns_config = patterns_config or str(p)
+    configs = naming_configs(values_config, patterns_config, overrides)
+    tree, cwd_rel = here()
+    targets = sources(p for p in files if not config_kind(str(p)))
+    repository = repository_blueprints(tree, context_globs)
+    if not files or configs_given:
         # a config change affects every blueprint of the repository
-        blueprints = sorted(set(blueprints) | set(repository))
-        if not given and not blueprints:
+        named = {s.key for s in targets}
+        targets = targets + [s for s in repository if s.key not in named]
+        if not files and not targets:
             raise click.UsageError("no blueprints found under blueprints/; name the files")
-    if no_context:
-        context = []
-    elif not context_globs:
-        context = repository
-    result = analyse(cfg, blueprints, context=context, display_root=root)
-    all_findings = findings + result.findings
-    _emit(all_findings, fmt)
-    sys.exit(1 if _failed(all_findings, strict) else 0)
+    for p in configs_given:
+        given = sources([p])[0]
+        configs.for_dir(given.tree, str(Path(given.rel).parent.parent))
+    if not files:
+        configs.for_dir(tree, cwd_rel)
+    result = analyse(configs, targets, context=[] if no_context else repository)
+    emit(result.findings, fmt)
+    sys.exit(1 if failed(result.findings, strict) else 0)
 
 
 # ------------------------------------------------------------------------------------ plan
@@ -227,9 +102,9 @@ def plan_validate(files: tuple[Path, ...], fmt: str, strict: bool) -> None:
     from dpn_action.analysis import analyse
     from dpn_action.naming.config import NamingConfig
 
-    result = analyse(NamingConfig(), list(files), names=False, display_root=Path.cwd())
-    _emit(result.findings, fmt)
-    sys.exit(1 if _failed(result.findings, strict) else 0)
+    result = analyse(NamingConfig(), sources(files), names=False)
+    emit(result.findings, fmt)
+    sys.exit(1 if failed(result.findings, strict) else 0)
 
 
 @plan.command("preview")
@@ -253,9 +128,8 @@ def plan_preview(
     from dpn_action.analysis import analyse
     from dpn_action.plan import planned, preview_json
 
-    cfg, findings = _load_config(values_config, patterns_config, overrides)
-    result = analyse(cfg, list(files), display_root=Path.cwd())
-    findings = findings + result.findings
+    result = analyse(naming_configs(values_config, patterns_config, overrides), sources(files))
+    findings = result.findings
     items = planned(result.resources)
     if type_glob:
         items = [p for p in items if fnmatch.fnmatchcase(p.type, type_glob)]
@@ -264,10 +138,10 @@ def plan_preview(
         doc["findings"] = [_finding_dict(f) for f in findings]
         sys.stdout.write(_json_lines(doc))
     else:
-        _preview_table(items, cfg)
+        _preview_table(items, result.configs)
         if findings:
-            _emit(findings, "text", stream=sys.stderr)
-    sys.exit(1 if _failed(findings) else 0)
+            emit(findings, "text", stream=sys.stderr)
+    sys.exit(1 if failed(findings) else 0)
 
 
 def _json_lines(doc: dict[str, Any]) -> str:
@@ -296,7 +170,7 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
     }
 
 
-def _preview_table(items: list[Any], cfg: Any) -> None:
+def _preview_table(items: list[Any], configs: list[Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -313,9 +187,9 @@ def _preview_table(items: list[Any], cfg: Any) -> None:
         shown = p.full_name if p.full_name != p.name else p.name
         table.add_row(type_title(p.type), shown, p.environment, deps)
     console.print(table)
+    used = "; ".join(f"values: {c.values_path}, patterns: {c.patterns_path}" for c in configs)
     console.print(
-        f"{len(items)} resources, plan {plan_hash(items)[:12]} "
-        f"(values: {cfg.values_path}, patterns: {cfg.patterns_path})"
+        f"{len(items)} resources, plan {plan_hash(items)[:12]} ({used or 'no blueprint'})"
     )
 
 
@@ -366,6 +240,15 @@ def plan_init(
 
 
 # ---------------------------------------------------------------------------------- config
+def _configs_here(
+    values_config: str | None, patterns_config: str | None, overrides: tuple[str, ...]
+) -> tuple[Any, list[Finding]]:
+    """The naming configs a blueprint in the current directory would be named with."""
+    configs = naming_configs(values_config, patterns_config, overrides)
+    cfg = configs.for_dir(*here())
+    return cfg, configs.findings
+
+
 @main.group()
 def config() -> None:
     """The naming configs: create, check, show the effective values and patterns."""
@@ -385,7 +268,7 @@ def config() -> None:
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 def config_init(project: str, environment: str, region: str, directory: Path, force: bool) -> None:
     """Write naming-values.yaml and naming-patterns.yaml with the built-in defaults."""
-    from dpn_action.naming.config import PATTERNS_FILE, VALUES_FILE
+    from dpn_action.layout import PATTERNS_FILE, VALUES_FILE
     from dpn_action.starter import starter_patterns, starter_values, write_new
 
     for name, text in (
@@ -407,12 +290,15 @@ def config_validate(
     fmt: str,
     strict: bool,
 ) -> None:
-    """Check the naming configs: schema, placeholders, rules only stricter than the cloud's."""
-    cfg, findings = _load_config(values_config, patterns_config, overrides)
-    _emit(findings, fmt)
+    """Check the naming configs: schema, placeholders, rules only stricter than the cloud's.
+
+    The configs checked are those a blueprint in the current directory would be named with.
+    """
+    cfg, findings = _configs_here(values_config, patterns_config, overrides)
+    emit(findings, fmt)
     if fmt == "text" and not findings:
         click.echo(f"values: {cfg.values_path}\npatterns: {cfg.patterns_path}")
-    sys.exit(1 if _failed(findings, strict) else 0)
+    sys.exit(1 if failed(findings, strict) else 0)
 
 
 @config.command("show")
@@ -426,7 +312,7 @@ def config_show(
     """Print the effective configuration and where each part came from."""
     from dpn_action.naming.catalogue import CATALOGUE
 
-    cfg, findings = _load_config(values_config, patterns_config, overrides)
+    cfg, findings = _configs_here(values_config, patterns_config, overrides)
     doc = {
         "values_file": cfg.values_path,
         "patterns_file": cfg.patterns_path,
@@ -465,8 +351,8 @@ def config_show(
 
         click.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).rstrip())
     if findings:
-        _emit(findings, "text", stream=sys.stderr)
-    sys.exit(1 if _failed(findings) else 0)
+        emit(findings, "text", stream=sys.stderr)
+    sys.exit(1 if failed(findings) else 0)
 
 
 # --------------------------------------------------------------------------------- explain
@@ -506,9 +392,14 @@ def explain(
             f" Types: {', '.join(CATALOGUE)}",
             param_hint="TYPE",
         )
-    cfg, findings = _load_config(values_config, patterns_config, overrides)
+    if blueprint is not None:
+        configs = naming_configs(values_config, patterns_config, overrides)
+        cfg = configs.for_file(sources([blueprint])[0])
+        findings = configs.findings
+    else:
+        cfg, findings = _configs_here(values_config, patterns_config, overrides)
     if findings:
-        _emit(findings, "text", stream=sys.stderr)
+        emit(findings, "text", stream=sys.stderr)
     if blueprint is not None:
         ok = explain_blueprint(cfg, type_key, blueprint)
     else:
@@ -516,28 +407,7 @@ def explain(
 
         values, bad = parse_overrides(sets)
         if bad:
-            _emit(bad, "text", stream=sys.stderr)
+            emit(bad, "text", stream=sys.stderr)
             sys.exit(2)
         ok = explain_values(cfg, type_key, values)
-    sys.exit(0 if ok and not _failed(findings) else 1)
-
-
-# The provisioning commands live in their own module; importing it registers them.
-from dpn_action import cli_provision as _cli_provision  # noqa: E402, F401
-
-
-# ---------------------------------------------------------------------------------- action
-@main.command(
-    "action",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    add_help_option=False,
-)
-@click.pass_context
-def action(ctx: click.Context) -> None:
-    """Run as the GitHub Action: preview names on pull requests, apply on merge.
-
-    Every option defaults to a DPN_* variable (`dpn action --help`; docs/github-action.md).
-    """
-    from dpn_action.github.action import main as action_main
-
-    sys.exit(action_main(ctx.args))
+    sys.exit(0 if ok and not failed(findings) else 1)

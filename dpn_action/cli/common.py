@@ -1,0 +1,165 @@
+"""What every `dpn` command shares: the command group, the naming options, findings
+output, and which blueprints and naming configs a command works on.
+
+Exit codes: 0 ok, 1 findings or failure, 2 usage error. Heavy modules (pydantic, rich, the
+cloud SDKs) are imported inside the commands that need them, so `dpn lint` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from dpn_action import __version__
+from dpn_action.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from dpn_action.naming.config import Configs
+    from dpn_action.tree import Source, Tree
+
+F = TypeVar("F", bound=Callable[..., Any])
+FINDING_FORMATS = ("text", "json", "github", "sarif")
+
+
+def config_options(fn: F) -> F:
+    """--values-config, --patterns-config and --override, shared by every naming command."""
+    fn = click.option(
+        "--override",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Set a naming value at the highest precedence (repeatable).",
+    )(fn)
+    fn = click.option(
+        "--patterns-config",
+        type=click.Path(dir_okay=False),
+        help="naming-patterns.yaml to use (default: discovered).",
+    )(fn)
+    fn = click.option(
+        "--values-config",
+        type=click.Path(dir_okay=False),
+        help="naming-values.yaml to use (default: discovered).",
+    )(fn)
+    return fn
+
+
+def findings_format_option(fn: F) -> F:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FINDING_FORMATS),
+        # read when the command runs: annotations inside GitHub Actions, text elsewhere
+        default=lambda: "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text",
+        show_default="text, or github inside GitHub Actions",
+        help="How to print findings.",
+    )(fn)
+
+
+def emit(findings: list[Finding], fmt: str, *, stream: Any = None, quiet_ok: bool = False) -> None:
+    from dpn_action.formatters import format_findings
+
+    if quiet_ok and not findings and fmt == "text":
+        return
+    out = format_findings(findings, fmt, tool_version=__version__)
+    click.echo(out.rstrip("\n"), file=stream)
+
+
+def failed(findings: Iterable[Finding], strict: bool = False) -> bool:
+    return any(f.is_error or (strict and f.severity is Severity.WARNING) for f in findings)
+
+
+def naming_configs(
+    values_config: str | None, patterns_config: str | None, overrides: tuple[str, ...]
+) -> Configs:
+    """The naming configs of a command: each blueprint is named with those of its own
+    directory (`naming.config.find_configs`), the flags winning."""
+    from dpn_action.naming.config import Configs
+
+    return Configs(values_config, patterns_config, overrides, display_root=Path.cwd())
+
+
+def here() -> tuple[Tree, str]:
+    """The work tree dpn runs in, and the directory it runs in, relative to its root: where
+    commands that name no blueprint find the naming configs."""
+    from dpn_action.tree import work_tree
+
+    tree = work_tree()
+    return tree, tree.rel(tree.cwd) or ""
+
+
+def sources(paths: Iterable[Path]) -> list[Source]:
+    """Files given on the command line, each as a file of its work tree."""
+    from dpn_action.tree import source_of
+
+    return [source_of(p) for p in paths]
+
+
+def repository_blueprints(tree: Tree, globs: Iterable[str] = ()) -> list[Source]:
+    """The blueprints of the project dpn runs in: the files of `tree` matching `globs`
+    (default: the layout's, `blueprints/**/*.{json,yaml,yml}`) relative to the current
+    directory, as the GitHub Action matches its `blueprints` input relative to its working
+    directory (and pre-commit runs at the repository root)."""
+    from dpn_action.layout import BLUEPRINTS, Globs, blueprints_in
+    from dpn_action.tree import Source
+
+    patterns = Globs(list(globs) or [BLUEPRINTS])
+    for g in patterns.patterns:
+        if g.startswith("/") or Path(g).is_absolute() or ".." in Path(g).parts:
+            raise click.BadParameter(
+                f"{g!r}: give a pattern relative to the current directory (** and {{a,b}} "
+                "work), not an absolute one or one that climbs out of it",
+                param_hint="--context",
+            )
+    base = tree.rel(tree.cwd) or ""
+    prefix = f"{base}/" if base else ""
+    under = "/".join(p for p in (base, _literal_dir(patterns.patterns)) if p)
+    found = [rel.removeprefix(prefix) for rel in tree.files(under=under)]
+    return [Source(tree, prefix + rel) for rel in blueprints_in(found, patterns.patterns)]
+
+
+def _literal_dir(globs: list[str]) -> str:
+    """The directory every glob starts with, up to its first wildcard ("" for the root)."""
+    heads = []
+    for g in globs:
+        parts = []
+        for part in g.split("/")[:-1]:
+            if any(c in part for c in "*?[{"):
+                break
+            parts.append(part)
+        heads.append(parts)
+    common = heads[0]
+    for h in heads[1:]:
+        n = 0
+        while n < min(len(common), len(h)) and common[n] == h[n]:
+            n += 1
+        common = common[:n]
+    return "/".join(common)
+
+
+class _Group(click.Group):
+    """Turns unexpected exceptions into one clear line (exit 1) instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("dpn: interrupted", err=True)
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(1)
+        except OSError as exc:
+            click.echo(f"dpn: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dpn")
+def main() -> None:
+    """dpn: exact, valid names for AWS and Databricks data-platform resources."""
