@@ -174,6 +174,8 @@ def test_arguments_are_read_as_the_sdk_types() -> None:
         a.required("absent")
     with pytest.raises(TypeError, match="`auto` must be a whole number"):
         Args("dbx_cluster", {"auto": {"min_workers": 1}}).number("auto")
+    with pytest.raises(TypeError, match="`m` must be a map of text"):
+        Args("dbx_cluster", {"m": {"spark.x": True}}).strings("m")
     with pytest.raises(TypeError, match="`flag` must be true or false"):
         Args("dbx_cluster", {"flag": "yes"}).flag("flag")
 

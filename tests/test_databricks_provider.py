@@ -876,6 +876,15 @@ def test_an_empty_value_in_the_blueprint_clears_the_setting(
     assert provider.update_settings(changed(cluster, spark_conf=None), state, {}) == []
 
 
+def test_a_number_in_a_map_of_text_is_sent_as_text_and_then_agrees(
+    provider: DatabricksProvider, dbx: DatabricksTestServer
+) -> None:
+    cluster = op("dbx_cluster", "etl", {"num_workers": 1, "spark_conf": {"spark.p": 64}})
+    state = provider.create(cluster, TXN, {})
+    assert dbx.clusters[state.resource_id]["spark_conf"] == {"spark.p": "64"}
+    assert provider.update_settings(cluster, state, {}) == []
+
+
 def test_a_job_task_removed_from_the_blueprint_is_removed(
     provider: DatabricksProvider, dbx: DatabricksTestServer
 ) -> None:

@@ -78,6 +78,13 @@ def first_answer(wait: object, cls: type[T]) -> T:
     return build(cls, getattr(wait, "response", None))
 
 
+def number_text(value: object) -> str | None:
+    """A number given where the SDK wants text (`"64"` for 64); None for anything else."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
 def enum_value(value: Any) -> Any:
     """An enum's value; anything else as it is."""
     return value.value if isinstance(value, Enum) else value
@@ -113,9 +120,10 @@ class Args:
         value = self._take(key)
         if value is None or isinstance(value, str):
             return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        raise self._wrong(key, value, "text")
+        text = number_text(value)
+        if text is None:
+            raise self._wrong(key, value, "text")
+        return text
 
     def required(self, key: str) -> str:
         """A text argument the SDK method cannot do without."""
@@ -141,8 +149,14 @@ class Args:
         if value is None:
             return None
         if not isinstance(value, Mapping):
-            raise self._wrong(key, value, "a map")
-        return {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
+            raise self._wrong(key, value, "a map of text")
+        out: dict[str, str] = {}
+        for k, v in value.items():
+            text = v if isinstance(v, str) else number_text(v)
+            if text is None:
+                raise self._wrong(key, value, "a map of text")
+            out[str(k)] = text
+        return out
 
     def sdk(self, key: str, cls: type[T]) -> T | None:
         """An SDK object (a dataclass or an enum) from its JSON form."""

@@ -30,7 +30,7 @@ from enum import Enum
 from typing import Any
 
 from dpn_action.providers.databricks.kind import Kind
-from dpn_action.providers.databricks.sdk import Kw, build
+from dpn_action.providers.databricks.sdk import Kw, build, number_text
 
 _HINTS: dict[type, dict[str, Any]] = {}
 
@@ -60,6 +60,8 @@ def coerce(hint: Any, value: Any) -> Any:
             return build(hint, value)
         if hint is int and isinstance(value, str):
             return int(value)
+        if hint is str and number_text(value) is not None:
+            return number_text(value)  # as `Args` sends it
     return value
 
 
