@@ -502,6 +502,8 @@ class DatabricksTestServer:
         self.faults: list[Fault] = []
         #: (method, path, status) of every API request, in order; no headers, no token
         self.requests: list[tuple[str, str, int]] = []
+        #: (method, path, JSON body) of every request that reached a route, in order
+        self.bodies: list[tuple[str, str, Json]] = []
         #: requests that matched no route (a client calling an endpoint the server lacks)
         self.unrouted: list[tuple[str, str]] = []
         self._ids = itertools.count(1001)
@@ -536,6 +538,7 @@ class DatabricksTestServer:
         with self.lock:
             self.faults.clear()
             self.requests.clear()
+            self.bodies.clear()
             self.unrouted.clear()
             self.workspaces: dict[int, Json] = {}
             self.clusters: dict[str, Json] = {}
@@ -615,6 +618,8 @@ class DatabricksTestServer:
                 body = json.loads(raw_body) if raw_body else None
             except json.JSONDecodeError as exc:
                 raise ApiError(400, "MALFORMED_REQUEST", f"invalid JSON: {exc}") from None
+            with self.lock:
+                self.bodies.append((method, path, body if isinstance(body, dict) else {}))
             query_lists = parse_qs(raw_query, keep_blank_values=True)
             if route.contract is not None:
                 route.contract.check_body(body)

@@ -831,24 +831,27 @@ def test_a_cluster_runtime_the_blueprint_leaves_out_is_kept_not_upgraded(
 
 
 def test_a_cluster_is_updated_with_a_field_mask_of_the_changed_fields_only(
-    provider: DatabricksProvider, dbx: DatabricksTestServer, monkeypatch: pytest.MonkeyPatch
+    provider: DatabricksProvider, dbx: DatabricksTestServer
 ) -> None:
     cluster = op("dbx_cluster", "etl", {"autoscale": {"min_workers": 1, "max_workers": 2}})
     state = provider.create(cluster, TXN, {})
-    sent: list[dict[str, Any]] = []
-    real_call = provider._call
-    monkeypatch.setattr(
-        provider, "_call", lambda k, m, kw: (sent.append(dict(kw)), real_call(k, m, kw))[1]
-    )
+
+    def sent() -> list[dict[str, Any]]:
+        """The bodies of the cluster updates sent since the last call."""
+        updates = [b for _, p, b in dbx.bodies if p == "/api/2.1/clusters/update"]
+        dbx.bodies.clear()
+        return updates
+
+    sent()
     provider.update_settings(changed(cluster, autotermination_minutes=45), state, {})
-    (update,) = [kw for kw in sent if "update_mask" in kw]
+    (update,) = sent()
     assert update["update_mask"] == "autotermination_minutes"
     assert update["cluster"] == {"autotermination_minutes": 45}
 
-    sent.clear()  # a fixed size instead of autoscaling: autoscale is named, and so cleared
+    # a fixed size instead of autoscaling: autoscale is named, and so cleared
     fixed = changed(cluster, autoscale=None, num_workers=2, autotermination_minutes=45)
     assert provider.update_settings(fixed, state, {}) == ["autoscale", "num_workers"]
-    (update,) = [kw for kw in sent if "update_mask" in kw]
+    (update,) = sent()
     assert update["update_mask"] == "autoscale,num_workers"
     assert update["cluster"] == {"num_workers": 2}
     assert "autoscale" not in dbx.clusters[state.resource_id]
@@ -871,6 +874,15 @@ def test_an_empty_value_in_the_blueprint_clears_the_setting(
     # left out, rather than emptied, it is the cloud's (or a cluster policy's) to fill in
     dbx.clusters[state.resource_id]["spark_conf"] = {"spark.from.policy": "1"}
     assert provider.update_settings(changed(cluster, spark_conf=None), state, {}) == []
+
+
+def test_a_number_in_a_map_of_text_is_sent_as_text_and_then_agrees(
+    provider: DatabricksProvider, dbx: DatabricksTestServer
+) -> None:
+    cluster = op("dbx_cluster", "etl", {"num_workers": 1, "spark_conf": {"spark.p": 64}})
+    state = provider.create(cluster, TXN, {})
+    assert dbx.clusters[state.resource_id]["spark_conf"] == {"spark.p": "64"}
+    assert provider.update_settings(cluster, state, {}) == []
 
 
 def test_a_job_task_removed_from_the_blueprint_is_removed(

@@ -505,6 +505,7 @@ _TYPES: tuple[ResourceType, ...] = (
             "max_concurrent_runs": I,
             "email_notifications": O,
             "timeout_seconds": I,
+            "description": S,
         },
         sensitive=("tasks",),
     ),
@@ -681,7 +682,7 @@ _TYPES: tuple[ResourceType, ...] = (
         value_chars="A-Za-z0-9_.-",
         separator="-",
         unique_scope="workspace",
-        properties={"definition": (O, S), "max_clusters_per_user": I},
+        properties={"definition": (O, S), "max_clusters_per_user": I, "description": S},
         supports_tags=False,
     ),
 )

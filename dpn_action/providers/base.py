@@ -1,8 +1,8 @@
 """The one small protocol every cloud provider implements.
 
 The transaction executor (`dpn_action.txn`) only ever talks to this protocol; it knows no
-cloud by name. A provider module (`aws.py`, `databricks.py`) is the only place that imports
-a cloud SDK, and it does so lazily.
+cloud by name. A provider (`aws.py`, the `databricks` package) is the only place that
+imports a cloud SDK, and it does so lazily.
 """
 
 from __future__ import annotations
@@ -68,6 +68,15 @@ class ResourceState:
     def marks(self) -> dict[str, str]:
         """dpn's ownership marks on the resource (none, or `managed-by` and the transaction)."""
         return {k: self.tags[k] for k in (MANAGED_BY_KEY, TXN_TAG_KEY) if k in self.tags}
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """The blueprint inputs a provider takes for one type: its creation properties and its
+    reference fields (the catalogue's `ResourceType.properties` and `.refs`)."""
+
+    properties: frozenset[str]
+    refs: frozenset[str]
 
 
 class Provider(Protocol):
@@ -218,6 +227,15 @@ def marked_after_create(provider: object, type_key: str) -> bool:
     transaction's own pre-flight found the name free and its intent was recorded.
     """
     return type_key in getattr(provider, "late_marked_types", frozenset())
+
+
+def handled(provider: object, type_key: str) -> Handled | None:
+    """The properties and references of `type_key` that `provider` takes, from its optional
+    attribute `handled: Mapping[str, Handled]`; None when it does not say. A test holds
+    this against the catalogue, so a property the catalogue declares is never silently
+    dropped on its way to the cloud."""
+    found: Mapping[str, Handled] | None = getattr(provider, "handled", None)
+    return None if found is None else found.get(type_key)
 
 
 def archive_types(provider: object) -> frozenset[str]:
