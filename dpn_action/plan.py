@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,13 +149,48 @@ def planned(resources: list[Resource]) -> list[PlannedResource]:
     return out
 
 
-def canonical_json(items: list[PlannedResource]) -> str:
+#: what happens to a resource a change stops describing (a removed or renamed-from entry)
+ON_REMOVED = ("keep", "delete", "archive")
+
+
+def canonical_json(
+    items: list[PlannedResource],
+    removing: Sequence[PlannedResource] = (),
+    on_removed: str = "keep",
+) -> str:
+    """The planned operations as canonical JSON. Resources to be deleted or archived
+    (`removing`, with `on_removed` delete or archive) are part of it: the keys, and the
+    mode; with `keep`, or nothing to remove, it is the operations alone."""
     ops = sorted((p.canonical() for p in items), key=lambda d: d["key"])
-    return json.dumps(ops, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    doc: Any = ops
+    if on_removed != "keep" and removing:
+        doc = {
+            "operations": ops,
+            "on_removed": on_removed,
+            "remove": sorted(removal_keys(removing)),
+        }
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def plan_hash(items: list[PlannedResource]) -> str:
-    return hashlib.sha256(canonical_json(items).encode("utf-8")).hexdigest()
+def plan_hash(
+    items: list[PlannedResource],
+    removing: Sequence[PlannedResource] = (),
+    on_removed: str = "keep",
+) -> str:
+    return hashlib.sha256(canonical_json(items, removing, on_removed).encode("utf-8")).hexdigest()
+
+
+def removals(
+    old: Iterable[PlannedResource], new: Iterable[PlannedResource]
+) -> list[PlannedResource]:
+    """What `old` plans that `new` no longer does: removed entries, and the old names of
+    renamed ones (in `old`'s order)."""
+    planned_now = {p.key for p in new}
+    return [p for p in old if p.key not in planned_now]
+
+
+def removal_keys(items: Iterable[PlannedResource]) -> list[str]:
+    return [p.key for p in items]
 
 
 def preview_json(items: list[PlannedResource]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from dpn_action.github.inputs import ActionError
 from dpn_action.github.preview import Side, commit_side, root_relative, work_tree_side
 from dpn_action.github.wal_artifact import WalArtifacts
 from dpn_action.layout import Globs
-from dpn_action.plan import PlannedResource, combined_hash, plan_difference
+from dpn_action.plan import PlannedResource, combined_hash, plan_difference, removals
 
 if TYPE_CHECKING:
     from dpn_action.txn.model import TxnResult
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 class ApplyRun(WalArtifacts):
     """One apply on a push, or one recovery of the latest WAL artifact."""
+
+    #: the providers `_transact` set up (the removals use them too)
+    _providers: Mapping[str, Any] | None = None
 
     def apply(self) -> int:
         if self.event_name != "push":
@@ -40,7 +43,8 @@ class ApplyRun(WalArtifacts):
             return 0
         repo = Repo(self.cwd)
         head = work_tree_side(repo, self.inputs.settings)
-        hashes = head.hashes()
+        removing = self._removing(repo, ev, head)
+        hashes = head.hashes(removing, self.inputs.on_removed)
         gh = self.gh
         pr_number, approved = self._approved(gh, ev)
         if approved is None:
@@ -127,12 +131,13 @@ class ApplyRun(WalArtifacts):
                     "(fail-on-plan-change: false).",
                 )
         items = [p for p in head.items if p.environment in set(envs)]
-        result = self._transact(items)
-        ok = result.ok
+        gone = [p for env in envs for p in removing.get(env, [])]
+        result = self._transact(items, gone)
+        removed = self._settle_removed(gone, result)
+        ok = result.ok and (removed is None or removed.ok)
         if approved is not None:
-            self._update_comments(
-                gh, approved, envs, self._outcome_section(result), current, applied=result
-            )
+            section = self._outcome_section(result, removed)
+            self._update_comments(gh, approved, envs, section, current, applied=result)
         return 0 if ok else 1
 
     def _scoped(self, hashes: Mapping[str, str]) -> dict[str, str]:
@@ -156,6 +161,80 @@ class ApplyRun(WalArtifacts):
         self.wf.echo(f"dpn: {ev.after[:12]} merged pull request #{number}")
         comments = gh.issue_comments(number)
         return number, cm.headers_by_environment(comments, author=self.author(gh))
+
+    def _removing(self, repo: Repo, ev: Push, head: Side) -> dict[str, list[PlannedResource]]:
+        """Per environment, what the push stops describing: planned at the commit before it
+        and not now (removed entries, the old names of renamed ones)."""
+        if not repo.ensure_commit(ev.before):
+            return {}
+        old = commit_side(repo, ev.before, self.inputs.settings).items
+        out: dict[str, list[PlannedResource]] = {}
+        for p in removals(old, head.items):
+            out.setdefault(p.environment, []).append(p)
+        return out
+
+    def _settle_removed(self, gone: list[PlannedResource], created: TxnResult) -> TxnResult | None:
+        """After the creates committed: delete (or archive) what the push stops describing,
+        as a transaction of its own (`on-removed` delete or archive), or report it (keep).
+        Whatever stays is in the `orphans` output, the summary and a warning."""
+        from dpn_action import provision
+
+        self.wf.set("orphans", "[]")
+        mode = self.inputs.on_removed
+        if not gone or not created.ok:
+            return None
+        if mode == "keep" or self.inputs.dry_run:
+            self._report_orphans(
+                {p.key: "no blueprint describes it (on-removed: keep)" for p in gone}
+            )
+            return None
+        self.wf.echo(f"dpn: removing {len(gone)} resource(s) no blueprint describes ({mode})")
+        try:
+            result = provision.delete_plan(
+                gone,
+                wal_dir=self.inputs.wal_dir,
+                archive=mode == "archive",
+                max_parallel=self.inputs.max_parallel,
+                providers=self._providers,
+            )
+        except Exception as exc:
+            raise ActionError("apply-failed", f"removing old resources failed: {exc}") from exc
+        self.wf.echo(f"dpn: transaction {result.txn_id or '-'}: {result.status}")
+        left = {k: why for k, why in result.kept.items()}
+        left.update(result.not_ours)
+        left.update({x.key: x.reason for x in result.left})
+        self._report_orphans(left)
+        if not result.ok:
+            self.wf.set("failure-reason", "apply-failed")
+            self.wf.command(
+                "error", f"Removing old resources ended {result.status}: {result.error or ''}"
+            )
+        self.wf.summary(
+            render_apply_summary(result, self.artifact_name, title="dpn apply: removed")
+        )
+        return result
+
+    def _report_orphans(self, orphans: Mapping[str, str]) -> None:
+        import json
+
+        self.wf.set("orphans", json.dumps(sorted(orphans)))
+        if not orphans:
+            return
+        self.wf.untrusted(
+            [f"dpn: left in the cloud: {k} ({why})" for k, why in sorted(orphans.items())]
+        )
+        self.wf.command(
+            "warning",
+            f"{len(orphans)} resource(s) no blueprint describes are left in the cloud: "
+            + ", ".join(sorted(orphans)[:20])
+            + (" ..." if len(orphans) > 20 else ""),
+        )
+        lines = ["## dpn: left in the cloud", "", "| resource | why |", "|---|---|"]
+        lines += [
+            f"| {cm.code(k, table=True)} | {cm.code(v, table=True)} |"
+            for k, v in sorted(orphans.items())
+        ]
+        self.wf.summary("\n".join(lines) + "\n")
 
     def _changed_envs(self, repo: Repo, ev: Push, hashes: Mapping[str, str]) -> set[str]:
         """The environments in scope whose plan this push changes: their hash before it
@@ -230,13 +309,15 @@ class ApplyRun(WalArtifacts):
             )
         return lines
 
-    def _transact(self, items: list[PlannedResource]) -> TxnResult:
+    def _transact(
+        self, items: list[PlannedResource], gone: Sequence[PlannedResource] = ()
+    ) -> TxnResult:
         from dpn_action import provision
         from dpn_action.txn.model import Cancel
         from dpn_action.txn.signals import interruptible
 
         wal_dir = self.inputs.wal_dir
-        providers = self._prepare_wal(items)
+        providers = self._providers = self._prepare_wal([*items, *gone])
         if not self.inputs.dry_run:
             self._restore_and_recover(wal_dir)
         self.wf.echo(
@@ -345,7 +426,7 @@ class ApplyRun(WalArtifacts):
                     raise
                 self.wf.command("warning", f"Could not update the pull request comment: {exc}")
 
-    def _outcome_section(self, result: TxnResult) -> list[str]:
+    def _outcome_section(self, result: TxnResult, removed: TxnResult | None = None) -> list[str]:
         status = str(result.status)
         ok = result.ok
         created = result.kept_created
@@ -367,6 +448,16 @@ class ApplyRun(WalArtifacts):
         error = result.error
         if error and not ok:
             lines += [f"Error: {cm.code(str(error), limit=500)}", ""]
+        if removed is not None:
+            verb = "archived" if removed.archived else "deleted"
+            left = len(removed.kept) + len(removed.not_ours) + len(removed.left)
+            icon = "✅" if removed.ok else "❌"
+            lines += [
+                f"{icon} Old names: {len(removed.deleted)} {verb}, {left} left "
+                f"(`on-removed: {self.inputs.on_removed}`) · transaction "
+                f"{cm.code(str(removed.txn_id or '-'))}",
+                "",
+            ]
         return lines
 
     def _print_findings(self, findings: list[Finding]) -> None:
@@ -403,9 +494,9 @@ def _root_of(repo: Repo, flag: str | None) -> str | None:
     return root_relative(repo, flag) if flag else None
 
 
-def render_apply_summary(result: TxnResult, artifact: str) -> str:
+def render_apply_summary(result: TxnResult, artifact: str, title: str = "dpn apply") -> str:
     lines = [
-        "## dpn apply",
+        f"## {title}",
         "",
         f"Transaction {cm.code(str(result.txn_id or '-'))}: "
         f"**{result.status}** · WAL artifact {cm.code(artifact)}",
@@ -416,6 +507,7 @@ def render_apply_summary(result: TxnResult, artifact: str) -> str:
         ("adopted", result.adopted),
         ("would create", result.to_create),
         ("rolled back", result.rolled_back),
+        ("archived" if result.archived else "deleted", result.deleted),
         ("not ours: kept", list(result.not_ours)),
         ("left", [x.key for x in result.left]),
     ):

@@ -272,6 +272,23 @@ def stats_line(
     )
 
 
+def removal_note(count: int, on_removed: str) -> list[str]:
+    """What merging does with the `count` names a change stops describing."""
+    if not count:
+        return []
+    names = _plural(count, "old name")
+    what = {
+        "keep": "are **kept** in the cloud and reported as no longer described by any "
+        "blueprint (`on-removed: keep`)",
+        "delete": "are **deleted**, after every new resource is created, where they carry "
+        "dpn's mark (`on-removed: delete`); anything else under those names is kept",
+        "archive": "are **archived** where the cloud can (a DynamoDB table is backed up first, "
+        "a Databricks cluster terminated), after every new resource is created, where they "
+        "carry dpn's mark; the others are kept (`on-removed: archive`)",
+    }[on_removed]
+    return [f"On merge, the {names} this change removes or renames {what}.", ""]
+
+
 def render_comment(
     header: dict[str, Any],
     *,
@@ -282,6 +299,7 @@ def render_comment(
     footer: str,
     summary_url: str | None,
     apply_section: Sequence[str] = (),
+    notes: Sequence[str] = (),
     limit: int = COMMENT_LIMIT,
 ) -> str:
     """One environment's comment, cut to `limit` on a safe line boundary."""
@@ -291,6 +309,7 @@ def render_comment(
         "",
         stats,
         "",
+        *notes,
         APPLY_START,
         *apply_section,
         APPLY_END,

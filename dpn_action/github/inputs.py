@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dpn_action.github.preview import DEFAULT_BLUEPRINTS, Settings
+from dpn_action.plan import ON_REMOVED
 
 MODES = ("auto", "preview", "apply", "recover")
 
@@ -43,10 +44,14 @@ class Inputs:
     fail_on_plan_change: bool = True
     environment: str = ""
     wal_dir: Path = Path(".dpn-wal")
+    #: what a merge does with resources the change stops describing (`plan.ON_REMOVED`)
+    on_removed: str = "keep"
+    #: preview: read the cloud (read-only) and mark each resource new, adopt or conflict
+    cloud_check: bool = False
 
     @property
     def settings(self) -> Settings:
-        return Settings(self.blueprints, self.values_config, self.patterns_config)
+        return Settings(self.blueprints, self.values_config, self.patterns_config, self.on_removed)
 
     @property
     def env_label(self) -> str:
@@ -73,7 +78,14 @@ def parse_inputs(argv: Sequence[str], env: Mapping[str, str]) -> Inputs:
     p.add_argument("--fail-on-plan-change", default=e("FAIL_ON_PLAN_CHANGE", "true"))
     p.add_argument("--environment", default=e("ENVIRONMENT"))
     p.add_argument("--wal-dir", default=e("WAL_DIR", ".dpn-wal") or ".dpn-wal")
+    p.add_argument("--on-removed", default=e("ON_REMOVED", "keep") or "keep")
+    p.add_argument("--cloud-check", default=e("CLOUD_CHECK", "false"))
     a = p.parse_args(list(argv))
+    on_removed = a.on_removed.strip().lower()
+    if on_removed not in ON_REMOVED:
+        raise ActionError(
+            "usage", f"on-removed must be one of {', '.join(ON_REMOVED)}, not {a.on_removed!r}"
+        )
     try:
         max_parallel = int(a.max_parallel)
     except ValueError:
@@ -94,4 +106,6 @@ def parse_inputs(argv: Sequence[str], env: Mapping[str, str]) -> Inputs:
         fail_on_plan_change=_bool(a.fail_on_plan_change, "fail-on-plan-change"),
         environment=a.environment.strip(),
         wal_dir=Path(a.wal_dir),
+        on_removed=on_removed,
+        cloud_check=_bool(a.cloud_check, "cloud-check"),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from dpn_action.findings import Finding
 from dpn_action.github.git import Repo
 from dpn_action.layout import BLUEPRINTS, blueprints_in, is_config
 from dpn_action.naming.config import Configs
-from dpn_action.plan import EnvDiff, PlannedResource, diff, plan_hash, planned
+from dpn_action.plan import EnvDiff, PlannedResource, diff, plan_hash, planned, removals
 from dpn_action.source import Document
 from dpn_action.tree import CommitTree, Source, Tree, WorkTree
 
@@ -32,6 +32,8 @@ class Settings:
     blueprints: str = DEFAULT_BLUEPRINTS
     values_config: str | None = None
     patterns_config: str | None = None
+    #: what a merge does with the resources a change stops describing (`plan.ON_REMOVED`)
+    on_removed: str = "keep"
 
 
 @dataclass
@@ -48,9 +50,17 @@ class Side:
     def env_of(self) -> dict[str, str]:
         return {bp.doc.path: bp.environment for bp in self.analysis.blueprints}
 
-    def hashes(self) -> dict[str, str]:
-        envs = sorted({p.environment for p in self.items})
-        return {e: plan_hash([p for p in self.items if p.environment == e]) for e in envs}
+    def hashes(
+        self, removing: Mapping[str, list[PlannedResource]] | None = None, on_removed: str = "keep"
+    ) -> dict[str, str]:
+        """Per environment, the hash of its plan: every planned resource and, with
+        `on_removed` delete or archive, the resources it removes (`removing`)."""
+        gone = removing or {}
+        envs = sorted({p.environment for p in self.items} | set(gone))
+        return {
+            e: plan_hash([p for p in self.items if p.environment == e], gone.get(e, []), on_removed)
+            for e in envs
+        }
 
 
 @dataclass
@@ -63,6 +73,13 @@ class EnvPreview:
     diff: EnvDiff
     findings: list[Finding] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    #: what merging does with the names it stops describing (`Settings.on_removed`)
+    on_removed: str = "keep"
+
+    @property
+    def removing(self) -> list[PlannedResource]:
+        """The resources the change stops describing: removed, and renamed from."""
+        return [*self.diff.removed, *(old for old, _ in self.diff.renamed)]
 
     @property
     def has_changes(self) -> bool:
@@ -205,13 +222,18 @@ def compute_preview(repo: Repo, base: str, settings: Settings) -> Preview:
     reported = head.findings
     if reported and not envs:
         envs.add("")
-    hashes = head.hashes()
+    mode = settings.on_removed
+    removing = {
+        env: removals([p for p in old.items if p.environment == env], head.items) for env in envs
+    }
+    hashes = head.hashes(removing, mode)
     for env in sorted(envs):
-        d = diffs.get(env) or EnvDiff(env, [], [], [], 0, hashes.get(env, plan_hash([])))
+        h = hashes.get(env, plan_hash([]))
+        d = diffs.get(env) or EnvDiff(env, [], [], [], 0, h)
         mine = [f for f in reported if env_of.get(f.file, env) == env]
         files = sorted(f for f in affected if env_of.get(f, old_env.get(f)) == env)
         total = sum(1 for p in head.items if p.environment == env)
-        preview.envs.append(EnvPreview(env, hashes.get(env, plan_hash([])), total, d, mine, files))
+        preview.envs.append(EnvPreview(env, h, total, d, mine, files, mode))
     preview.findings = reported
     paths = {root_relative(repo, f.file) for f in reported}
     lines = repo.changed_lines(base, sorted(p for p in paths if _inside(p)))

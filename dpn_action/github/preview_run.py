@@ -122,6 +122,7 @@ class PreviewRun(Context):
             "commit": commit,
             "base": pv.base_sha,
             "pr_head": pr.head_sha,
+            "on_removed": self.inputs.on_removed,
         }
 
     def _comment_body(self, e: EnvPreview, pr: PullRequest, pv: Preview, commit: str) -> str:
@@ -136,6 +137,7 @@ class PreviewRun(Context):
             diff=list(cm.diff_lines(d.renamed, d.added, d.removed)),
             footer=cm.footer_line(commit, self.summary_url),
             summary_url=self.summary_url,
+            notes=cm.removal_note(len(e.removing), e.on_removed),
         )
 
     def _no_longer_body(
