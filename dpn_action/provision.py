@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -90,8 +90,74 @@ def _absolute_files(p: PlannedResource) -> dict[str, Any]:
 
 
 def origin(p: PlannedResource) -> str:
-    """The blueprint entry a planned resource comes from: `file#pointer`."""
-    return f"{p.file}#{p.pointer}"
+    """The blueprint entry a planned resource comes from: `file#pointer`, the file relative
+    to its repository's root (so the same wherever dpn runs)."""
+    return f"{_root_relative(p)}#{p.pointer}"
+
+
+def _root_relative(p: PlannedResource) -> str:
+    if not p.root:
+        return p.file
+    path = os.path.abspath(p.file)
+    root = os.path.abspath(p.root)
+    if path == root or not path.startswith(root.rstrip(os.sep) + os.sep):
+        return p.file
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def stale_operations(items: list[PlannedResource], wal_dir: Path | str) -> list[Operation]:
+    """What committed create transactions in `wal_dir` made from the blueprint files of
+    `items` that these files no longer describe (removed entries, the old names of renamed
+    ones), newest record per resource; as operations a delete transaction can take."""
+    from dpn_action.txn.history import committed_operations
+
+    files = {_root_relative(p) for p in items}
+    planned_now = {p.key for p in items}
+    found: dict[str, Operation] = {}
+    for h in committed_operations(wal_dir):
+        file = (h.origin or "").partition("#")[0]
+        if file not in files or h.key in planned_now:
+            continue
+        found[h.key] = Operation(
+            key=h.key,
+            type_key=h.type_key,
+            provider=CATALOGUE[h.type_key].provider,
+            name=h.name,
+            scope=dict(h.scope),
+            depends_on=tuple(h.depends_on),
+        )
+    keys = set(found)
+    return [
+        replace(op, depends_on=tuple(d for d in op.depends_on if d in keys))
+        for op in found.values()
+    ]
+
+
+def remove_operations(
+    ops: list[Operation],
+    *,
+    wal_dir: Path | str,
+    archive: bool = False,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+    dry_run: bool = False,
+    providers: Mapping[str, Provider] | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel: Cancel | None = None,
+) -> TxnResult:
+    """Delete (or archive) the resources of `ops` that exist and are dpn's, as one delete
+    transaction (`dpn_action.txn.executor.destroy`)."""
+    from dpn_action.txn.executor import destroy
+
+    return destroy(
+        ops,
+        _providers_for(ops, Path(wal_dir), providers),
+        wal_dir=wal_dir,
+        archive=archive,
+        max_parallel=max_parallel,
+        dry_run=dry_run,
+        on_progress=on_progress,
+        cancel=cancel,
+    )
 
 
 class ProviderSetupError(Exception):

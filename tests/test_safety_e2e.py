@@ -403,3 +403,59 @@ def test_create_shows_policy_warnings_and_strict_refuses_them(
     lenient = dpn(clouds, work, *CREATE)
     assert lenient.returncode == 0, lenient.stderr
     assert "DPN300" in lenient.stderr  # shown, not hidden
+
+
+# ------------------------------------------------------------------ dpn apply --on-removed
+
+
+def test_apply_deletes_the_old_name_of_a_rename_and_keeps_a_foreign_one(
+    clouds: Clouds, tmp_path: Path
+) -> None:
+    """`dpn apply --on-removed delete`: the old names dpn made from the file and the file no
+    longer describes go, after the new ones are created; one another team holds now stays."""
+    queues = [
+        {"purpose": "ingest", "queue_type": "events"},
+        {"purpose": "ingest", "queue_type": "dlq"},
+    ]
+    work = small_workdir(tmp_path, sqs_queues=queues)
+    t = work.token
+    assert dpn(clouds, work, "apply", "--blueprint", "blueprint.json").returncode == 0
+    # rename both queues; meanwhile another team takes over the old dlq name
+    renamed = [{**q, "purpose": "intake"} for q in queues]
+    work.blueprint.write_text(json.dumps(small(t, sqs_queues=renamed)), encoding="utf-8")
+    sqs = clouds.client("sqs")
+    old_dlq = f"{t}-dev-ingest-dlq"
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=old_dlq)["QueueUrl"])
+    sqs.create_queue(QueueName=old_dlq, tags={"team": "other"})
+
+    kept = dpn(clouds, work, "apply", "--blueprint", "blueprint.json", "--format", "json")
+    assert kept.returncode == 0, kept.stderr
+    assert json.loads(kept.stdout)["orphans"] == [
+        f"aws_sqs_queue:{t}-dev-ingest-dlq",
+        f"aws_sqs_queue:{t}-dev-ingest-events",
+    ]  # on-removed keep (the default): nothing deleted, everything listed
+
+    proc = dpn(
+        clouds,
+        work,
+        *("apply", "--blueprint", "blueprint.json", "--on-removed", "delete"),
+        *("--format", "json"),
+    )
+
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["create"]["status"] == "NOTHING_TO_DO"
+    assert result["remove"]["status"] == "DELETED"
+    assert result["remove"]["deleted"] == [f"aws_sqs_queue:{t}-dev-ingest-events"]
+    assert result["orphans"] == [f"aws_sqs_queue:{old_dlq}"]
+    assert clouds.inventory(t).keys == {
+        f"aws_sqs_queue:{t}-dev-intake-events",
+        f"aws_sqs_queue:{t}-dev-intake-dlq",
+        f"aws_sqs_queue:{old_dlq}",  # theirs, kept
+    }
+    assert sqs.list_queue_tags(QueueUrl=sqs.get_queue_url(QueueName=old_dlq)["QueueUrl"])[
+        "Tags"
+    ] == {"team": "other"}
+    kinds = [TxnLog.from_read(read_wal(p)).kind for p in list_wal_files(work.wal)]
+    assert kinds[-1] == "delete"  # logged like every delete, recovery finishes it

@@ -276,6 +276,86 @@ def create(
     _conclude(result, fmt, run.seen)
 
 
+@main.command("apply")
+@_blueprint_option("Blueprint(s) to converge on.")
+@click.option(
+    "--on-removed",
+    type=click.Choice(("keep", "delete", "archive")),
+    default="keep",
+    show_default=True,
+    help="What to do with what dpn made from these files that they no longer describe "
+    "(removed entries, the old names of renamed ones): keep it and list it, delete it, or "
+    "archive it where the cloud can. Only resources carrying dpn's mark are removed.",
+)
+@click.option("--dry-run", is_flag=True, help="Only read: show what would be done.")
+@click.option("--strict", is_flag=True, help="Refuse on warning findings too.")
+@_parallel_option
+@_format_option
+@_wal_option
+@config_options
+def apply_command(
+    blueprints: tuple[Path, ...],
+    on_removed: str,
+    dry_run: bool,
+    strict: bool,
+    max_parallel: int,
+    fmt: str,
+    wal_dir: Path,
+    values_config: str | None,
+    patterns_config: str | None,
+    overrides: tuple[str, ...],
+) -> None:
+    """Converge on the blueprints: create what is missing as one transaction, then, once it
+    committed, deal with what dpn made from these files (as their WAL records) that they
+    no longer describe, as a delete transaction of its own (--on-removed)."""
+    from dpn_action.provision import apply_plan, remove_operations, stale_operations
+
+    items = _plan(blueprints, values_config, patterns_config, overrides, strict=strict)
+    with _transaction() as run:
+        created = apply_plan(
+            items,
+            wal_dir=wal_dir,
+            max_parallel=max_parallel,
+            dry_run=dry_run,
+            on_progress=run.progress,
+            cancel=run.cancel,
+        )
+    stale = stale_operations(items, wal_dir) if created.ok else []
+    removed = None
+    if stale and on_removed != "keep":
+        with _transaction() as run:
+            removed = remove_operations(
+                stale,
+                wal_dir=wal_dir,
+                archive=on_removed == "archive",
+                max_parallel=max_parallel,
+                dry_run=dry_run,
+                on_progress=run.progress,
+                cancel=run.cancel,
+            )
+    orphans = sorted(
+        {op.key: "no blueprint describes it" for op in stale}
+        if removed is None
+        else {**removed.kept, **removed.not_ours, **{x.key: x.reason for x in removed.left}}
+    )
+    if fmt == "json":
+        data = {
+            "create": created.to_dict(),
+            "remove": removed.to_dict() if removed else None,
+            "orphans": orphans,
+        }
+        click.echo(json.dumps(data, indent=2))
+    else:
+        _report(created, fmt)
+        if removed is not None:
+            _report(removed, fmt)
+        for key in orphans:
+            click.echo(f"  orphan       {key}: no blueprint describes it; left in the cloud")
+    ok = created.ok and (removed is None or removed.ok)
+    code = run.seen.exit_code if run.seen.exit_code is not None else (0 if ok else 1)
+    sys.exit(code)
+
+
 @main.command()
 @_blueprint_option("Blueprint(s) whose resources to read.")
 @_parallel_option

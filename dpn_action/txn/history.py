@@ -31,6 +31,8 @@ class Planned:
     origin: str | None
     #: the transaction created it (rather than adopting what existed)
     created: bool
+    #: keys of the operations it depended on in that transaction
+    depends_on: tuple[str, ...] = ()
 
 
 def committed_operations(wal_dir: Path | str) -> list[Planned]:
@@ -60,6 +62,7 @@ def committed_operations(wal_dir: Path | str) -> list[Planned]:
                     properties=dict(op.properties),
                     origin=log.origins.get(key),
                     created=log.keys[key].state is KeyState.CREATED,
+                    depends_on=tuple(op.depends_on),
                 )
             )
     return out
