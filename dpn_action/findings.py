@@ -69,6 +69,8 @@ CODES: dict[str, Code] = {
         # user rules and uniqueness
         Code("DPN120", "name breaks a rule of naming-patterns.yaml", Severity.ERROR),
         Code("DPN130", "name is not unique in its scope", Severity.ERROR),
+        Code("DPN140", "name is held in the cloud by a resource that is not dpn's", Severity.ERROR),
+        Code("DPN141", "the cloud could not be read to check a name", Severity.WARNING),
         # configuration
         Code("DPN200", "configuration loosens a cloud rule", Severity.ERROR),
         Code("DPN201", "configuration has an invalid regular expression", Severity.ERROR),

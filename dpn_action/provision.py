@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from dpn_action.findings import Finding
 from dpn_action.naming.catalogue import CATALOGUE
 from dpn_action.plan import PlannedResource
 from dpn_action.providers.base import (
@@ -28,6 +29,7 @@ from dpn_action.providers.base import (
 from dpn_action.txn.model import DEFAULT_MAX_PARALLEL, Cancel, ProgressCallback, TxnResult
 
 if TYPE_CHECKING:
+    from dpn_action.source import Document
     from dpn_action.txn.history import Planned
 
 #: tags that are dpn's ownership marks: `dpn update` never changes them
@@ -433,6 +435,51 @@ def read_plan(
         else Observed(p, found.get(p.key))
         for p in items
     ]
+
+
+# ----------------------------------------------------------------------------- cloud check
+
+#: what a cloud check says of a planned resource
+NEW, ADOPT, CONFLICT, UNKNOWN = "new", "adopt", "conflict", "unknown"
+
+
+def cloud_check(
+    items: list[PlannedResource],
+    docs: Mapping[str, Document],
+    *,
+    max_parallel: int = DEFAULT_MAX_PARALLEL,
+    providers: Mapping[str, Provider] | None = None,
+) -> tuple[dict[str, str], list[Finding]]:
+    """Read every planned resource (read-only) and say what a merge would do with it: new
+    (the name is free), adopt (it exists and is dpn's), or conflict (the name is held by
+    something that is not dpn's, an S3 name another account owns included: DPN140, at the
+    entry); a failed read is DPN141. `docs` maps a blueprint's path to its document."""
+    statuses: dict[str, str] = {}
+    findings: list[Finding] = []
+    for o in read_plan(items, max_parallel=max_parallel, providers=providers):
+        p = o.item
+        doc = docs.get(p.file)
+        if o.error is not None:
+            statuses[p.key] = UNKNOWN
+            message = f"could not read {p.full_name} in the cloud: {o.error}"
+            hint = "check the credentials: `dpn doctor`, and the read-only policy in docs"
+            if doc is not None:
+                findings.append(doc.finding("DPN141", message, p.pointer, hint=hint))
+            continue
+        if o.state is None:
+            statuses[p.key] = NEW
+        elif o.ours:
+            statuses[p.key] = ADOPT
+        else:
+            statuses[p.key] = CONFLICT
+            message = f"{p.full_name} already exists and is not dpn's (no managed-by: dpn mark)"
+            hint = (
+                "pick another name (change a naming value), or bring the resource under dpn "
+                "first (`dpn adopt`) if it is yours"
+            )
+            if doc is not None:
+                findings.append(doc.finding("DPN140", message, p.pointer, hint=hint))
+    return statuses, findings
 
 
 # ---------------------------------------------------------------------------------- update

@@ -41,6 +41,8 @@ SERVED: dict[str, tuple[str, ...]] = {
     "/repos/{owner}/{repo}/issues/comments/{comment_id}": ("patch",),
     "/repos/{owner}/{repo}/commits/{commit_sha}/pulls": ("get",),
     "/repos/{owner}/{repo}/actions/artifacts": ("get",),
+    "/repos/{owner}/{repo}/pulls": ("get",),
+    "/repos/{owner}/{repo}/actions/runs/{run_id}/artifacts": ("get",),
     "/repos/{owner}/{repo}/actions/artifacts/{artifact_id}/{archive_format}": ("get",),
 }
 BOT = "github-actions[bot]"
@@ -123,6 +125,8 @@ class State:
     threads: dict[int, list[int]] = field(default_factory=dict)
     #: commit sha -> pull requests (pull-request-simple objects)
     pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: open pull requests (pull-request-simple objects), as `GET .../pulls` lists them
+    open_pulls: list[dict[str, Any]] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
     #: (method, path, status) of every call, in order
     calls: list[tuple[str, str, int]] = field(default_factory=list)
@@ -174,6 +178,35 @@ class State:
             self.comments[cid] = c
             self.threads.setdefault(number, []).append(cid)
             return c
+
+    def add_open_pull(
+        self, number: int, head_sha: str, base_sha: str, head_repo: str, branch: str = "feature"
+    ) -> dict[str, Any]:
+        """An open pull request whose head is `head_sha` in repository `head_repo`
+        (`owner/name`: another owner's for a fork)."""
+        pr = example("pull-request-simple-items")[0]
+        base = f"https://api.github.com/repos/{self.owner}/{self.repo}"
+        pr.update(
+            number=number,
+            state="open",
+            merged_at=None,
+            closed_at=None,
+            merge_commit_sha=None,
+            url=f"{base}/pulls/{number}",
+            html_url=f"https://github.com/{self.owner}/{self.repo}/pull/{number}",
+            issue_url=f"{base}/issues/{number}",
+            comments_url=f"{base}/issues/{number}/comments",
+        )
+        pr["requested_teams"] = []
+        pr["head"]["sha"], pr["head"]["ref"] = head_sha, branch
+        pr["head"]["repo"]["full_name"] = head_repo
+        pr["head"]["repo"]["owner"]["login"] = head_repo.split("/")[0]
+        pr["head"]["label"] = f"{head_repo.split('/')[0]}:{branch}"
+        pr["base"]["sha"] = base_sha
+        pr["base"]["repo"]["full_name"] = f"{self.owner}/{self.repo}"
+        with self.lock:
+            self.open_pulls.append(pr)
+        return pr
 
     def add_merged_pull(
         self, sha: str, pull: dict[str, Any] | int, base_ref: str = "main"
@@ -413,6 +446,16 @@ class _Handler(BaseHTTPRequestHandler):
                 c["body"] = text
                 c["updated_at"] = _now()
                 return 200, c, None
+        if template.endswith("/{repo}/pulls"):
+            with state.lock:
+                return self._page(list(state.open_pulls), query)
+        if template.endswith("/actions/runs/{run_id}/artifacts"):
+            api_base = f"http://{self.headers.get('Host')}"
+            with state.lock:
+                arts = [a for a in state.artifacts if a.run_id == int(args[2])]
+                items = [state.artifact_json(a, api_base) for a in arts]
+            status, page, headers = self._page(items, query)
+            return status, {"total_count": len(items), "artifacts": page}, headers
         if template.endswith("/commits/{commit_sha}/pulls"):
             with state.lock:
                 return self._page(list(state.pulls.get(args[2], [])), query)

@@ -225,7 +225,8 @@ def _pins() -> dict[str, str]:
     """owner/repo@sha -> stand-in, for every remote action action.yml and the test
     workflow use (read from action.yml, so a new pin needs no change here)."""
     text = (ROOT / "action.yml").read_text()
-    text += (ROOT / "examples" / "workflows" / "preview.yml").read_text()
+    for example in sorted((ROOT / "examples" / "workflows").glob("*.yml")):
+        text += example.read_text()
     out: dict[str, str] = {}
     for m in re.finditer(r"uses:\s*([\w.-]+/[\w.-]+)(?:/[\w./-]+)?@([0-9a-f]{40})", text):
         repo, sha = m.group(1), m.group(2)

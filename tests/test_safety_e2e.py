@@ -459,3 +459,45 @@ def test_apply_deletes_the_old_name_of_a_rename_and_keeps_a_foreign_one(
     ] == {"team": "other"}
     kinds = [TxnLog.from_read(read_wal(p)).kind for p in list_wal_files(work.wal)]
     assert kinds[-1] == "delete"  # logged like every delete, recovery finishes it
+
+
+# ------------------------------------------------------------------------ cloud check
+
+
+def test_plan_preview_cloud_marks_each_name_new_adopt_or_conflict(
+    clouds: Clouds, tmp_path: Path
+) -> None:
+    buckets = [
+        {"purpose": "landing", "layer": "raw"},
+        {"purpose": "lake", "layer": "raw"},
+        {"purpose": "archive", "layer": "raw"},
+    ]
+    work = small_workdir(tmp_path, s3_buckets=buckets)
+    t = work.token
+    s3 = clouds.client("s3")
+    s3.create_bucket(Bucket=f"{t}-lake-raw-dev-use1")  # someone else's: no marks
+    s3.create_bucket(Bucket=f"{t}-archive-raw-dev-use1")
+    s3.put_bucket_tagging(
+        Bucket=f"{t}-archive-raw-dev-use1",
+        Tagging={"TagSet": [{"Key": "managed-by", "Value": "dpn"}]},
+    )
+
+    proc = dpn(clouds, work, "plan", "preview", "--cloud", "--format", "json", "blueprint.json")
+
+    no_traceback(proc)
+    assert proc.returncode == 1  # a conflict is an error: the merge would fail
+    doc = json.loads(proc.stdout)
+    assert {r["name"]: r["cloud"] for r in doc["resources"]} == {
+        f"{t}-landing-raw-dev-use1": "new",
+        f"{t}-lake-raw-dev-use1": "conflict",
+        f"{t}-archive-raw-dev-use1": "adopt",
+    }
+    (conflict,) = doc["findings"]
+    assert conflict["code"] == "DPN140" and conflict["pointer"] == "/resources/aws/s3_buckets/1"
+    assert conflict["file"] == "blueprint.json" and conflict["line"] > 0
+    # nothing was created or changed: only read
+    assert clouds.inventory(t).keys == {
+        f"aws_s3_bucket:{t}-lake-raw-dev-use1",
+        f"aws_s3_bucket:{t}-archive-raw-dev-use1",
+    }
+    assert not work.wal.exists()

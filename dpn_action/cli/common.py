@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -139,6 +140,23 @@ def _literal_dir(globs: list[str]) -> str:
             n += 1
         common = common[:n]
     return "/".join(common)
+
+
+@contextmanager
+def cloud_errors() -> Iterator[None]:
+    """Refusals of the transaction core and provider set-up problems: one line, exit 1."""
+    from dpn_action.provision import ProviderSetupError
+    from dpn_action.txn.errors import TxnError, WalWriteError
+
+    try:
+        yield
+    except WalWriteError as exc:
+        raise click.ClickException(
+            f"{exc}\nThe transaction is unfinished: once the disk has room again, run "
+            "`dpn recover` to finish it."
+        ) from exc
+    except (TxnError, ProviderSetupError) as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 class _Group(click.Group):

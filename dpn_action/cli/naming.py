@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from dpn_action.cli.common import (
+    cloud_errors,
     config_options,
     emit,
     failed,
@@ -114,6 +115,12 @@ def plan_validate(files: tuple[Path, ...], fmt: str, strict: bool) -> None:
     "--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True
 )
 @click.option("--type", "type_glob", metavar="GLOB", help="Only these types (aws_*, dbx_job).")
+@click.option(
+    "--cloud",
+    is_flag=True,
+    help="Also read each resource in the cloud (read-only credentials do): new, adopt (exists "
+    "and is dpn's) or conflict (held by something that is not dpn's: an error, DPN140).",
+)
 def plan_preview(
     files: tuple[Path, ...],
     values_config: str | None,
@@ -121,6 +128,7 @@ def plan_preview(
     overrides: tuple[str, ...],
     fmt: str,
     type_glob: str | None,
+    cloud: bool,
 ) -> None:
     """Show the name of every resource the blueprints describe."""
     import fnmatch
@@ -133,12 +141,22 @@ def plan_preview(
     items = planned(result.resources)
     if type_glob:
         items = [p for p in items if fnmatch.fnmatchcase(p.type, type_glob)]
+    statuses: dict[str, str] = {}
+    if cloud and not failed(findings):
+        from dpn_action.provision import cloud_check
+
+        with cloud_errors():
+            statuses, found = cloud_check(items, {bp.doc.path: bp.doc for bp in result.blueprints})
+        findings = findings + found
     if fmt == "json":
         doc = preview_json(items)
+        if cloud:
+            for entry, p in zip(doc["resources"], items, strict=True):
+                entry["cloud"] = statuses.get(p.key)
         doc["findings"] = [_finding_dict(f) for f in findings]
         sys.stdout.write(_json_lines(doc))
     else:
-        _preview_table(items, result.configs)
+        _preview_table(items, result.configs, statuses if cloud else None)
         if findings:
             emit(findings, "text", stream=sys.stderr)
     sys.exit(1 if failed(findings) else 0)
@@ -170,7 +188,9 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
     }
 
 
-def _preview_table(items: list[Any], configs: list[Any]) -> None:
+def _preview_table(
+    items: list[Any], configs: list[Any], statuses: dict[str, str] | None = None
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -182,10 +202,15 @@ def _preview_table(items: list[Any], configs: list[Any]) -> None:
     table.add_column("name", no_wrap=True)
     table.add_column("env")
     table.add_column("depends on", overflow="fold")
+    if statuses is not None:
+        table.add_column("cloud", no_wrap=True)
     for p in items:
         deps = ", ".join(d.split(":", 1)[1] for d in p.depends_on)
         shown = p.full_name if p.full_name != p.name else p.name
-        table.add_row(type_title(p.type), shown, p.environment, deps)
+        row = [type_title(p.type), shown, p.environment, deps]
+        if statuses is not None:
+            row.append(statuses.get(p.key, "-"))
+        table.add_row(*row)
     console.print(table)
     used = "; ".join(f"values: {c.values_path}, patterns: {c.patterns_path}" for c in configs)
     console.print(

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from dpn_action.cli.common import config_options, emit, failed, main, naming_configs, sources
+from dpn_action.cli.common import (
+    cloud_errors,
+    config_options,
+    emit,
+    failed,
+    main,
+    naming_configs,
+    sources,
+)
 
 if TYPE_CHECKING:
     from dpn_action.txn.model import TxnResult
@@ -87,23 +95,6 @@ def _plan(
     return planned(result.resources)
 
 
-@contextmanager
-def _cloud_errors() -> Iterator[None]:
-    """Refusals of the transaction core and provider set-up problems: one line, exit 1."""
-    from dpn_action.provision import ProviderSetupError
-    from dpn_action.txn.errors import TxnError, WalWriteError
-
-    try:
-        yield
-    except WalWriteError as exc:
-        raise click.ClickException(
-            f"{exc}\nThe transaction is unfinished: once the disk has room again, run "
-            "`dpn recover` to finish it."
-        ) from exc
-    except (TxnError, ProviderSetupError) as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
 class _Run:
     """What a transaction command hands the core (a cancel, a progress display) and what
     the signal handler saw."""
@@ -122,7 +113,7 @@ def _transaction() -> Iterator[_Run]:
     from dpn_action.txn.signals import interruptible
 
     cancel = Cancel()
-    with _cloud_errors(), interruptible(cancel) as seen, _Progress() as progress:
+    with cloud_errors(), interruptible(cancel) as seen, _Progress() as progress:
         yield _Run(cancel, progress, seen)
 
 
@@ -374,7 +365,7 @@ def read(
     from dpn_action.provision import read_plan
 
     items = _plan(blueprints, values_config, patterns_config, overrides)
-    with _cloud_errors():
+    with cloud_errors():
         observed = read_plan(items, max_parallel=max_parallel)
     _print_observed(observed, fmt)
     sys.exit(1 if any(o.error for o in observed) else 0)
@@ -407,7 +398,7 @@ def update(
     from dpn_action.provision import ERROR, RENAME, update_plan
 
     items = _plan(blueprints, values_config, patterns_config, overrides)
-    with _cloud_errors():
+    with cloud_errors():
         outcomes = update_plan(items, wal_dir=wal_dir, max_parallel=max_parallel, dry_run=dry_run)
     if fmt == "json":
         click.echo(json.dumps([o.as_dict() for o in outcomes], indent=2))
@@ -482,7 +473,7 @@ def delete(
     from dpn_action.provision import delete_plan
 
     items = _plan(blueprints, values_config, patterns_config, overrides)
-    with _cloud_errors():
+    with cloud_errors():
         planned_delete = delete_plan(
             items, wal_dir=wal_dir, archive=archive, max_parallel=max_parallel, dry_run=True
         )
@@ -570,7 +561,7 @@ def recover(
     if not wal_dir.is_dir():
         click.echo(f"no transactions in {wal_dir}")
         return
-    with _cloud_errors():
+    with cloud_errors():
         if continue_rollback:
             from dpn_action.txn.recovery import continue_rollback as cont
             from dpn_action.txn.recovery import status
@@ -623,14 +614,14 @@ def status(
         raise click.UsageError("--resources needs --blueprint")
     results: list[Any] = []
     if wal_dir.is_dir():
-        with _cloud_errors():
+        with cloud_errors():
             results = txn_status(wal_dir)
     observed: list[Any] = []
     if resources:
         from dpn_action.provision import read_plan
 
         items = _plan(blueprints, values_config, patterns_config, overrides)
-        with _cloud_errors():
+        with cloud_errors():
             observed = read_plan(items, max_parallel=max_parallel)
     if fmt == "json":
         data: dict[str, Any] = {"transactions": [r.to_dict() for r in results]}

@@ -8,6 +8,9 @@
   transaction from the latest WAL artifact (`github/wal_artifact.py`), apply, and write the
   outcome into the comment.
 - mode `recover`: only the recovery part.
+- `workflow_run` of the preview (mode `comment`, `github/comment_run.py`): the sticky
+  comment of a fork's pull request, from the preview's artifact, checked against this
+  repository's own computation.
 
 Every input arrives as an environment variable (`DPN_*`, set by action.yml from the
 action's inputs) or as the matching option (`github/inputs.py`); outputs go to
@@ -21,6 +24,7 @@ from collections.abc import Mapping, Sequence
 
 from dpn_action.github.api import GitHubError
 from dpn_action.github.apply_run import ApplyRun
+from dpn_action.github.comment_run import CommentRun
 from dpn_action.github.context import Context
 from dpn_action.github.event import EventError
 from dpn_action.github.git import GitError
@@ -55,6 +59,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         wf.set("mode", mode)
         if mode == "preview":
             code = PreviewRun(inputs, env, wf).run()
+        elif mode == "comment":
+            code = CommentRun(inputs, env, wf).run()
         elif mode == "apply":
             code = ApplyRun(inputs, env, wf).apply()
         else:

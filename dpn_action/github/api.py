@@ -144,6 +144,15 @@ class GitHub:
     def pulls_for_commit(self, sha: str) -> list[dict[str, Any]]:
         return list(self.paginate(f"{self._repo_path}/commits/{quote(sha, safe='')}/pulls"))
 
+    def open_pulls(self) -> Iterator[dict[str, Any]]:
+        """The repository's open pull requests (forks' included)."""
+        yield from self.paginate(f"{self._repo_path}/pulls", {"state": "open"})
+
+    def run_artifacts(self, run_id: int) -> list[dict[str, Any]]:
+        """The artifacts one workflow run uploaded."""
+        path = f"{self._repo_path}/actions/runs/{int(run_id)}/artifacts"
+        return list(self.paginate(path, key="artifacts"))
+
     def artifacts(self, name: str | None = None) -> Iterator[dict[str, Any]]:
         """The repository's artifacts, newest first (as the API lists them)."""
         query = {"name": name} if name else None

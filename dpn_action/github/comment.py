@@ -272,6 +272,21 @@ def stats_line(
     )
 
 
+def cloud_note(statuses: dict[str, str] | None) -> list[str]:
+    """What the cloud check found (`cloud-check`), one line."""
+    if statuses is None:
+        return []
+    counts = {s: sum(1 for v in statuses.values() if v == s) for s in ("new", "adopt", "conflict")}
+    unknown = len(statuses) - sum(counts.values())
+    parts = [f"{counts['new']} new", f"{counts['adopt']} already dpn's (adopted on merge)"]
+    parts.append(
+        f"**{counts['conflict']} held by something else**" if counts["conflict"] else "0 conflicts"
+    )
+    if unknown:
+        parts.append(f"{unknown} could not be read")
+    return [f"Cloud check: {' · '.join(parts)}.", ""]
+
+
 def removal_note(count: int, on_removed: str) -> list[str]:
     """What merging does with the `count` names a change stops describing."""
     if not count:

@@ -6,6 +6,7 @@ A handful of git processes per run, whatever the number of files: listings come 
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -21,8 +22,11 @@ class GitError(Exception):
 class Repo:
     """The git work tree that holds `cwd` (the action's working directory)."""
 
-    def __init__(self, cwd: Path) -> None:
+    def __init__(self, cwd: Path, token: str = "") -> None:
         self.cwd = cwd.resolve()
+        #: sent with a fetch only (a private repository's pull request refs need it), in a
+        #: header of that one process, never written to the clone's configuration
+        self._token = token
         self.root = Path(self.run("rev-parse", "--show-toplevel").strip()).resolve()
         #: `cwd` relative to the root, with a trailing slash ("" at the root)
         self.prefix = self.run("rev-parse", "--show-prefix").strip()
@@ -59,15 +63,25 @@ class Repo:
         proc = subprocess.run(["git", *args], cwd=self.cwd, capture_output=True, check=False)
         return proc.returncode == 0
 
-    def ensure_commit(self, sha: str) -> bool:
+    def ensure_commit(self, sha: str, ref: str | None = None) -> bool:
         """Whether `sha` is in the clone, fetching it from `origin` when it is not (a
-        shallow checkout); False when it cannot be had."""
+        shallow checkout; for a fork's pull request, `ref` such as `pull/7/head`); False
+        when it cannot be had. Only git objects arrive: nothing is checked out."""
         if self.has_commit(sha):
             return True
         if not sha or set(sha) == {"0"}:
             return False
-        self._ok("fetch", "--no-tags", "--quiet", "--depth=50", "origin", sha)
+        self._fetch(sha)
+        if not self.has_commit(sha) and ref:
+            self._fetch(ref)
         return self.has_commit(sha)
+
+    def _fetch(self, what: str) -> bool:
+        auth: list[str] = []
+        if self._token:
+            basic = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
+            auth = ["-c", f"http.extraheader=AUTHORIZATION: basic {basic}"]
+        return self._ok(*auth, "fetch", "--no-tags", "--quiet", "--depth=50", "origin", what)
 
     def merge_base(self, a: str, b: str = "HEAD") -> str | None:
         out = self.run("merge-base", a, b, check=False).strip()
@@ -82,6 +96,11 @@ class Repo:
         untracked = self.run("ls-files", "-z", "-o", "--exclude-standard", "--full-name")
         names += [n for n in untracked.split("\0") if n]
         return sorted(set(names))
+
+    def changed_between(self, base: str, head: str) -> list[str]:
+        """Files (root-relative) that differ between two commits."""
+        out = self.run("diff", "--name-only", "-z", "--no-renames", base, head, "--")
+        return sorted({n for n in out.split("\0") if n})
 
     def changed_lines(self, base: str, paths: Sequence[str]) -> dict[str, set[int]]:
         """Root-relative path -> the line numbers added or changed in the work tree."""

@@ -11,7 +11,7 @@ from pathlib import Path
 from dpn_action.github.preview import DEFAULT_BLUEPRINTS, Settings
 from dpn_action.plan import ON_REMOVED
 
-MODES = ("auto", "preview", "apply", "recover")
+MODES = ("auto", "preview", "apply", "recover", "comment")
 
 
 class ActionError(Exception):

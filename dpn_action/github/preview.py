@@ -75,6 +75,8 @@ class EnvPreview:
     files: list[str] = field(default_factory=list)
     #: what merging does with the names it stops describing (`Settings.on_removed`)
     on_removed: str = "keep"
+    #: key -> new, adopt, conflict or unknown, when the cloud was checked (`cloud-check`)
+    cloud: dict[str, str] | None = None
 
     @property
     def removing(self) -> list[PlannedResource]:
@@ -135,14 +137,20 @@ def work_tree_side(repo: Repo, settings: Settings, targets: Iterable[str] | None
 
 
 def commit_side(
-    repo: Repo, sha: str, settings: Settings, targets: Iterable[str] | None = None
+    repo: Repo,
+    sha: str,
+    settings: Settings,
+    targets: Iterable[str] | None = None,
+    context: Iterable[str] | None = None,
 ) -> Side:
     """Names at commit `sha`, read from git's object store (`tree.CommitTree`). Only
-    `targets` (default: every blueprint at `sha`) are named."""
+    `targets` (default: every blueprint at `sha`) are named; `context` (default: the
+    targets) take part in the uniqueness check and the plan too."""
     files = blueprints_in(repo.ls_tree(sha), settings.blueprints)
     tree = CommitTree(repo.root, sha, repo.cwd)
     wanted = files if targets is None else sorted(set(targets) & set(files))
-    return _side(tree, repo, wanted, wanted, settings)
+    everything = wanted if context is None else sorted(set(context) & set(files))
+    return _side(tree, repo, everything, wanted, settings)
 
 
 def _root_rel(repo: Repo, doc: Document | None) -> str | None:
@@ -196,20 +204,31 @@ def _inside(rel: str) -> bool:
     return bool(rel) and not rel.startswith(("/", "../")) and rel != ".."
 
 
-def compute_preview(repo: Repo, base: str, settings: Settings) -> Preview:
-    """The preview of the change from `base` to the work tree."""
-    changed_root = repo.changed_files(base)
+def compute_preview(
+    repo: Repo, base: str, settings: Settings, head_sha: str | None = None
+) -> Preview:
+    """The preview of the change from `base` to the work tree, or to commit `head_sha`
+    (read from git's object store: nothing is checked out)."""
+    if head_sha is None:
+        changed_root = repo.changed_files(base)
+        head_listing = repo.ls_files()
+    else:
+        changed_root = repo.changed_between(base, head_sha)
+        head_listing = repo.ls_tree(head_sha)
     prefix = repo.prefix
     changed = {c[len(prefix) :] for c in changed_root if c.startswith(prefix)}
-    head_files = blueprints_in(repo.ls_files(), settings.blueprints)
+    head_files = blueprints_in(head_listing, settings.blueprints)
     base_files = blueprints_in(repo.ls_tree(base), settings.blueprints)
     everything = set(head_files) | set(base_files)
     reach = _config_reach(repo, settings, changed_root)
     config_changed = bool(reach)
     in_reach = {f for f in everything if any(_below(prefix + f, d) for d in reach)}
     affected = sorted((everything & changed) | in_reach)
-    head = work_tree_side(repo, settings, targets=affected)
-    preview = Preview(base, repo.head(), [], [], affected, config_changed, [], head)
+    if head_sha is None:
+        head = work_tree_side(repo, settings, targets=affected)
+    else:
+        head = commit_side(repo, head_sha, settings, targets=affected, context=head_files)
+    preview = Preview(base, head_sha or repo.head(), [], [], affected, config_changed, [], head)
     if not affected:
         return preview
     old = commit_side(repo, base, settings, targets=affected)
@@ -235,6 +254,8 @@ def compute_preview(repo: Repo, base: str, settings: Settings) -> Preview:
         total = sum(1 for p in head.items if p.environment == env)
         preview.envs.append(EnvPreview(env, h, total, d, mine, files, mode))
     preview.findings = reported
+    if head_sha is not None:
+        return preview  # annotations go on lines of the work tree's files only
     paths = {root_relative(repo, f.file) for f in reported}
     lines = repo.changed_lines(base, sorted(p for p in paths if _inside(p)))
     for f in reported:

@@ -4,6 +4,8 @@ summary."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from dpn_action.github import comment as cm
@@ -14,6 +16,10 @@ from dpn_action.github.git import Repo
 from dpn_action.github.inputs import ActionError
 from dpn_action.github.preview import EnvPreview, Preview, compute_preview
 from dpn_action.plan import combined_hash
+
+#: the preview artifact's file, and the version of its content
+PREVIEW_FILE = "preview.json"
+PREVIEW_VERSION = 1
 
 
 class PreviewRun(Context):
@@ -39,10 +45,14 @@ class PreviewRun(Context):
         pv = compute_preview(repo, merge_base, self.inputs.settings)
         if self.inputs.environment:
             pv.envs = [e for e in pv.envs if e.environment == self.inputs.environment]
+        if self.inputs.cloud_check:
+            self._check_cloud(pv, pr)
         self._report_preview(repo, pv)
         hashes = {e.environment: e.plan_hash for e in pv.envs}
         self.wf.set("plan-hash", combined_hash(hashes))
         self.wf.set("has-changes", pv.has_changes)
+        if pr is not None:
+            self._keep_preview(pr, pv)
         if pr is not None and pv.head is not None:
             self._post_preview(repo, pr, pv)
         if pv.errors:
@@ -69,13 +79,66 @@ class PreviewRun(Context):
             self.wf.out.write(format_github(pv.annotations))
         self.wf.summary(render_preview_summary(pv))
 
-    def _post_preview(self, repo: Repo, pr: PullRequest, pv: Preview) -> None:
+    def _check_cloud(self, pv: Preview, pr: PullRequest | None) -> None:
+        """`cloud-check`: mark each planned resource of the previewed environments new,
+        adopt or conflict; conflicts and failed reads become findings."""
+        from dpn_action import provision
+
+        if pr is not None and pr.from_fork:
+            self.wf.command(
+                "notice",
+                "cloud-check is skipped for a fork's pull request: it runs without secrets.",
+            )
+            return
+        head = pv.head
+        if head is None:
+            return
+        envs = {e.environment for e in pv.envs}
+        items = [p for p in head.items if p.environment in envs]
+        docs = {bp.doc.path: bp.doc for bp in head.analysis.blueprints}
+        try:
+            statuses, found = provision.cloud_check(
+                items, docs, max_parallel=self.inputs.max_parallel
+            )
+        except provision.ProviderSetupError as exc:
+            raise ActionError("cloud-check", f"cloud-check could not reach a cloud: {exc}") from exc
+        env_of = head.env_of()
+        for e in pv.envs:
+            e.cloud = {p.key: statuses[p.key] for p in items if p.environment == e.environment}
+            e.findings += [f for f in found if env_of.get(f.file) == e.environment]
+        pv.findings += found
+
+    def _keep_preview(self, pr: PullRequest, pv: Preview) -> None:
+        """Write the preview's plan where action.yml uploads it as an artifact
+        (`DPN_PREVIEW_DIR`), for the comment workflow of a fork's pull request
+        (`github/comment_run.py`), which checks it against its own computation."""
+        where = self.env.get("DPN_PREVIEW_DIR")
+        if not where:
+            return
+        directory = Path(where)
+        directory.mkdir(parents=True, exist_ok=True)
+        data = {
+            "v": PREVIEW_VERSION,
+            "pull_request": pr.number,
+            "base_sha": pv.base_sha,
+            "head_sha": pr.head_sha,
+            "on_removed": self.inputs.on_removed,
+            "envs": {e.environment: e.plan_hash for e in pv.envs},
+        }
+        (directory / PREVIEW_FILE).write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+
+    def _post_preview(
+        self, repo: Repo, pr: PullRequest, pv: Preview, commit: str | None = None
+    ) -> None:
         gh = self.gh
-        if pr.from_fork or gh is None:
+        # A fork's pull request gets a read-only token; the comment workflow (mode comment)
+        # writes for it with a token of its own.
+        if gh is None or (pr.from_fork and self.inputs.mode != "comment"):
             why = (
-                "this pull request comes from a fork, and its token may not comment"
-                if pr.from_fork
-                else "no github-token was given"
+                "no github-token was given"
+                if gh is None
+                else "this pull request comes from a fork, and its token may not comment; "
+                "the comment workflow (examples/workflows/comment.yml) posts it"
             )
             self.wf.command("notice", f"The name preview is in the job summary: {why}.")
             return
@@ -86,7 +149,7 @@ class PreviewRun(Context):
             head = pv.head
             assert head is not None
             hashes = head.hashes()
-            commit = self.commit(repo)
+            commit = commit or self.commit(repo)
             bodies: dict[str, str] = {}
             for e in pv.envs:
                 bodies[e.environment] = self._comment_body(e, pr, pv, commit)
@@ -137,7 +200,7 @@ class PreviewRun(Context):
             diff=list(cm.diff_lines(d.renamed, d.added, d.removed)),
             footer=cm.footer_line(commit, self.summary_url),
             summary_url=self.summary_url,
-            notes=cm.removal_note(len(e.removing), e.on_removed),
+            notes=[*cm.cloud_note(e.cloud), *cm.removal_note(len(e.removing), e.on_removed)],
         )
 
     def _no_longer_body(
