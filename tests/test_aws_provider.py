@@ -192,7 +192,7 @@ def test_the_provider_handles_every_aws_type_of_the_catalogue() -> None:
 
 def test_types_without_tags_in_the_catalogue_are_the_ones_the_provider_cannot_tag() -> None:
     untagged = {key for key in AWS_TYPES if not CATALOGUE[key].supports_tags}
-    assert untagged == {key for key in AWS_TYPES if aws_module._APIS[key].tag is None}
+    assert untagged == {key for key in AWS_TYPES if aws_module.APIS[key].tag is None}
 
 
 def test_importing_the_provider_does_not_import_boto3() -> None:
@@ -967,7 +967,7 @@ def test_a_create_whose_answer_is_lost_is_found_by_read_tagged_with_the_transact
     fresh_aws: AwsProvider, type_key: str
 ) -> None:
     op, resolved = Cloud(fresh_aws).plan(type_key)
-    service = aws_module._APIS[type_key].service
+    service = aws_module.APIS[type_key].service
     lost: list[str] = []
 
     def lose_create_answer(model: Any, **_: Any) -> None:
