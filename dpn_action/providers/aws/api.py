@@ -81,12 +81,18 @@ class New:
     op: Operation
     tags: Tags
     resolved: Mapping[str, ResourceState]
-    region: str
     handled: Handled
 
     @property
     def name(self) -> str:
         return self.op.name
+
+    @property
+    def region(self) -> str:
+        """Where the resource is made: the region its own `region` property names, for a
+        type that takes one (an S3 bucket), else the configured region."""
+        own = self.props.get("region") if "region" in self.handled.properties else None
+        return str(own or self.t.aws.region)
 
     @property
     def props(self) -> Mapping[str, Any]:

@@ -162,10 +162,9 @@ class AwsProvider:
     ) -> ResourceState:
         api = api_of(op.type_key)
         tags = {**op.tags, MANAGED_BY_KEY: MANAGED_BY_VALUE, TXN_TAG_KEY: txn_id}
-        region = self._region(api, op)
         target = Target(self, op.name, op.scope)
-        new = New(target, op, tags, resolved, region, api.handled)
-        client = self.client(api.service, region)
+        new = New(target, op, tags, resolved, api.handled)
+        client = self.client(api.service, new.region)
         if not api.exclusive:
             existing = self.read(op.type_key, op.name, op.scope)
             if existing is not None:
@@ -260,10 +259,9 @@ class AwsProvider:
         api = api_of(op.type_key)
         if api.settings is None:
             return []
-        region = self._region(api, op)
-        client = self.client(api.service, region)
         target = Target(self, op.name, op.scope, state.resource_id)
-        new = New(target, op, dict(state.tags), resolved, region, api.handled)
+        new = New(target, op, dict(state.tags), resolved, api.handled)
+        client = self.client(api.service, new.region)
         wanted = api.settings.wanted(new)
         current = api.settings.current(client, new, target, api.find(client, target))
         changed = {k: v for k, v in wanted.items() if current.get(k) != v}
@@ -273,12 +271,6 @@ class AwsProvider:
         return sorted(changed)
 
     # --- helpers ---------------------------------------------------------------------
-
-    def _region(self, api: Api, op: Operation) -> str:
-        """Where `op`'s resource is made: the region its own `region` property names, for a
-        type that takes one (an S3 bucket), else the configured region."""
-        own = op.properties.get("region") if "region" in api.properties else None
-        return str(own or self.region)
 
     def _adopt(self, api: Api, client: Client, new: New, existing: ResourceState) -> ResourceState:
         """A create found the name taken: finish it if this transaction made it, else refuse."""
