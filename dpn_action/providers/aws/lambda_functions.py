@@ -17,6 +17,7 @@ from typing import Any
 from dpn_action.providers.aws.api import Api, Client, Kw, New, Target, settings, words
 from dpn_action.providers.aws.errors import AwsInputError
 
+#: runtime family -> (file suffix, source of a handler that does nothing)
 _STUB_CODE = {
     "python": (".py", 'def {function}(event, context):\n    return {{"ok": True}}\n'),
     "nodejs": (".js", "exports.{function} = async () => ({{ ok: true }});\n"),
