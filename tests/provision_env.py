@@ -295,7 +295,9 @@ class Clouds:
         for policy in _pages(c("iam"), "list_policies", "Policies", Scope="Local"):
             if token in policy["PolicyName"]:
                 yield "aws_iam_policy", policy["PolicyName"], {}
-        for stream in _pages(c("kinesis"), "list_streams", "StreamNames"):
+        # one page of all names: moto answers ListStreams with at most `Limit` names and no
+        # NextToken, so botocore's paginator would stop after the first ten
+        for stream in c("kinesis").list_streams(Limit=10000)["StreamNames"]:
             if token in stream:
                 yield "aws_kinesis_stream", stream, {}
         for stream in c("firehose").list_delivery_streams(Limit=10000)["DeliveryStreamNames"]:

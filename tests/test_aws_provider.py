@@ -192,7 +192,131 @@ def test_the_provider_handles_every_aws_type_of_the_catalogue() -> None:
 
 def test_types_without_tags_in_the_catalogue_are_the_ones_the_provider_cannot_tag() -> None:
     untagged = {key for key in AWS_TYPES if not CATALOGUE[key].supports_tags}
-    assert untagged == {key for key in AWS_TYPES if aws_module._APIS[key].tag is None}
+    assert untagged == {key for key in AWS_TYPES if aws_module.APIS[key].tag is None}
+
+
+class Reads(dict[str, Any]):
+    """A mapping that notes every key read from it (present or not)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.read.add(str(key))
+        return super().__contains__(key)
+
+
+#: per type: creation properties that, together, take every branch of its code that reads
+#: one (a trust policy given or made from `assume_role_service`, crawler targets or a path)
+EVERY_BRANCH: dict[str, list[dict[str, Any]]] = {
+    "aws_s3_bucket": [
+        {
+            "versioning": False,
+            "lifecycle_days": 30,
+            "encryption": "AES256",
+            "object_lock": False,
+            "region": "us-east-1",
+        }
+    ],
+    "aws_glue_database": [{"description": "sales", "location_uri": "s3://lake/sales/"}],
+    "aws_glue_table": [{**BLUEPRINT["aws_glue_table"][0], "description": "orders"}],
+    "aws_glue_crawler": [
+        {"targets": ["s3://lake/raw/"], "schedule_expression": "0 2 * * ? *"},
+        {"s3_path": "raw/orders/", "description": "nightly"},
+    ],
+    "aws_lambda_function": [
+        {
+            "code": "def handler(event, context):\n    return 1\n",
+            "runtime": "python3.12",
+            "handler": "index.handler",
+            "memory_size": 256,
+            "timeout": 30,
+            "description": "loads orders",
+            "environment_variables": {"STAGE": "dev"},
+        }
+    ],
+    "aws_iam_role": [
+        {
+            "trust_policy": json.loads(json.dumps(trust_policy({"assume_role_service": "glue"}))),
+            "path": "/dpn/",
+            "description": "loads orders",
+            "max_session_duration": 7200,
+            "managed_policy_arns": [],
+        },
+        {"assume_role_service": "lambda"},
+    ],
+    "aws_iam_policy": [
+        {
+            "policy_document": {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+            },
+            "path": "/dpn/",
+            "description": "read the lake",
+        }
+    ],
+    "aws_kinesis_stream": [{"stream_mode": "PROVISIONED", "shard_count": 2, "retention_hours": 48}],
+    "aws_kinesis_firehose": [BLUEPRINT["aws_kinesis_firehose"][0]],
+    "aws_dynamodb_table": [
+        {
+            "partition_key": "id",
+            "sort_key": {"name": "ts", "type": "number"},
+            "billing_mode": "PROVISIONED",
+            "read_capacity": 5,
+            "write_capacity": 5,
+            "ttl_attribute": "expires_at",
+        }
+    ],
+    "aws_sns_topic": [
+        {"fifo": True, "content_based_deduplication": True, "display_name": "Orders"}
+    ],
+    "aws_sqs_queue": [
+        {
+            "fifo": True,
+            "content_based_deduplication": True,
+            "visibility_timeout": 45,
+            "message_retention_seconds": 86400,
+            "delay_seconds": 5,
+        }
+    ],
+    "aws_step_function": [
+        {"definition": aws_module.DEFAULT_STATE_MACHINE, "state_machine_type": "STANDARD"}
+    ],
+}
+
+
+@pytest.mark.parametrize("type_key", AWS_TYPES)
+def test_what_a_type_declares_it_takes_is_what_its_code_reads(
+    cloud: Cloud, aws: AwsProvider, type_key: str
+) -> None:
+    """`AwsProvider.handled` (held against the catalogue by test_provider_coverage.py) is
+    derived from the code: a create and an update read every declared property and
+    reference, and no other (reading an undeclared one is a TypeError)."""
+    t = CATALOGUE[type_key]
+    properties: set[str] = set()
+    refs: set[str] = set()
+    for given in EVERY_BRANCH[type_key]:
+        op, resolved = cloud.plan(type_key, properties={}, refs=t.refs)
+        op = replace(op, properties=Reads(given), refs=Reads(op.refs), scope=Reads(op.scope))
+        state = aws.create(op, TXN, resolved)
+        assert aws.update_settings(op, state, resolved, dry_run=True) == []
+        properties |= op.properties.read
+        refs |= op.refs.read
+        if t.parent_ref and op.scope.read:
+            refs.add(t.parent_ref)  # the reference to its parent reaches it as its scope
+        aws.delete(state)
+    declared = aws_module.HANDLED[type_key]
+    assert properties == declared.properties
+    assert refs == declared.refs
 
 
 def test_importing_the_provider_does_not_import_boto3() -> None:
@@ -967,7 +1091,7 @@ def test_a_create_whose_answer_is_lost_is_found_by_read_tagged_with_the_transact
     fresh_aws: AwsProvider, type_key: str
 ) -> None:
     op, resolved = Cloud(fresh_aws).plan(type_key)
-    service = aws_module._APIS[type_key].service
+    service = aws_module.APIS[type_key].service
     lost: list[str] = []
 
     def lose_create_answer(model: Any, **_: Any) -> None:

@@ -19,11 +19,12 @@ from dpn_action.analysis import analyse
 from dpn_action.naming.catalogue import CATALOGUE, CHILDREN, ResourceType
 from dpn_action.naming.config import load_config
 from dpn_action.plan import planned
+from dpn_action.providers.aws import AwsProvider
 from dpn_action.providers.base import handled
 from dpn_action.providers.databricks import DatabricksProvider
 
-#: the providers that say what they take, by catalogue provider name (AWS to follow)
-PROVIDERS: dict[str, type] = {"databricks": DatabricksProvider}
+#: the providers that say what they take, by catalogue provider name
+PROVIDERS: dict[str, type] = {"databricks": DatabricksProvider, "aws": AwsProvider}
 
 TYPES = sorted(k for k, t in CATALOGUE.items() if t.provider in PROVIDERS)
 
@@ -37,6 +38,7 @@ def declared_properties(t: ResourceType) -> set[str]:
 
 def test_the_covered_types_are_every_type_of_the_covered_providers() -> None:
     assert len([k for k in TYPES if k.startswith("dbx_")]) == 14
+    assert len([k for k in TYPES if k.startswith("aws_")]) == 13
     assert {CATALOGUE[k].provider for k in TYPES} == set(PROVIDERS)
 
 
@@ -81,6 +83,7 @@ def test_the_provider_takes_exactly_the_references_the_catalogue_declares(type_k
 def test_a_provider_that_does_not_say_what_it_takes_is_told_apart() -> None:
     assert handled(object(), "dbx_job") is None
     assert handled(DatabricksProvider, "aws_s3_bucket") is None
+    assert handled(AwsProvider, "dbx_job") is None
 
 
 def test_a_job_and_a_policy_description_reach_the_provider(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The one small protocol every cloud provider implements.
 
 The transaction executor (`dpn_action.txn`) only ever talks to this protocol; it knows no
-cloud by name. A provider (`aws.py`, the `databricks` package) is the only place that
+cloud by name. A provider (the `aws` and `databricks` packages) is the only place that
 imports a cloud SDK, and it does so lazily.
 """
 
