@@ -139,25 +139,31 @@ def remove_operations(
     ops: list[Operation],
     *,
     wal_dir: Path | str,
+    only: Iterable[str] | None = None,
     archive: bool = False,
     max_parallel: int = DEFAULT_MAX_PARALLEL,
     dry_run: bool = False,
     providers: Mapping[str, Provider] | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
+    items: list[PlannedResource] | None = None,
 ) -> TxnResult:
-    """Delete (or archive) the resources of `ops` that exist and are dpn's, as one delete
-    transaction (`dpn_action.txn.executor.destroy`)."""
+    """Delete (or archive) the resources of `ops` that exist and are dpn's (and, with
+    `only`, are listed there), as one delete transaction
+    (`dpn_action.txn.executor.destroy`). `items`, the planned resources `ops` come from
+    when there are some, are checked for their region and recorded in the log."""
     from dpn_action.txn.executor import destroy
 
     return destroy(
         ops,
-        _providers_for(ops, Path(wal_dir), providers),
+        _providers_for(ops, Path(wal_dir), providers, items or ()),
         wal_dir=wal_dir,
+        only=None if only is None else set(only),
         archive=archive,
         max_parallel=max_parallel,
         dry_run=dry_run,
         on_progress=on_progress,
+        context=context(items) if items else None,
         cancel=cancel,
     )
 
@@ -315,21 +321,18 @@ def delete_plan(
     cancel: Cancel | None = None,
 ) -> TxnResult:
     """Delete (or archive) the planned resources that are ours, as one delete transaction
-    (see `dpn_action.txn.executor.destroy`)."""
-    from dpn_action.txn.executor import destroy
-
-    ops = to_operations(items)
-    return destroy(
-        ops,
-        _providers_for(ops, Path(wal_dir), providers, items),
+    (`remove_operations`)."""
+    return remove_operations(
+        to_operations(items),
         wal_dir=wal_dir,
-        only=None if only is None else set(only),
+        only=only,
         archive=archive,
         max_parallel=max_parallel,
         dry_run=dry_run,
+        providers=providers,
         on_progress=on_progress,
-        context=context(items),
         cancel=cancel,
+        items=items,
     )
 
 

@@ -224,19 +224,46 @@ def _print_observed(observed: list[Any], fmt: str) -> None:
 # -------------------------------------------------------------------------- commands
 
 
+def _create_options(fn: F) -> F:
+    """What `create` and `apply` take alike."""
+    for option in (
+        config_options,
+        _wal_option,
+        _format_option,
+        _parallel_option,
+        click.option(
+            "--strict",
+            is_flag=True,
+            help="Refuse on warning findings too (a role anyone may assume, a policy "
+            "granting everything, ...).",
+        ),
+        click.option("--dry-run", is_flag=True, help="Only read: show what would be done."),
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _create(
+    items: list[Any], wal_dir: Path, max_parallel: int, dry_run: bool
+) -> tuple[TxnResult, _Run]:
+    """Create the planned resources as one transaction, signals and errors handled."""
+    from dpn_action.provision import apply_plan
+
+    with _transaction() as run:
+        result = apply_plan(
+            items,
+            wal_dir=wal_dir,
+            max_parallel=max_parallel,
+            dry_run=dry_run,
+            on_progress=run.progress,
+            cancel=run.cancel,
+        )
+    return result, run
+
+
 @main.command()
 @_blueprint_option("Blueprint(s) to create.")
-@click.option("--dry-run", is_flag=True, help="Only read: show what would be created.")
-@click.option(
-    "--strict",
-    is_flag=True,
-    help="Refuse on warning findings too (a role anyone may assume, a policy granting "
-    "everything, ...).",
-)
-@_parallel_option
-@_format_option
-@_wal_option
-@config_options
+@_create_options
 def create(
     blueprints: tuple[Path, ...],
     dry_run: bool,
@@ -252,18 +279,8 @@ def create(
 
     Unfinished earlier transactions in the WAL directory are recovered first.
     """
-    from dpn_action.provision import apply_plan
-
     items = _plan(blueprints, values_config, patterns_config, overrides, strict=strict)
-    with _transaction() as run:
-        result = apply_plan(
-            items,
-            wal_dir=wal_dir,
-            max_parallel=max_parallel,
-            dry_run=dry_run,
-            on_progress=run.progress,
-            cancel=run.cancel,
-        )
+    result, run = _create(items, wal_dir, max_parallel, dry_run)
     _conclude(result, fmt, run.seen)
 
 
@@ -278,12 +295,7 @@ def create(
     "(removed entries, the old names of renamed ones): keep it and list it, delete it, or "
     "archive it where the cloud can. Only resources carrying dpn's mark are removed.",
 )
-@click.option("--dry-run", is_flag=True, help="Only read: show what would be done.")
-@click.option("--strict", is_flag=True, help="Refuse on warning findings too.")
-@_parallel_option
-@_format_option
-@_wal_option
-@config_options
+@_create_options
 def apply_command(
     blueprints: tuple[Path, ...],
     on_removed: str,
@@ -299,31 +311,25 @@ def apply_command(
     """Converge on the blueprints: create what is missing as one transaction, then, once it
     committed, deal with what dpn made from these files (as their WAL records) that they
     no longer describe, as a delete transaction of its own (--on-removed)."""
-    from dpn_action.provision import apply_plan, remove_operations, stale_operations
+    from dpn_action.provision import remove_operations, stale_operations
 
     items = _plan(blueprints, values_config, patterns_config, overrides, strict=strict)
-    with _transaction() as run:
-        created = apply_plan(
-            items,
-            wal_dir=wal_dir,
-            max_parallel=max_parallel,
-            dry_run=dry_run,
-            on_progress=run.progress,
-            cancel=run.cancel,
-        )
+    created, run = _create(items, wal_dir, max_parallel, dry_run)
     stale = stale_operations(items, wal_dir) if created.ok else []
     removed = None
     if stale and on_removed != "keep":
-        with _transaction() as run:
+        with _transaction() as removing:
             removed = remove_operations(
                 stale,
                 wal_dir=wal_dir,
                 archive=on_removed == "archive",
                 max_parallel=max_parallel,
                 dry_run=dry_run,
-                on_progress=run.progress,
-                cancel=run.cancel,
+                on_progress=removing.progress,
+                cancel=removing.cancel,
             )
+        if removing.seen.signum is not None:
+            run = removing
     orphans = sorted(
         {op.key: "no blueprint describes it" for op in stale}
         if removed is None

@@ -7,7 +7,7 @@ imports a cloud SDK, and it does so lazily.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -150,6 +150,29 @@ class SettingsUpdater(Protocol):
         of `op.depends_on` that exist to what they are (a Lambda function's role, ...).
         """
         ...
+
+
+class Declared(Mapping[str, Any]):
+    """Properties of an operation, of which only the declared ones may be read: what a
+    provider's code for a type reads is what that type declares it handles (`Handled`), so
+    the catalogue coverage test can rely on the declaration."""
+
+    def __init__(self, type_key: str, values: Mapping[str, Any], declared: frozenset[str]):
+        self._type_key = type_key
+        self._values = values
+        self._declared = declared
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._declared:
+            # not a KeyError: `get` would turn that into a silent None
+            raise TypeError(f"{self._type_key} reads the property `{key}` it does not declare")
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in self._values if k in self._declared)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def not_ours(recorded: ResourceState, current: ResourceState) -> str | None:

@@ -55,10 +55,7 @@ def apply(
     the lock, `UnfinishedTransactionError` when an earlier transaction needs a person
     (`ROLLBACK_FAILED`), `WalCorruptError` for a damaged WAL.
     """
-    ops = list(operations)
-    validate_plan(ops, providers)
-    if max_parallel < 1:
-        raise ValueError("max_parallel must be at least 1")
+    ops = _checked(operations, providers, max_parallel)
     if dry_run:
         return _dry_run(ops, providers, max_parallel, on_progress)
     begin: dict[str, object] = {}
@@ -106,10 +103,7 @@ def destroy(
 
     `dry_run` only reads: the result (status PLANNED) lists `targets` and `kept`.
     """
-    ops = list(operations)
-    validate_plan(ops, providers)
-    if max_parallel < 1:
-        raise ValueError("max_parallel must be at least 1")
+    ops = _checked(operations, providers, max_parallel)
 
     def can_archive(op: Operation) -> bool:
         return op.type_key in archive_types(providers[op.provider])
@@ -143,6 +137,17 @@ def destroy(
         on_progress=on_progress,
         cancel=cancel,
     )
+
+
+def _checked(
+    operations: Iterable[Operation], providers: Mapping[str, Provider], max_parallel: int
+) -> list[Operation]:
+    """The operations, once the plan and the parallelism are valid (`PlanError` if not)."""
+    ops = list(operations)
+    validate_plan(ops, providers)
+    if max_parallel < 1:
+        raise ValueError("max_parallel must be at least 1")
+    return ops
 
 
 def _transaction(

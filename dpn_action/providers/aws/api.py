@@ -16,13 +16,20 @@ the catalogue by `tests/test_provider_coverage.py`) is what its code can read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from dpn_action.providers.aws.errors import AwsInputError
-from dpn_action.providers.base import MANAGED_BY_KEY, TXN_TAG_KEY, Handled, Operation, ResourceState
+from dpn_action.providers.base import (
+    MANAGED_BY_KEY,
+    TXN_TAG_KEY,
+    Declared,
+    Handled,
+    Operation,
+    ResourceState,
+)
 
 Tags = dict[str, str]
 Kw = dict[str, Any]
@@ -97,7 +104,7 @@ class New:
     @property
     def props(self) -> Mapping[str, Any]:
         """The operation's properties, of which the type's code may read only the declared."""
-        return _Declared(self.op.type_key, self.op.properties, self.handled.properties)
+        return Declared(self.op.type_key, self.op.properties, self.handled.properties)
 
     def ref(self, field: str) -> ResourceState | None:
         if field not in self.handled.refs:
@@ -112,27 +119,6 @@ class New:
                 f"{self.op.type_key} {self.name}: needs {field} (a resource created before it)"
             )
         return state
-
-
-class _Declared(Mapping[str, Any]):
-    """Properties of an operation, of which only the declared ones may be read."""
-
-    def __init__(self, type_key: str, values: Mapping[str, Any], declared: frozenset[str]):
-        self._type_key = type_key
-        self._values = values
-        self._declared = declared
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in self._declared:
-            # not a KeyError: `get` would turn that into a silent None
-            raise TypeError(f"{self._type_key} reads the property `{key}` it does not declare")
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return (k for k in self._values if k in self._declared)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
 
 
 #: a botocore waiter: its name, and its parameters for a target

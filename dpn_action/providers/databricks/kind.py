@@ -16,12 +16,12 @@ repo, a secret scope, a table) has a `procedure` instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dpn_action.naming.catalogue import CATALOGUE
-from dpn_action.providers.base import Operation, ResourceState
+from dpn_action.providers.base import Declared, Operation, ResourceState
 from dpn_action.providers.databricks.marks import Marks, TagMap
 from dpn_action.providers.databricks.sdk import Context, Kw, replaced
 
@@ -163,7 +163,7 @@ class Kind:
 
     def properties(self, op: Operation) -> Mapping[str, Any]:
         """`op`'s properties as the type's own code reads them: only those it declares."""
-        return _Declared(self.type_key, op.properties, self.handled_properties)
+        return Declared(self.type_key, op.properties, self.handled_properties)
 
     def ref(self, op: Operation, ref: str) -> str | None:
         """The key of the operation the reference field `ref` of `op` points at, if any."""
@@ -185,27 +185,6 @@ class Kind:
 
     def full_name(self, name: str, scope: Mapping[str, str]) -> str:
         return ".".join([*(scope[k] for k in self.parents), name])
-
-
-class _Declared(Mapping[str, Any]):
-    """Properties of an operation, of which only the declared ones may be read."""
-
-    def __init__(self, type_key: str, values: Mapping[str, Any], declared: frozenset[str]):
-        self._type_key = type_key
-        self._values = values
-        self._declared = declared
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in self._declared:
-            # not a KeyError: `get` would turn that into a silent None
-            raise TypeError(f"{self._type_key} reads the property `{key}` it does not declare")
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return (k for k in self._values if k in self._declared)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
 
 
 # --------------------------------------------------------------------------- helpers
