@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write
 
 from dpn_action.analysis import Analysis, analyse
 from dpn_action.blueprint.expand import Resource
@@ -70,10 +71,9 @@ def codes(res: NameResult) -> list[str]:
     return [i.code for i in res.issues]
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return path
+def dedented(text: str) -> str:
+    """A file's text as a test gives it, indented with the test's code, without the indent."""
+    return textwrap.dedent(text).lstrip()
 
 
 def blueprint(resources: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -90,15 +90,17 @@ def run(
     context: list[dict[str, Any]] | None = None,
 ) -> tuple[Analysis, list[Finding]]:
     """Write configs and blueprints (dicts as JSON, strings as YAML) and analyse them."""
-    vpath = write(tmp_path / ".dpn" / "naming-values.yaml", values) if values else None
-    ppath = write(tmp_path / ".dpn" / "naming-patterns.yaml", patterns) if patterns else None
+    vpath = write(tmp_path / ".dpn" / "naming-values.yaml", dedented(values)) if values else None
+    ppath = (
+        write(tmp_path / ".dpn" / "naming-patterns.yaml", dedented(patterns)) if patterns else None
+    )
     cfg, config_findings = load_config(vpath, ppath, overrides)
 
     def files(items: tuple[dict[str, Any] | str, ...], stem: str) -> list[Path]:
         out = []
         for i, bp in enumerate(items):
             if isinstance(bp, str):
-                out.append(write(tmp_path / "blueprints" / f"{stem}{i}.yaml", bp))
+                out.append(write(tmp_path / "blueprints" / f"{stem}{i}.yaml", dedented(bp)))
             else:
                 text = json.dumps(bp, indent=2)
                 out.append(write(tmp_path / "blueprints" / f"{stem}{i}.json", text))
@@ -722,7 +724,7 @@ def test_user_max_length_above_the_cloud_limit_is_an_error_naming_that_limit(
             aws_s3_bucket: 80
             aws_glue_table: 300
     """
-    ppath = write(tmp_path / "naming-patterns.yaml", patterns)
+    ppath = write(tmp_path / "naming-patterns.yaml", dedented(patterns))
     cfg, findings = load_config(None, ppath)
     assert [(f.code, f.line, f.column) for f in findings] == [("DPN200", 4, 20), ("DPN200", 5, 21)]
     assert findings[0].message == (
