@@ -1,23 +1,33 @@
 """What test modules share: a home directory of each test's own, files written into a scratch
-directory, `dpn` run in this process or as its own, a scratch git repository.
+directory, a small project written and analysed, `dpn` run in this process or as its own, a
+scratch git repository.
 
 Every test, and every fixture of a wider scope, runs with `HOME` set to an empty directory of
-its own, so a `~/.dpn/` of the person running the tests never changes a result. The tools some
-tests run (git, pre-commit, act, the SARIF validator) find what they need without it: the
-variables that point at it (PATH, PYENV_ROOT, PIP_*, PRE_COMMIT_HOME, XDG_CACHE_HOME) are
-passed or set by the tests that run them.
+its own, so a `~/.dpn/` of the person running the tests never changes a result, whether dpn
+runs in this process, as its own process, or under pre-commit or act. The tools the suite runs
+do without the real home: the tests that commit give git an identity, pre-commit and act get
+cache directories of the test's own, and pip (when pre-commit builds its hook environment) reads
+only the `PIP_*` variables and the system's configuration, not a user's `~/.config/pip/`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+
+from dpn_action.analysis import Analysis, analyse
+from dpn_action.blueprint.expand import Resource
+from dpn_action.findings import Finding
+from dpn_action.naming.config import load_config
 
 #: Only a guard against a hang (a read of a named pipe or /dev/zero would never end): every
 #: command run with it answers in about a second. Speed is measured in benchmarks/.
@@ -63,6 +73,66 @@ def at(text: str, needle: str, nth: int = 0) -> str:
         offset = text.index(needle, offset + 1)
     line = text.count("\n", 0, offset) + 1
     return f"{line}:{offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
+
+
+# ------------------------------------------------------------------- a project, analysed
+#: the metadata `blueprint` gives: a dev environment of project dataplatform in us-east-1
+METADATA = {"environment": "dev", "project": "dataplatform", "region": "us-east-1"}
+#: an S3 bucket entry that names 'dataplatform-landing-raw-dev-use1' in that environment
+S3_ENTRY = {"purpose": "landing", "layer": "raw"}
+
+
+def blueprint(resources: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A blueprint of `resources` with `METADATA` (`metadata=` adds to it; other keywords are
+    top-level keys, such as `scope`)."""
+    metadata = {**METADATA, **extra.pop("metadata", {})}
+    return {"version": "1.0", "metadata": metadata, **extra, "resources": resources}
+
+
+def dedented(text: str) -> str:
+    """A file's text as a test gives it, indented with the test's code, without the indent."""
+    return textwrap.dedent(text).lstrip()
+
+
+def analysed(
+    root: Path,
+    *blueprints: dict[str, Any] | str,
+    values: str | None = None,
+    patterns: str | None = None,
+    overrides: dict[str, str] | None = None,
+    context: list[dict[str, Any]] | None = None,
+) -> tuple[Analysis, list[Finding]]:
+    """Configs (`.dpn/naming-*.yaml`) and blueprints (`blueprints/bpN`: dicts as JSON, text
+    as YAML; `context` ones as `ctxN`) written under `root` as a user writes them, then
+    analysed: the analysis and the findings of the configs."""
+    vpath = write(root / ".dpn" / "naming-values.yaml", dedented(values)) if values else None
+    ppath = write(root / ".dpn" / "naming-patterns.yaml", dedented(patterns)) if patterns else None
+    cfg, config_findings = load_config(vpath, ppath, overrides)
+
+    def files(items: tuple[dict[str, Any] | str, ...], stem: str) -> list[Path]:
+        out = []
+        for i, bp in enumerate(items):
+            if isinstance(bp, str):
+                out.append(write(root / "blueprints" / f"{stem}{i}.yaml", dedented(bp)))
+            else:
+                text = json.dumps(bp, indent=2)
+                out.append(write(root / "blueprints" / f"{stem}{i}.json", text))
+        return out
+
+    targets = files(blueprints, "bp")
+    ctx = files(tuple(context or ()), "ctx")
+    return analyse(cfg, targets, context=ctx, display_root=root), config_findings
+
+
+def only(a: Analysis, key: str) -> Resource:
+    """The one resource of type `key` in `a`."""
+    [r] = [r for r in a.resources if r.type.key == key]
+    return r
+
+
+def found(a: Analysis, code: str) -> list[Finding]:
+    """The findings of `a` with `code`."""
+    return [f for f in a.findings if f.code == code]
 
 
 # --------------------------------------------------------------------------------- dpn
