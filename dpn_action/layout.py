@@ -26,7 +26,6 @@ PATTERNS_FILE = "naming-patterns.yaml"
 BLUEPRINTS = "blueprints/**/*.{json,yaml,yml}"
 #: the naming configs, wherever a `.dpn/` directory is
 CONFIGS = "**/.dpn/naming-{values,patterns}.yaml"
-BLUEPRINT_SUFFIXES = (".json", ".yaml", ".yml")
 
 
 def glob_to_regex(pattern: str, *, ere: bool = False) -> str:

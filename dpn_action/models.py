@@ -36,11 +36,8 @@ _JSON_TYPES: dict[str, Any] = {
 _SCALAR_SCHEMA: dict[str, Any] = {"type": ["string", "number", "boolean"]}
 
 
-def _strict(title: str, extra: dict[str, Any] | None = None) -> ConfigDict:
-    cfg = ConfigDict(extra="forbid", title=title, populate_by_name=True)
-    if extra:
-        cfg["json_schema_extra"] = extra
-    return cfg
+def _strict(title: str) -> ConfigDict:
+    return ConfigDict(extra="forbid", title=title, populate_by_name=True)
 
 
 def _pytype(t: str | tuple[str, ...]) -> Any:

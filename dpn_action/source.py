@@ -150,15 +150,13 @@ def display_path(path: Path, root: Path | None) -> str:
     return str(path)
 
 
-def read_document(
-    path: str | Path, display: str | None = None, *, root: str | Path | None = None
-) -> Document:
+def read_document(path: str | Path, display: str | None = None) -> Document:
     """Read and parse a file; problems become findings, never exceptions.
 
-    Only a regular file inside its repository (`root`, default: found from the path) of at
-    most `MAX_FILE_BYTES` is read (see `dpn_action.inputs`)."""
+    Only a regular file inside its repository (found from the path) of at most
+    `MAX_FILE_BYTES` is read (see `dpn_action.inputs`)."""
     name = display if display is not None else str(path)
-    return load_document(lambda: read_bounded(path, limit=MAX_FILE_BYTES, root=root), name)
+    return load_document(lambda: read_bounded(path, limit=MAX_FILE_BYTES), name)
 
 
 def load_document(read: Callable[[], bytes], name: str) -> Document:
@@ -182,19 +180,18 @@ def _refused(name: str, code: str, message: str, hint: str, kind: str = "json") 
     return doc
 
 
-def parse_bytes(raw: bytes, path: str, kind: str | None = None) -> Document:
+def parse_bytes(raw: bytes, path: str) -> Document:
     if len(raw) > MAX_FILE_BYTES:
         return _refused(
             path,
             "DPN004",
             too_large(len(raw), MAX_FILE_BYTES),
             too_large_hint(MAX_FILE_BYTES),
-            kind or "json",
         )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        doc = Document(path=path, text="", kind=kind or "json")
+        doc = Document(path=path, text="", kind="json")
         head = raw[: exc.start]
         line = head.count(b"\n") + 1
         col = exc.start - (head.rfind(b"\n") + 1) + 1
@@ -209,7 +206,7 @@ def parse_bytes(raw: bytes, path: str, kind: str | None = None) -> Document:
             )
         )
         return doc
-    return parse_text(text, path, kind)
+    return parse_text(text, path)
 
 
 def parse_text(text: str, path: str, kind: str | None = None) -> Document:

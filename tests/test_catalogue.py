@@ -92,9 +92,12 @@ def test_every_type_has_exactly_one_length_rule(t: Any) -> None:
 def test_character_classes_compile_as_regex_classes(t: Any) -> None:
     classes = [t.value_chars]
     classes += [r.arg for r in t.rules if r.kind in ("charset", "edges")]
+    sample = [chr(c) for c in range(0x20, 0x7F)] + ["\u00e9", "\u2028"]
     for body in classes:
-        re.compile(f"[{body}]")
-        re.compile(f"[^{body}]")
+        inside, outside = re.compile(f"[{body}]"), re.compile(f"[^{body}]")
+        # each is one class of one character: every character is in exactly one of the two
+        assert all(bool(inside.fullmatch(c)) != bool(outside.fullmatch(c)) for c in sample), body
+        assert any(inside.fullmatch(c) for c in sample), body
 
 
 @pytest.mark.parametrize("t", TYPES, ids=TYPE_IDS)

@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-
-from dpn_action.cli import main
+from conftest import dpn, write
 
 REPO = Path(__file__).resolve().parent.parent
 ORIGINAL = REPO / "examples" / "original"
@@ -23,10 +21,6 @@ PATTERNS = ORIGINAL / ".dpn" / "naming-patterns.yaml"
 DEV = ORIGINAL / "blueprints" / "dev.json"
 PRD = ORIGINAL / "blueprints" / "prd.json"
 EXPLICIT = ["--values-config", str(VALUES), "--patterns-config", str(PATTERNS)]
-
-
-def dpn(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def preview(*args: str) -> dict[str, Any]:
@@ -203,8 +197,7 @@ def test_creation_properties_are_part_of_the_plan_but_not_of_the_names(tmp_path:
     before = preview(*EXPLICIT, str(DEV))
     edited = json.loads(DEV.read_text(encoding="utf-8"))
     edited["resources"]["aws"]["s3_buckets"][0]["versioning"] = True
-    path = tmp_path / "dev.json"
-    path.write_text(json.dumps(edited, indent=2), encoding="utf-8")
+    path = write(tmp_path / "dev.json", json.dumps(edited, indent=2))
     after = preview(*EXPLICIT, str(path))
     assert [r["full_name"] for r in after["resources"]] == [
         r["full_name"] for r in before["resources"]
@@ -216,9 +209,7 @@ def test_creation_properties_are_part_of_the_plan_but_not_of_the_names(tmp_path:
 def _blueprint(tmp_path: Path, schema: dict[str, Any]) -> Path:
     data = json.loads(DEV.read_text(encoding="utf-8"))
     data["resources"]["databricks"]["unity_catalog"]["catalogs"][0]["schemas"] = [schema]
-    path = tmp_path / "dev.json"
-    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    return path
+    return write(tmp_path / "dev.json", json.dumps(data, indent=2))
 
 
 def test_listing_the_builtin_pattern_keeps_its_required_variables(tmp_path: Path) -> None:

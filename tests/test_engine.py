@@ -1,29 +1,26 @@
 """The name engine, specified by example.
 
 Most tests call `make_name` directly with a handful of values; the ones about where values
-come from, references, scope, uniqueness and positions go through `analyse()` with small
-blueprints and configs written to a temporary directory, as a user would write them.
+come from go through `analyse()` with small blueprints and configs written to a temporary
+directory, as a user would write them (`conftest.analysed`). Uniqueness, references, scope
+and positions across blueprints: test_analysis.py.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import S3_ENTRY, analysed, blueprint, dedented, found, only, write
 
-from dpn_action.analysis import Analysis, analyse
-from dpn_action.blueprint.expand import Resource
-from dpn_action.findings import Finding, Severity
+from dpn_action.findings import Severity
 from dpn_action.naming.catalogue import CATALOGUE
 from dpn_action.naming.config import NamingConfig, load_config, parse_overrides
 from dpn_action.naming.engine import NameResult, Sourced, make_name
-
-METADATA = {"environment": "dev", "project": "dataplatform", "region": "us-east-1"}
 
 
 def name_of(
@@ -70,63 +67,13 @@ def codes(res: NameResult) -> list[str]:
     return [i.code for i in res.issues]
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return path
-
-
-def blueprint(resources: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    metadata = {**METADATA, **extra.pop("metadata", {})}
-    return {"version": "1.0", "metadata": metadata, **extra, "resources": resources}
-
-
-def run(
-    tmp_path: Path,
-    *blueprints: dict[str, Any] | str,
-    values: str | None = None,
-    patterns: str | None = None,
-    overrides: dict[str, str] | None = None,
-    context: list[dict[str, Any]] | None = None,
-) -> tuple[Analysis, list[Finding]]:
-    """Write configs and blueprints (dicts as JSON, strings as YAML) and analyse them."""
-    vpath = write(tmp_path / ".dpn" / "naming-values.yaml", values) if values else None
-    ppath = write(tmp_path / ".dpn" / "naming-patterns.yaml", patterns) if patterns else None
-    cfg, config_findings = load_config(vpath, ppath, overrides)
-
-    def files(items: tuple[dict[str, Any] | str, ...], stem: str) -> list[Path]:
-        out = []
-        for i, bp in enumerate(items):
-            if isinstance(bp, str):
-                out.append(write(tmp_path / "blueprints" / f"{stem}{i}.yaml", bp))
-            else:
-                text = json.dumps(bp, indent=2)
-                out.append(write(tmp_path / "blueprints" / f"{stem}{i}.json", text))
-        return out
-
-    targets = files(blueprints, "bp")
-    ctx = files(tuple(context or ()), "ctx")
-    return analyse(cfg, targets, context=ctx, display_root=tmp_path), config_findings
-
-
-def only(a: Analysis, key: str) -> Resource:
-    [r] = [r for r in a.resources if r.type.key == key]
-    return r
-
-
-def found(a: Analysis, code: str) -> list[Finding]:
-    return [f for f in a.findings if f.code == code]
-
-
-S3_ENTRY = {"purpose": "landing", "layer": "raw"}
-
 # --------------------------------------------------------------------------------------------
 # precedence: defaults < environments[env] < resource_types[type] < metadata < entry < override
 
 
 def _layer(tmp_path: Path, values: str, entry: dict[str, Any] | None = None, **kw: Any) -> str:
     bp = blueprint({"aws": {"s3_buckets": [entry or {"purpose": "landing"}]}}, **kw.pop("bp", {}))
-    a, config_findings = run(tmp_path, bp, values=values, **kw)
+    a, config_findings = analysed(tmp_path, bp, values=values, **kw)
     assert config_findings == []
     r = only(a, "aws_s3_bucket")
     assert r.name is not None
@@ -267,7 +214,7 @@ def test_transformations_from_the_patterns_file(tmp_path: Path) -> None:
         {"aws": {"lambda_functions": [{"domain": "sales-eu", "trigger": "s3", "action": "load"}]}},
         metadata={"project": "DataPlatform"},
     )
-    a, config_findings = run(tmp_path, bp, patterns=patterns)
+    a, config_findings = analysed(tmp_path, bp, patterns=patterns)
     assert config_findings == []
     assert only(a, "aws_lambda_function").name == "dataplatform-DEV-sales_eu-s3-load"
     # transformations are configured, so they are not reported as normalisation
@@ -351,7 +298,7 @@ def test_built_in_default_values_fill_table_type(tmp_path: Path) -> None:
             }
         },
     }
-    a, _ = run(tmp_path, blueprint(resources))
+    a, _ = analysed(tmp_path, blueprint(resources))
     assert a.findings == []
     assert only(a, "aws_glue_table").name == "fact_orders"
     tables = [r.full_name for r in a.resources if r.type.key == "dbx_table"]
@@ -371,7 +318,7 @@ def test_user_pattern_keeps_the_built_in_required_variables(tmp_path: Path) -> N
           aws_s3_bucket: "{project}-{purpose}-{team}"
     """
     bp = blueprint({"aws": {"s3_buckets": [{"layer": "raw"}]}})
-    a, config_findings = run(tmp_path, bp, patterns=patterns)
+    a, config_findings = analysed(tmp_path, bp, patterns=patterns)
     assert config_findings == []
     # purpose is required for every S3 bucket; team (not a built-in placeholder) is not
     [f] = a.findings
@@ -379,7 +326,7 @@ def test_user_pattern_keeps_the_built_in_required_variables(tmp_path: Path) -> N
     assert f.message == (
         "aws_s3_bucket needs a value for {purpose} in pattern '{project}-{purpose}-{team}'"
     )
-    a, _ = run(
+    a, _ = analysed(
         tmp_path, blueprint({"aws": {"s3_buckets": [{"purpose": "landing"}]}}), patterns=patterns
     )
     assert a.findings == []
@@ -393,7 +340,7 @@ def test_user_pattern_placeholders_are_optional_unless_required(tmp_path: Path) 
           dbx_job: "{schedule}_{project}-{team}-{environment}"
     """
     bp = blueprint({"databricks": {"jobs": [{"job_type": "batch", "purpose": "load"}]}})
-    a, config_findings = run(tmp_path, bp, patterns=patterns)
+    a, config_findings = analysed(tmp_path, bp, patterns=patterns)
     assert config_findings == []
     # the first placeholder takes the separator after it, the inner one the one before it
     assert only(a, "dbx_job").name == "dataplatform-dev"
@@ -401,7 +348,7 @@ def test_user_pattern_placeholders_are_optional_unless_required(tmp_path: Path) 
     required = (
         textwrap.dedent(patterns) + "validation:\n  required_variables:\n    dbx_job: [schedule]\n"
     )
-    a, _ = run(tmp_path, bp, patterns=required)
+    a, _ = analysed(tmp_path, bp, patterns=required)
     [f] = found(a, "DPN030")
     assert "{schedule}" in f.message
     assert "'{schedule}_{project}-{team}-{environment}'" in f.message
@@ -472,7 +419,7 @@ def test_normalisation_warning_points_at_the_value(tmp_path: Path) -> None:
               - purpose: landing
                 layer: raw
     """
-    a, _ = run(tmp_path, yaml_bp)
+    a, _ = analysed(tmp_path, yaml_bp)
     [f] = a.findings
     assert (f.code, f.severity, f.line, f.column) == ("DPN040", Severity.WARNING, 4, 12)
     assert f.pointer == "/metadata/project"
@@ -558,7 +505,7 @@ def test_explicit_name_warning_points_at_the_name_field(tmp_path: Path) -> None:
                 layer: raw
                 name: legacy-bucket
     """
-    a, _ = run(tmp_path, yaml_bp)
+    a, _ = analysed(tmp_path, yaml_bp)
     [f] = a.findings
     assert (f.code, f.severity, f.line, f.column) == ("DPN041", Severity.WARNING, 8, 15)
 
@@ -590,7 +537,6 @@ def test_hash_fit_has_a_known_stable_value() -> None:
     digest = hashlib.sha256(LONG_GLUE_FULL.encode()).hexdigest()[:8]
     assert digest == "b839ac00"
     assert res.name == "dataplatfo_customer_bronze_dev_b839ac00"
-    assert res.shortened
     [issue] = res.issues
     assert issue.code == "DPN042"
     assert issue.message == (
@@ -667,7 +613,7 @@ def test_on_too_long_and_keep_from_the_patterns_file(tmp_path: Path) -> None:
     """
     entry = {"domain": LONG_GLUE["domain"], "layer": "bronze"}
     bp = blueprint({"aws": {"glue_databases": [entry]}})
-    a, config_findings = run(tmp_path, bp, patterns=patterns)
+    a, config_findings = analysed(tmp_path, bp, patterns=patterns)
     assert config_findings == []
     r = only(a, "aws_glue_database")
     assert r.name is not None
@@ -723,7 +669,7 @@ def test_user_max_length_above_the_cloud_limit_is_an_error_naming_that_limit(
             aws_s3_bucket: 80
             aws_glue_table: 300
     """
-    ppath = write(tmp_path / "naming-patterns.yaml", patterns)
+    ppath = write(tmp_path / "naming-patterns.yaml", dedented(patterns))
     cfg, findings = load_config(None, ppath)
     assert [(f.code, f.line, f.column) for f in findings] == [("DPN200", 4, 20), ("DPN200", 5, 21)]
     assert findings[0].message == (
@@ -743,7 +689,7 @@ def test_stricter_user_max_length_is_enforced(tmp_path: Path) -> None:
         validation:
           max_length: {aws_s3_bucket: 20}
     """
-    a, config_findings = run(
+    a, config_findings = analysed(
         tmp_path, blueprint({"aws": {"s3_buckets": [S3_ENTRY]}}), patterns=patterns
     )
     assert config_findings == []
@@ -773,319 +719,6 @@ def test_invalid_allowed_chars_regex_is_a_config_error(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# uniqueness in each type's real scope, across blueprint files
-
-
-def test_s3_names_are_unique_across_blueprint_files_and_accounts(tmp_path: Path) -> None:
-    first = blueprint({"aws": {"s3_buckets": [S3_ENTRY]}}, metadata={"account": "111"})
-    second = blueprint({"aws": {"s3_buckets": [S3_ENTRY]}}, metadata={"account": "222"})
-    a, _ = run(tmp_path, first, second)
-    [f] = a.findings
-    assert f.code == "DPN130"
-    assert f.file == "blueprints/bp1.json"
-    assert "'dataplatform-landing-raw-dev-use1' is also used at blueprints/bp0.json:" in (f.message)
-    assert "in every AWS account" in f.message
-
-
-def test_iam_role_names_are_unique_ignoring_case(tmp_path: Path) -> None:
-    roles = [{"service": "glue", "purpose": "Crawler"}, {"service": "glue", "purpose": "crawler"}]
-    a, _ = run(tmp_path, blueprint({"aws": {"iam_roles": roles}}))
-    [f] = a.findings
-    assert f.code == "DPN130"
-    assert f.pointer == "/resources/aws/iam_roles/1"
-    assert "(ignoring case)" in f.message
-
-
-def test_iam_role_names_may_repeat_in_another_account(tmp_path: Path) -> None:
-    role = {"service": "glue", "purpose": "crawler"}
-    first = blueprint({"aws": {"iam_roles": [role]}}, metadata={"account": "111"})
-    second = blueprint({"aws": {"iam_roles": [role]}}, metadata={"account": "222"})
-    a, _ = run(tmp_path, first, second)
-    assert a.findings == []
-
-
-def _catalogs(*schemas_per_catalog: list[str]) -> dict[str, Any]:
-    catalogs = []
-    for i, schemas in enumerate(schemas_per_catalog):
-        catalogs.append(
-            {
-                "catalog_type": f"cat{i}",
-                "schemas": [{"domain": d, "layer": "raw"} for d in schemas],
-            }
-        )
-    return {"databricks": {"unity_catalog": {"catalogs": catalogs}}}
-
-
-def test_uc_schema_name_may_repeat_in_another_catalog(tmp_path: Path) -> None:
-    a, _ = run(tmp_path, blueprint(_catalogs(["sales"], ["sales"])))
-    assert a.findings == []
-    names = sorted(r.full_name or "" for r in a.resources if r.type.key == "dbx_schema")
-    assert names == ["dataplatform_cat0_dev.sales_raw", "dataplatform_cat1_dev.sales_raw"]
-
-
-def test_uc_schema_name_twice_in_one_catalog_is_an_error(tmp_path: Path) -> None:
-    a, _ = run(tmp_path, blueprint(_catalogs(["sales", "sales"])))
-    [f] = a.findings
-    assert f.code == "DPN130"
-    assert f.pointer == "/resources/databricks/unity_catalog/catalogs/0/schemas/1"
-    assert "names must be unique in dataplatform_cat0_dev" in f.message
-
-
-def _glue(tables: list[tuple[str, str]]) -> dict[str, Any]:
-    return {
-        "aws": {
-            "glue_databases": [
-                {"id": "sales", "domain": "sales", "layer": "raw"},
-                {"id": "hr", "domain": "hr", "layer": "raw"},
-            ],
-            "glue_tables": [{"database_ref": db, "entity": e} for db, e in tables],
-        }
-    }
-
-
-def test_glue_table_name_may_repeat_in_another_database(tmp_path: Path) -> None:
-    a, _ = run(tmp_path, blueprint(_glue([("sales", "people"), ("hr", "people")])))
-    assert a.findings == []
-
-
-def test_glue_table_name_twice_in_one_database_is_an_error(tmp_path: Path) -> None:
-    a, _ = run(tmp_path, blueprint(_glue([("sales", "people"), ("sales", "people")])))
-    [f] = a.findings
-    assert f.code == "DPN130"
-    assert "'fact_people'" in f.message
-    assert "unique in dataplatform_sales_raw_dev" in f.message
-
-
-def test_clash_with_a_context_blueprint_is_reported_on_the_target(tmp_path: Path) -> None:
-    existing = blueprint({"aws": {"s3_buckets": [S3_ENTRY]}})
-    staged = blueprint({"aws": {"s3_buckets": [S3_ENTRY]}})
-    a, _ = run(tmp_path, staged, context=[existing])
-    assert [(f.code, f.file) for f in a.findings] == [("DPN130", "blueprints/bp0.json")]
-
-
-# --------------------------------------------------------------------------------------------
-# references
-
-
-def test_reference_by_id_and_by_short_key(tmp_path: Path) -> None:
-    resources = {
-        "aws": {
-            "glue_databases": [
-                {"domain": "sales", "layer": "bronze"},
-                {"id": "hr-db", "domain": "hr", "layer": "raw"},
-            ],
-            "glue_tables": [
-                {"database_ref": "sales-bronze", "entity": "orders"},
-                {"database_ref": "hr-db", "entity": "people"},
-            ],
-        },
-        "databricks": {
-            "clusters": [{"workload": "etl", "cluster_type": "shared"}],
-            "jobs": [{"job_type": "batch", "purpose": "load", "cluster_ref": "etl"}],
-        },
-    }
-    a, _ = run(tmp_path, blueprint(resources))
-    assert a.findings == []
-    full = sorted(r.full_name or "" for r in a.resources if r.type.key == "aws_glue_table")
-    assert full == [
-        "dataplatform_hr_raw_dev.fact_people",
-        "dataplatform_sales_bronze_dev.fact_orders",
-    ]
-    job = only(a, "dbx_job")
-    assert [d.name for d in job.deps] == ["dataplatform-etl-shared-dev"]
-
-
-def test_unknown_reference_lists_the_candidates(tmp_path: Path) -> None:
-    resources = {
-        "aws": {
-            "glue_databases": [
-                {"domain": "sales", "layer": "bronze"},
-                {"id": "hr-db", "domain": "hr", "layer": "raw"},
-            ],
-            "glue_tables": [{"database_ref": "sales-bronz", "entity": "orders"}],
-        }
-    }
-    a, _ = run(tmp_path, blueprint(resources))
-    [f] = found(a, "DPN020")
-    assert f.message == "no Glue database 'sales-bronz'"
-    assert f.pointer == "/resources/aws/glue_tables/0/database_ref"
-    assert "Did you mean 'sales-bronze'?" in f.hint
-    assert "candidates: 'hr-db', 'hr-raw', 'sales-bronze'" in f.hint
-
-
-def test_reference_to_a_type_the_blueprint_lacks(tmp_path: Path) -> None:
-    resources = {"aws": {"glue_tables": [{"database_ref": "sales-bronze", "entity": "orders"}]}}
-    a, _ = run(tmp_path, blueprint(resources))
-    [f] = found(a, "DPN020")
-    assert f.message == "'sales-bronze' refers to a Glue database, but the blueprint has none"
-
-
-def test_ambiguous_short_key_is_an_error(tmp_path: Path) -> None:
-    resources = {
-        "aws": {
-            "glue_databases": [
-                {"domain": "sales", "layer": "bronze", "location_uri": "s3://a/"},
-                {"domain": "sales", "layer": "bronze", "location_uri": "s3://b/"},
-            ],
-            "glue_tables": [{"database_ref": "sales-bronze", "entity": "orders"}],
-        }
-    }
-    a, _ = run(tmp_path, blueprint(resources))
-    [f] = found(a, "DPN023")
-    assert f.message == "'sales-bronze' matches 2 entries of Glue database"
-    assert "`id`" in f.hint
-
-
-def test_depends_on_cycle_is_printed(tmp_path: Path) -> None:
-    roles = [
-        {"id": "r1", "service": "glue", "purpose": "a", "depends_on": ["r2"]},
-        {"id": "r2", "service": "glue", "purpose": "b", "depends_on": ["r3"]},
-        {"id": "r3", "service": "glue", "purpose": "c", "depends_on": ["r1"]},
-    ]
-    a, _ = run(tmp_path, blueprint({"aws": {"iam_roles": roles}}))
-    [f] = a.findings
-    assert f.code == "DPN021"
-    assert f.message == "reference cycle: r1 -> r2 -> r3 -> r1"
-
-
-def test_depends_on_unknown_id_is_an_unknown_reference(tmp_path: Path) -> None:
-    roles = [
-        {"id": "crawler", "service": "glue", "purpose": "a"},
-        {"service": "glue", "purpose": "b", "depends_on": ["crawlr"]},
-    ]
-    a, _ = run(tmp_path, blueprint({"aws": {"iam_roles": roles}}))
-    [f] = a.findings
-    assert f.code == "DPN020"
-    assert f.pointer == "/resources/aws/iam_roles/1/depends_on/0"
-    assert f.hint == "Did you mean 'crawler'?"
-
-
-# --------------------------------------------------------------------------------------------
-# scope
-
-
-def _everything() -> dict[str, Any]:
-    return {
-        "aws": {
-            "s3_buckets": [S3_ENTRY],
-            "glue_databases": [{"domain": "sales", "layer": "raw"}],
-        },
-        "databricks": {
-            "clusters": [{"workload": "etl", "cluster_type": "shared"}],
-            **_catalogs(["sales"])["databricks"],
-        },
-    }
-
-
-def _in_scope(a: Analysis) -> list[str]:
-    return sorted(r.type.key for r in a.resources)
-
-
-def test_scope_include_with_wildcards(tmp_path: Path) -> None:
-    bp = blueprint(_everything(), scope={"mode": "include", "patterns": ["aws_*", "dbx_catalog"]})
-    a, _ = run(tmp_path, bp)
-    assert a.findings == []
-    assert _in_scope(a) == ["aws_glue_database", "aws_s3_bucket", "dbx_catalog"]
-
-
-def test_scope_exclude_with_wildcards(tmp_path: Path) -> None:
-    bp = blueprint(_everything(), scope={"mode": "exclude", "patterns": ["aws_s3_*", "dbx_*"]})
-    a, _ = run(tmp_path, bp)
-    assert _in_scope(a) == ["aws_glue_database"]
-
-
-def test_out_of_scope_resources_are_not_named(tmp_path: Path) -> None:
-    bp = blueprint(
-        {"aws": {"s3_buckets": [{"layer": "raw"}]}},  # no purpose: would be DPN030
-        scope={"mode": "exclude", "patterns": ["aws_s3_bucket"]},
-    )
-    a, _ = run(tmp_path, bp)
-    assert a.findings == []
-
-
-def test_scope_pattern_that_matches_nothing_is_reported(tmp_path: Path) -> None:
-    bp = blueprint(_everything(), scope={"mode": "include", "patterns": ["aws_s3_buckets"]})
-    a, _ = run(tmp_path, bp)
-    [f] = a.findings
-    assert f.code == "DPN202"
-    assert f.message == "scope pattern 'aws_s3_buckets' matches no resource type"
-    assert f.hint == "Did you mean 'aws_s3_bucket'?"
-
-
-# --------------------------------------------------------------------------------------------
-# entry fields and source positions
-
-
-def test_unknown_field_suggests_the_close_one(tmp_path: Path) -> None:
-    yaml_bp = """
-        version: "1.0"
-        metadata: {environment: dev, project: dataplatform, region: us-east-1}
-        resources:
-          aws:
-            s3_buckets:
-              - purpose: landing
-                layer: raw
-                purpse: landing
-    """
-    a, _ = run(tmp_path, yaml_bp)
-    [f] = a.findings
-    assert (f.code, f.line, f.column) == ("DPN014", 8, 9)
-    assert f.message == "unknown field 'purpse' in a S3 bucket entry"
-    assert f.hint == "Did you mean 'purpose'?"
-
-
-def test_duplicate_key_in_json_is_located(tmp_path: Path) -> None:
-    text = (
-        '{"version": "1.0",\n'
-        ' "metadata": {"environment": "dev", "project": "dataplatform",\n'
-        '              "region": "us-east-1", "project": "other"},\n'
-        ' "resources": {}}\n'
-    )
-    path = write(tmp_path / "bp.json", text)
-    a = analyse(NamingConfig(), [path], display_root=tmp_path)
-    [f] = a.findings
-    assert (f.code, f.file, f.line, f.column) == ("DPN002", "bp.json", 3, 38)
-    assert f.pointer == "/metadata/project"
-    assert f.message == "duplicate key 'project' (the later value wins)"
-
-
-def test_duplicate_key_in_yaml_is_located(tmp_path: Path) -> None:
-    yaml_bp = """
-        version: "1.0"
-        metadata:
-          environment: dev
-          project: dataplatform
-          region: us-east-1
-        resources:
-          aws:
-            s3_buckets:
-              - purpose: landing
-                layer: raw
-                layer: bronze
-    """
-    a, _ = run(tmp_path, yaml_bp)
-    [f] = a.findings
-    assert (f.code, f.file, f.line, f.column) == ("DPN002", "blueprints/bp0.yaml", 11, 9)
-    assert f.pointer == "/resources/aws/s3_buckets/0/layer"
-    # the later value wins, as in every YAML reader
-    assert only(a, "aws_s3_bucket").name == "dataplatform-landing-bronze-dev-use1"
-
-
-def test_findings_about_config_values_point_into_the_config(tmp_path: Path) -> None:
-    values = """
-        version: "1.0"
-        defaults:
-          layer: Raw Data
-    """
-    a, _ = run(
-        tmp_path, blueprint({"aws": {"s3_buckets": [{"purpose": "landing"}]}}), values=values
-    )
-    [f] = a.findings
-    assert f.code == "DPN040"
-    assert (f.file, f.line, f.column) == (str(tmp_path / ".dpn" / "naming-values.yaml"), 3, 10)
-
-
-# --------------------------------------------------------------------------------------------
 # derived values follow the layer that set them
 
 
@@ -1093,7 +726,7 @@ def test_region_from_a_higher_layer_derives_its_own_region_short(tmp_path: Path)
     values = "version: '1.0'\ndefaults:\n  region: us-east-1\n  region_short: use1\n"
     bp = blueprint({"aws": {"s3_buckets": [S3_ENTRY]}})
     bp["metadata"]["region"] = "eu-central-1"
-    a, _ = run(tmp_path, bp, values=values)
+    a, _ = analysed(tmp_path, bp, values=values)
     assert [r.name for r in a.resources] == ["dataplatform-landing-raw-dev-euc1"]
 
 
@@ -1102,7 +735,7 @@ def test_override_of_environment_also_selects_that_environments_values(tmp_path:
         "version: '1.0'\nenvironments:\n  dev:\n    purpose: devonly\n"
         "  prd:\n    purpose: prdonly\n"
     )
-    a, _ = run(
+    a, _ = analysed(
         tmp_path,
         blueprint({"aws": {"s3_buckets": [{"layer": "raw"}]}}),
         values=values,

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner, Result
+from conftest import dpn, dpn_process, write
 
-from dpn_action.cli import main
 from dpn_action.naming.catalogue import CATALOGUE
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,18 +29,6 @@ CONFIG = [
     str(EXAMPLES / ".dpn" / "naming-patterns.yaml"),
 ]
 ALL_BLUEPRINTS = sorted(BLUEPRINTS.iterdir())
-#: the `dpn` console script, run by the interpreter running the tests
-DPN_COMMAND = [sys.executable, "-c", "from dpn_action.cli import main; main(prog_name='dpn')"]
-
-
-@pytest.fixture(autouse=True)
-def no_home_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """A `~/.dpn/` on the machine running the tests must not change the results."""
-    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
-
-
-def dpn(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def preview(*args: str) -> dict[str, Any]:
@@ -65,15 +49,8 @@ def by_name(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- lint
-def test_lint_inside_examples_checks_configs_and_blueprints_cleanly(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*DPN_COMMAND, "lint", "--strict"],
-        cwd=EXAMPLES,
-        env={**os.environ, "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def test_lint_inside_examples_checks_configs_and_blueprints_cleanly() -> None:
+    result = dpn_process(EXAMPLES, "lint", "--strict")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "no problems found"
     assert "Traceback" not in result.stderr
@@ -202,8 +179,7 @@ def test_scope_keeps_other_teams_types_out_of_the_analytics_plan(tmp_path: Path)
     data = yaml.safe_load((BLUEPRINTS / "analytics.yaml").read_text(encoding="utf-8"))
     assert data["scope"] == {"mode": "include", "patterns": ["dbx_*", "aws_s3_bucket", "aws_iam_*"]}
     data["resources"]["aws"]["dynamodb_tables"] = [{"entity": "sessions", "purpose": "cache"}]
-    path = tmp_path / "analytics.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    path = write(tmp_path / "analytics.yaml", yaml.safe_dump(data, sort_keys=False))
     types = {r["type"] for r in preview(*CONFIG, str(path))["resources"]}
     assert "aws_dynamodb_table" not in types
     assert {"aws_s3_bucket", "aws_iam_role", "dbx_catalog", "dbx_volume"} <= types
@@ -224,10 +200,9 @@ def test_json_and_yaml_blueprints_are_equal_citizens(
     original = BLUEPRINTS / source
     text = original.read_text(encoding="utf-8")
     data = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
-    converted = tmp_path / (original.stem + target)
-    converted.write_text(
+    converted = write(
+        tmp_path / (original.stem + target),
         yaml.safe_dump(data, sort_keys=False) if target == ".yaml" else json.dumps(data, indent=2),
-        encoding="utf-8",
     )
     before = preview(*CONFIG, str(original))
     after = preview(*CONFIG, str(converted))
@@ -268,8 +243,7 @@ def test_an_over_long_iam_role_is_shortened_with_a_hash_keeping_project_and_envi
 ) -> None:
     data = yaml.safe_load((BLUEPRINTS / "analytics.yaml").read_text(encoding="utf-8"))
     data["resources"]["aws"]["iam_roles"][0]["purpose"] = "unity-catalog-storage-access"
-    path = tmp_path / "analytics.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    path = write(tmp_path / "analytics.yaml", yaml.safe_dump(data, sort_keys=False))
     doc = preview(*CONFIG, str(path))
     full = "dataplatform-prd-databricks-unity-catalog-storage-access-role"
     digest = hashlib.sha256(full.encode()).hexdigest()[:6]

@@ -79,6 +79,8 @@ def test_an_edit_whose_answer_is_lost_is_simply_sent_again(
     gh.update_comment(int(comment["id"]), "new")
 
     assert [c["body"] for c in state.thread(7)] == ["new"]
+    # the edit was sent twice: once answered with the lost answer's 502, then again
+    assert [status for method, _, status in state.calls if method == "PATCH"] == [502, 200]
 
 
 def test_retry_after_is_honoured_even_for_a_write(api: tuple[State, GitHub, list[float]]) -> None:

@@ -10,6 +10,7 @@ git hook are exercised in test_hooks_e2e.py.
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import re
 import subprocess
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import LINT_HOOK, at, process_env, write_files
 from identify.identify import tags_from_filename
 
 from dpn_action import hooks
@@ -140,24 +142,10 @@ validation:
 )
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    return root
-
-
-def at(text: str, needle: str) -> str:
-    """`line:col` (1-based) of the first occurrence of `needle` in `text`."""
-    before = text[: text.index(needle)]
-    return f"{before.count(chr(10)) + 1}:{len(before) - before.rfind(chr(10))}"
-
-
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A repository with both configs and one good blueprint; the current directory."""
-    write(
+    write_files(
         tmp_path,
         {
             ".dpn/naming-values.yaml": VALUES,
@@ -166,7 +154,6 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         },
     )
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.dpn of the person testing
     return tmp_path
 
 
@@ -217,6 +204,12 @@ def test_each_hook_is_a_python_hook_whose_entry_is_a_main_of_dpn_action_hooks(
     script = hook["entry"].split()[0]
     assert console_scripts()[script].startswith("dpn_action.hooks:")
     assert callable(entry_of(hook_id))
+    # the entry resolves to a `main(argv) -> int` of dpn_action.hooks
+    func = console_scripts()[script].split(":")[1]
+    assert func.endswith("_main")
+    main = getattr(hooks, func)
+    assert inspect.signature(main).return_annotation in (int, "int")
+    assert list(inspect.signature(main).parameters) == ["argv"]
 
 
 @pytest.mark.parametrize("hook_id", HOOK_IDS)
@@ -275,7 +268,7 @@ def test_a_user_files_override_takes_effect_because_hooks_hard_code_no_paths(rep
     # lints them like any other blueprint.
     hook = {**manifest()["dpn-lint"], "files": r"^infra/dpn/.+\.json$"}
     (repo / "blueprints" / "good.json").unlink()  # its names move to infra/dpn/
-    write(repo, {"infra/dpn/dev.json": GOOD})
+    write_files(repo, {"infra/dpn/dev.json": GOOD})
     assert selects(hook, "infra/dpn/dev.json")
     assert not selects(hook, "blueprints/good.json")
     assert entry_of("dpn-lint")(["infra/dpn/dev.json"]) == 0
@@ -317,7 +310,7 @@ def test_entry_passes_good_files(
     hook_id: str, repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     add, argv, *_ = CASES[hook_id]
-    write(repo, add)
+    write_files(repo, add)
     assert entry_of(hook_id)([*argv]) == 0, capsys.readouterr()
 
 
@@ -326,7 +319,7 @@ def test_entry_fails_a_bad_file_with_file_line_col_code_and_hint(
     hook_id: str, repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     *_, add, argv, code, where = CASES[hook_id]
-    write(repo, add)
+    write_files(repo, add)
     assert entry_of(hook_id)([*argv]) == 1
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if x.startswith(f"{where}: {code} "))
@@ -336,7 +329,7 @@ def test_entry_fails_a_bad_file_with_file_line_col_code_and_hint(
 def test_lint_of_a_config_relints_every_blueprint_it_affects(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write(repo, {".dpn/naming-patterns.yaml": PATTERNS_STRICT})
+    write_files(repo, {".dpn/naming-patterns.yaml": PATTERNS_STRICT})
     assert hooks.lint_main([".dpn/naming-patterns.yaml"]) == 1
     where = at(GOOD, '{"purpose": "landing"')
     assert capsys.readouterr().out.startswith(f"blueprints/good.json:{where}: DPN120 ")
@@ -346,7 +339,9 @@ def test_with_a_custom_layout_a_config_change_relints_the_blueprints_of_the_cont
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A monorepo keeps its blueprints in infra/blueprints/ and says so with --context.
-    write(repo, {"infra/blueprints/a.json": GOOD, ".dpn/naming-patterns.yaml": PATTERNS_STRICT})
+    write_files(
+        repo, {"infra/blueprints/a.json": GOOD, ".dpn/naming-patterns.yaml": PATTERNS_STRICT}
+    )
     (repo / "blueprints" / "good.json").unlink()
     argv = ["--context", "infra/blueprints/**/*.json", ".dpn/naming-patterns.yaml"]
     assert hooks.lint_main(argv) == 1
@@ -356,7 +351,7 @@ def test_with_a_custom_layout_a_config_change_relints_the_blueprints_of_the_cont
 def test_lint_of_two_blueprints_reports_a_name_they_share(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write(repo, {"blueprints/copy.json": GOOD})
+    write_files(repo, {"blueprints/copy.json": GOOD})
     assert hooks.lint_main(["blueprints/good.json", "blueprints/copy.json"]) == 1
     assert "DPN130" in capsys.readouterr().out
 
@@ -365,7 +360,7 @@ def test_lint_of_two_blueprints_reports_a_name_they_share(
 def test_lint_of_one_staged_blueprint_reports_a_name_another_blueprint_already_uses(
     staged: str, repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write(repo, {"blueprints/copy.json": GOOD})
+    write_files(repo, {"blueprints/copy.json": GOOD})
     assert hooks.lint_main([staged]) == 1
     out = capsys.readouterr().out
     assert f"{staged}:" in out
@@ -375,14 +370,14 @@ def test_lint_of_one_staged_blueprint_reports_a_name_another_blueprint_already_u
 def test_lint_strict_turns_warnings_into_a_failure(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write(repo, {"blueprints/warns.yaml": WARNS})
+    write_files(repo, {"blueprints/warns.yaml": WARNS})
     assert hooks.lint_main(["blueprints/warns.yaml"]) == 0
     assert " warning: " in capsys.readouterr().out
     assert hooks.lint_main(["--strict", "blueprints/warns.yaml"]) == 1
 
 
 def test_lint_args_choose_the_output_format(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write(repo, {"blueprints/bad.yaml": BAD})
+    write_files(repo, {"blueprints/bad.yaml": BAD})
     assert hooks.lint_main(["--format", "json", "blueprints/bad.yaml"]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert {f["code"] for f in doc["findings"]} >= {"DPN103"}
@@ -394,20 +389,19 @@ def test_lint_args_choose_the_output_format(repo: Path, capsys: pytest.CaptureFi
 
 
 def test_lint_args_choose_the_config_files(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write(repo, {"conf/strict-patterns.yaml": PATTERNS_STRICT})
+    write_files(repo, {"conf/strict-patterns.yaml": PATTERNS_STRICT})
     argv = ["--patterns-config", "conf/strict-patterns.yaml", "blueprints/good.json"]
     assert hooks.lint_main(argv) == 1
     assert capsys.readouterr().out.startswith("blueprints/good.json:")
 
 
 def test_inside_github_actions_the_findings_are_annotations(repo: Path) -> None:
-    write(repo, {"blueprints/bad.yaml": BAD})
-    code = "import sys; from dpn_action.hooks import lint_main; sys.exit(lint_main())"
+    write_files(repo, {"blueprints/bad.yaml": BAD})
     proc = subprocess.run(
-        [sys.executable, "-c", code, "blueprints/bad.yaml"],
+        [*LINT_HOOK, "blueprints/bad.yaml"],
         capture_output=True,
         text=True,
-        env={**_env(), "GITHUB_ACTIONS": "true"},
+        env=process_env(GITHUB_ACTIONS="true"),
     )
     assert proc.returncode == 1
     assert proc.stdout.startswith("::"), proc.stdout + proc.stderr
@@ -418,7 +412,7 @@ def test_validate_config_warns_of_a_placeholder_without_a_value_source_and_stric
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A warning, not an error: each blueprint entry could still carry the field itself.
-    write(repo, {".dpn/naming-patterns.yaml": PATTERNS_TYPO})
+    write_files(repo, {".dpn/naming-patterns.yaml": PATTERNS_TYPO})
     assert hooks.validate_config_main([".dpn/naming-patterns.yaml"]) == 0
     where = at(PATTERNS_TYPO, '"{project}-{purpse}')
     assert f".dpn/naming-patterns.yaml:{where}: DPN203 warning: " in capsys.readouterr().out
@@ -428,7 +422,7 @@ def test_validate_config_warns_of_a_placeholder_without_a_value_source_and_stric
 def test_validate_config_uses_a_config_path_from_args_over_the_file(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write(repo, {"conf/naming-patterns.yaml": PATTERNS_TOO_LOOSE})
+    write_files(repo, {"conf/naming-patterns.yaml": PATTERNS_TOO_LOOSE})
     argv = ["--patterns-config", "conf/naming-patterns.yaml", ".dpn/naming-patterns.yaml"]
     assert hooks.validate_config_main(argv) == 1
     assert "conf/naming-patterns.yaml:" in capsys.readouterr().out
@@ -481,16 +475,9 @@ def test_the_hooks_import_no_heavy_module(repo: Path) -> None:
         [sys.executable, "-c", code, "blueprints/good.json", ".dpn/naming-values.yaml"],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=process_env(),
     )
     assert proc.stdout.splitlines()[-1] == "[]", proc.stdout + proc.stderr
-
-
-def _env() -> dict[str, str]:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}
-    return env
 
 
 # --- documentation --------------------------------------------------------------------------

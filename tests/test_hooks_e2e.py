@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import LINT_HOOK, write_files
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,13 +104,6 @@ def git(repo: Path, *args: str) -> str:
     return proc.stdout
 
 
-def write(repo: Path, files: dict[str, str]) -> None:
-    for name, text in files.items():
-        path = repo / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-
-
 # --- fixtures -------------------------------------------------------------------------------
 
 
@@ -178,7 +172,7 @@ def repo(tmp_path: Path) -> Path:
     user = tmp_path / "user"
     user.mkdir()
     git(user, "init", "--quiet")
-    write(
+    write_files(
         user,
         {
             ".dpn/naming-values.yaml": VALUES,
@@ -200,7 +194,7 @@ def test_try_repo_runs_the_hooks_of_this_repository(
     # try-repo builds its environment in a store of its own (PRE_COMMIT_HOME is not used),
     # so it runs once here, with every hook of the manifest; `pre-commit run` below reuses
     # one shared environment for the hooks one at a time.
-    write(repo, {"blueprints/bad.yaml": BAD})
+    write_files(repo, {"blueprints/bad.yaml": BAD})
     files = ["blueprints/good.yaml", "blueprints/bad.yaml"]
     cmd = ["pre-commit", "try-repo", str(hook_source), "--color=never", "--files", *files]
     proc = run(cmd, repo, clean_env(PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home")))
@@ -222,7 +216,7 @@ def test_dpn_lint_passes_good_files_and_fails_a_bad_one_at_its_position(
     ok = pre_commit(repo, "dpn-lint", "blueprints/good.yaml", ".dpn/naming-values.yaml")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "Passed" in ok.stdout
-    write(repo, {"blueprints/bad.yaml": BAD})
+    write_files(repo, {"blueprints/bad.yaml": BAD})
     bad = pre_commit(repo, "dpn-lint", "blueprints/good.yaml", "blueprints/bad.yaml")
     assert bad.returncode == 1
     assert f"blueprints/bad.yaml:{BAD_AT}: DPN103 " in bad.stdout
@@ -230,7 +224,7 @@ def test_dpn_lint_passes_good_files_and_fails_a_bad_one_at_its_position(
 
 
 def test_dpn_validate_blueprint_checks_structure_only(repo: Path, pre_commit: PreCommit) -> None:
-    write(repo, {"blueprints/bad.yaml": BAD, "blueprints/broken.yaml": BROKEN})
+    write_files(repo, {"blueprints/bad.yaml": BAD, "blueprints/broken.yaml": BROKEN})
     ok = pre_commit(repo, "dpn-validate-blueprint", "blueprints/good.yaml", "blueprints/bad.yaml")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     broken = pre_commit(repo, "dpn-validate-blueprint", "blueprints/broken.yaml")
@@ -244,7 +238,7 @@ def test_dpn_validate_config_passes_good_configs_and_names_the_clouds_limit(
     configs = (".dpn/naming-values.yaml", ".dpn/naming-patterns.yaml")
     ok = pre_commit(repo, "dpn-validate-config", *configs)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    write(repo, {".dpn/naming-patterns.yaml": PATTERNS_TOO_LOOSE})
+    write_files(repo, {".dpn/naming-patterns.yaml": PATTERNS_TOO_LOOSE})
     bad = pre_commit(repo, "dpn-validate-config", *configs)
     assert bad.returncode == 1
     assert ".dpn/naming-patterns.yaml:6:20: DPN200 " in bad.stdout
@@ -252,7 +246,7 @@ def test_dpn_validate_config_passes_good_configs_and_names_the_clouds_limit(
 
 
 def test_inside_github_actions_findings_are_annotations(repo: Path, pre_commit: PreCommit) -> None:
-    write(repo, {"blueprints/bad.yaml": BAD})
+    write_files(repo, {"blueprints/bad.yaml": BAD})
     line, col = BAD_AT.split(":")
     proc = pre_commit(repo, "dpn-lint", "blueprints/bad.yaml", GITHUB_ACTIONS="true")
     assert proc.returncode == 1
@@ -264,8 +258,8 @@ def test_all_files_in_parallel_batches_report_each_finding_once(
 ) -> None:
     # 12 blueprints: pre-commit splits dpn-validate-blueprint's files over its processes;
     # dpn-lint runs as one process (its work is repository-wide anyway).
-    write(repo, {f"blueprints/b{i:02d}.yaml": blueprint(f"n{i}") for i in range(10)})
-    write(repo, {"blueprints/bad.yaml": BAD, "blueprints/broken.yaml": BROKEN})
+    write_files(repo, {f"blueprints/b{i:02d}.yaml": blueprint(f"n{i}") for i in range(10)})
+    write_files(repo, {"blueprints/bad.yaml": BAD, "blueprints/broken.yaml": BROKEN})
     git(repo, "add", "-A")
     lint = pre_commit(repo, "dpn-lint")
     assert lint.returncode == 1
@@ -302,7 +296,7 @@ def head(repo: Path) -> str:
 
 def test_git_hook_blocks_a_commit_of_a_bad_blueprint(hooked: Path) -> None:
     before = head(hooked)
-    write(hooked, {"blueprints/bad.yaml": BAD})
+    write_files(hooked, {"blueprints/bad.yaml": BAD})
     git(hooked, "add", "blueprints/bad.yaml")
     proc = commit(hooked)
     assert proc.returncode != 0
@@ -313,7 +307,7 @@ def test_git_hook_blocks_a_commit_of_a_bad_blueprint(hooked: Path) -> None:
 
 def test_git_hook_lets_a_good_blueprint_through(hooked: Path) -> None:
     before = head(hooked)
-    write(hooked, {"blueprints/more.yaml": blueprint("more")})
+    write_files(hooked, {"blueprints/more.yaml": blueprint("more")})
     git(hooked, "add", "blueprints/more.yaml")
     proc = commit(hooked)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -321,18 +315,18 @@ def test_git_hook_lets_a_good_blueprint_through(hooked: Path) -> None:
 
 
 def test_git_hook_checks_the_staged_content_not_the_working_tree(hooked: Path) -> None:
-    write(hooked, {"blueprints/x.yaml": BAD})
+    write_files(hooked, {"blueprints/x.yaml": BAD})
     git(hooked, "add", "blueprints/x.yaml")
-    write(hooked, {"blueprints/x.yaml": blueprint("x")})  # fixed, but not staged
+    write_files(hooked, {"blueprints/x.yaml": blueprint("x")})  # fixed, but not staged
     assert commit(hooked).returncode != 0
     git(hooked, "add", "blueprints/x.yaml")
-    write(hooked, {"blueprints/x.yaml": BAD})  # broken again, but not staged
+    write_files(hooked, {"blueprints/x.yaml": BAD})  # broken again, but not staged
     assert commit(hooked).returncode == 0
     assert git(hooked, "show", "HEAD:blueprints/x.yaml") == blueprint("x")
 
 
 def test_git_hook_relints_every_blueprint_when_a_config_is_staged(hooked: Path) -> None:
-    write(hooked, {".dpn/naming-patterns.yaml": PATTERNS_STRICT})
+    write_files(hooked, {".dpn/naming-patterns.yaml": PATTERNS_STRICT})
     git(hooked, "add", ".dpn/naming-patterns.yaml")
     proc = commit(hooked)
     assert proc.returncode != 0
@@ -341,7 +335,7 @@ def test_git_hook_relints_every_blueprint_when_a_config_is_staged(hooked: Path) 
 
 
 def test_git_hook_blocks_a_name_already_used_by_a_committed_blueprint(hooked: Path) -> None:
-    write(hooked, {"blueprints/copy.yaml": GOOD})
+    write_files(hooked, {"blueprints/copy.yaml": GOOD})
     git(hooked, "add", "blueprints/copy.yaml")
     proc = commit(hooked)
     assert proc.returncode != 0
@@ -350,13 +344,16 @@ def test_git_hook_blocks_a_name_already_used_by_a_committed_blueprint(hooked: Pa
 
 
 def test_git_hook_ignores_commits_without_blueprints_or_configs(hooked: Path) -> None:
-    write(hooked, {"README.md": "hello\n", "other/x.json": "{not json"})
+    before = head(hooked)
+    write_files(hooked, {"README.md": "hello\n", "other/x.json": "{not json"})
     git(hooked, "add", "README.md", "other/x.json")
+    # `dpn` cannot be found: the commit goes through only because the hook never runs it
     assert commit(hooked, DPN="dpn-is-not-needed-here").returncode == 0
+    assert head(hooked) != before
 
 
 def test_git_hook_says_clearly_when_dpn_is_not_installed(hooked: Path) -> None:
-    write(hooked, {"blueprints/more.yaml": blueprint("more")})
+    write_files(hooked, {"blueprints/more.yaml": blueprint("more")})
     git(hooked, "add", "blueprints/more.yaml")
     proc = commit(hooked, DPN="dpn-not-installed-anywhere")
     assert proc.returncode != 0
@@ -384,13 +381,12 @@ def test_four_hook_processes_at_once_give_each_its_own_correct_result(
         "blueprints/c.yaml": blueprint("c"),
         "blueprints/d.yaml": BROKEN,
     }
-    write(repo, files)
+    write_files(repo, files)
     before = snapshot_tree(repo)
-    code = "import sys; from dpn_action.hooks import lint_main; sys.exit(lint_main())"
     env = clean_env()
     procs = {
         name: subprocess.Popen(
-            [sys.executable, "-c", code, name],
+            [*LINT_HOOK, name],
             cwd=repo,
             env=env,
             stdout=subprocess.PIPE,
@@ -415,7 +411,7 @@ def test_four_hook_processes_at_once_give_each_its_own_correct_result(
 def test_four_git_hook_runs_at_once_leave_no_temporary_tree_behind(
     hooked: Path, tmp_path: Path
 ) -> None:
-    write(hooked, {"blueprints/bad.yaml": BAD, "blueprints/more.yaml": blueprint("more")})
+    write_files(hooked, {"blueprints/bad.yaml": BAD, "blueprints/more.yaml": blueprint("more")})
     git(hooked, "add", "-A")
     before = snapshot_tree(hooked)
     scratch = tmp_path / "tmp"

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import HANG_GUARD
+from conftest import HANG_GUARD, LINT_HOOK, at, link, write
 from github_api_server import GitHubServer, State
 from test_action_e2e import Repo, _run_action, pr_payload
-from test_hostile_inputs import LONE_HIGH, SECRET, SURROGATE, at
+from test_hostile_inputs import LONE_HIGH, SECRET, SURROGATE
 
 from dpn_action import hooks
 from dpn_action.inputs import MAX_FILE_BYTES, InputRefused
@@ -39,16 +38,12 @@ VALUES = 'version: "1.0"\ndefaults: {project: acme}\n'
 def hook_repo(git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A repository with a good blueprint, a lone surrogate, a link to a secret outside,
     and a naming config that links outside; the current directory."""
-    (git_repo / "blueprints").mkdir()
-    (git_repo / "blueprints" / "good.yaml").write_text(GOOD)
-    (git_repo / "blueprints" / "u.json").write_text(SURROGATE)
-    (tmp_path / "secrets.yaml").write_text(SECRET)
-    (git_repo / "blueprints" / "leak.yaml").symlink_to(tmp_path / "secrets.yaml")
-    (git_repo / "elsewhere").mkdir()
-    (git_repo / "elsewhere" / ".dpn").mkdir()
-    (git_repo / "elsewhere" / ".dpn" / "naming-values.yaml").symlink_to(tmp_path / "secrets.yaml")
+    write(git_repo / "blueprints" / "good.yaml", GOOD)
+    write(git_repo / "blueprints" / "u.json", SURROGATE)
+    secrets = write(tmp_path / "secrets.yaml", SECRET)
+    link(git_repo / "blueprints" / "leak.yaml", secrets)
+    link(git_repo / "elsewhere" / ".dpn" / "naming-values.yaml", secrets)
     monkeypatch.chdir(git_repo)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     return git_repo
 
@@ -90,13 +85,7 @@ def test_the_config_hook_refuses_a_config_linked_out_of_the_repository(
 def test_the_hook_as_installed_is_a_process_that_does_not_hang_on_a_pipe(hook_repo: Path) -> None:
     os.mkfifo(hook_repo / "blueprints" / "pipe.json")
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from dpn_action.hooks import lint_main; sys.exit(lint_main())",
-            "blueprints/pipe.json",
-            "blueprints/u.json",
-        ],
+        [*LINT_HOOK, "blueprints/pipe.json", "blueprints/u.json"],
         capture_output=True,
         text=True,
         timeout=HANG_GUARD,
@@ -119,11 +108,11 @@ def test_the_preview_reports_a_surrogate_and_a_link_out_like_any_finding(
     tmp_path: Path, api: tuple[State, str]
 ) -> None:
     state, url = api
-    (tmp_path / "secrets.yaml").write_text(SECRET)
+    secrets = write(tmp_path / "secrets.yaml", SECRET)
     repo = Repo(tmp_path / "repo")
     base = repo.commit("setup", {".dpn/naming-values.yaml": VALUES, "blueprints/dev.yaml": GOOD})
     repo.git("checkout", "-q", "-b", "change")
-    (repo.path / "blueprints" / "leak.yaml").symlink_to(tmp_path / "secrets.yaml")
+    link(repo.path / "blueprints" / "leak.yaml", secrets)
     head = repo.commit("hostile", {"blueprints/u.json": SURROGATE})
 
     rc, outputs, log = _run_action(
@@ -147,15 +136,13 @@ def test_the_preview_reports_a_surrogate_and_a_link_out_like_any_finding(
 def test_a_committed_link_is_followed_within_the_commit_never_out_of_it(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "secrets.yaml").write_text(SECRET)
+    secrets = write(tmp_path / "secrets.yaml", SECRET)
     repo = Repo(tmp_path / "repo")
-    (repo.path / "blueprints").mkdir()
-    (repo.path / "shared").mkdir()
-    (repo.path / "shared" / "dev.yaml").write_text(GOOD)
-    (repo.path / "blueprints" / "inside.yaml").symlink_to("../shared/dev.yaml")
-    (repo.path / "blueprints" / "abs.yaml").symlink_to(tmp_path / "secrets.yaml")
-    (repo.path / "blueprints" / "up.yaml").symlink_to("../../secrets.yaml")
-    (repo.path / "blueprints" / "loop.yaml").symlink_to("loop.yaml")
+    write(repo.path / "shared" / "dev.yaml", GOOD)
+    link(repo.path / "blueprints" / "inside.yaml", "../shared/dev.yaml")
+    link(repo.path / "blueprints" / "abs.yaml", secrets)
+    link(repo.path / "blueprints" / "up.yaml", "../../secrets.yaml")
+    link(repo.path / "blueprints" / "loop.yaml", "loop.yaml")
     with (repo.path / "blueprints" / "huge.json").open("wb") as fh:
         fh.truncate(MAX_FILE_BYTES + 1)
     sha = repo.commit("links", {})

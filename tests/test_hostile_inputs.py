@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import dpn_process
+from conftest import at, dpn_output, dpn_process, link, write
 
 from dpn_action.inputs import MAX_FILE_BYTES
 
@@ -32,36 +32,6 @@ resources:
       - purpose: landing
         layer: raw
 """
-
-
-def at(text: str, needle: str, nth: int = 0) -> str:
-    """`line:col` (1-based) of the `nth` occurrence of `needle` in `text`."""
-    offset = -1
-    for _ in range(nth + 1):
-        offset = text.index(needle, offset + 1)
-    line = text.count("\n", 0, offset) + 1
-    return f"{line}:{offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
-
-
-def write(root: Path, rel: str, text: str) -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def link(root: Path, rel: str, target: str | Path) -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.symlink_to(target)
-    return path
-
-
-def lint(root: Path, *args: str) -> tuple[int, str]:
-    proc = dpn_process(root, "lint", *args)
-    out = proc.stdout + proc.stderr
-    assert "Traceback" not in out, out
-    return proc.returncode, out
 
 
 def only_line(out: str, code: str) -> str:
@@ -83,9 +53,9 @@ def alias_bomb(levels: int = 9) -> str:
 def test_an_alias_bomb_is_one_finding_at_the_alias_that_expands_too_far(git_repo: Path) -> None:
     text = alias_bomb()
     assert len(text) < 1000
-    write(git_repo, "blueprints/bomb.yaml", text)
+    write(git_repo / "blueprints/bomb.yaml", text)
 
-    code, out = lint(git_repo, "blueprints/bomb.yaml")
+    code, out = dpn_output(git_repo, "lint", "blueprints/bomb.yaml")
 
     assert code == 1
     # Nine copies of l4 (66,430 nodes each) pass the 250,000-node budget inside l5, so the
@@ -108,7 +78,7 @@ resources:
         purpose: curated
       - {<<: [*bucket], purpose: archive, layer: gold}
 """
-    write(git_repo, "blueprints/dev.yaml", text)
+    write(git_repo / "blueprints/dev.yaml", text)
 
     proc = dpn_process(git_repo, "plan", "preview", "--format", "json", "blueprints/dev.yaml")
 
@@ -137,9 +107,9 @@ LONE_HIGH, LONE_LOW = "\\ud800", "\\udc00"  # as written in the file (the pair i
 
 
 def test_a_lone_surrogate_is_a_located_finding_in_text(git_repo: Path) -> None:
-    write(git_repo, "blueprints/u.json", SURROGATE)
+    write(git_repo / "blueprints/u.json", SURROGATE)
 
-    code, out = lint(git_repo, "blueprints/u.json")
+    code, out = dpn_output(git_repo, "lint", "blueprints/u.json")
 
     assert code == 1
     lines = [ln for ln in out.splitlines() if "DPN001" in ln]
@@ -152,9 +122,9 @@ def test_a_lone_surrogate_is_a_located_finding_in_text(git_repo: Path) -> None:
 
 
 def test_a_lone_surrogate_is_a_located_finding_in_json(git_repo: Path) -> None:
-    write(git_repo, "blueprints/u.json", SURROGATE)
+    write(git_repo / "blueprints/u.json", SURROGATE)
 
-    code, out = lint(git_repo, "--format", "json", "blueprints/u.json")
+    code, out = dpn_output(git_repo, "lint", "--format", "json", "blueprints/u.json")
 
     assert code == 1
     found = json.loads(out)["findings"]
@@ -165,9 +135,9 @@ def test_a_lone_surrogate_is_a_located_finding_in_json(git_repo: Path) -> None:
 
 
 def test_a_lone_surrogate_is_a_located_annotation_in_github_format(git_repo: Path) -> None:
-    write(git_repo, "blueprints/u.json", SURROGATE)
+    write(git_repo / "blueprints/u.json", SURROGATE)
 
-    code, out = lint(git_repo, "--format", "github", "blueprints/u.json")
+    code, out = dpn_output(git_repo, "lint", "--format", "github", "blueprints/u.json")
 
     assert code == 1
     line, col = at(SURROGATE, LONE_HIGH).split(":")
@@ -178,9 +148,9 @@ def test_a_lone_surrogate_is_a_located_annotation_in_github_format(git_repo: Pat
 
 
 def test_a_lone_surrogate_is_a_located_result_in_sarif(git_repo: Path) -> None:
-    write(git_repo, "blueprints/u.json", SURROGATE)
+    write(git_repo / "blueprints/u.json", SURROGATE)
 
-    code, out = lint(git_repo, "--format", "sarif", "blueprints/u.json")
+    code, out = dpn_output(git_repo, "lint", "--format", "sarif", "blueprints/u.json")
 
     assert code == 1
     results = json.loads(out)["runs"][0]["results"]
@@ -194,9 +164,9 @@ def test_a_lone_surrogate_is_a_located_result_in_sarif(git_repo: Path) -> None:
 
 def test_a_file_name_that_is_not_utf8_is_printed_escaped(git_repo: Path) -> None:
     name = os.fsdecode(b"blueprints/caf\xe9.json")
-    write(git_repo, name, "{")
+    write(git_repo / name, "{")
 
-    code, out = lint(git_repo, "--format", "json", name)
+    code, out = dpn_output(git_repo, "lint", "--format", "json", name)
 
     assert code == 1
     assert json.loads(out)["findings"][0]["file"] == "blueprints/caf\\udce9.json"
@@ -206,17 +176,17 @@ def test_a_file_name_that_is_not_utf8_is_printed_escaped(git_repo: Path) -> None
 def test_a_link_to_a_file_outside_the_repository_is_refused_unread(
     git_repo: Path, tmp_path: Path
 ) -> None:
-    (tmp_path / "secrets.yaml").write_text(SECRET)
-    link(git_repo, "blueprints/leak.yaml", tmp_path / "secrets.yaml")
-    write(git_repo, "blueprints/dev.yaml", BUCKETS)
+    secrets = write(tmp_path / "secrets.yaml", SECRET)
+    link(git_repo / "blueprints/leak.yaml", secrets)
+    write(git_repo / "blueprints/dev.yaml", BUCKETS)
 
     for args in (["blueprints/leak.yaml"], [], ["--format", "json"]):
-        code, out = lint(git_repo, *args)
+        code, out = dpn_output(git_repo, "lint", *args)
 
         assert code == 1
         assert "hunter2" not in out and "wJalrXUtnFEMI" not in out and "secret" not in out
         assert "blueprints/leak.yaml" in out and "DPN005" in out
-    code, out = lint(git_repo, "blueprints/leak.yaml")
+    code, out = dpn_output(git_repo, "lint", "blueprints/leak.yaml")
     assert only_line(out, "DPN005") == (
         "blueprints/leak.yaml: DPN005 is a link that leads outside the repository; "
         "dpn reads only files inside it"
@@ -226,10 +196,10 @@ def test_a_link_to_a_file_outside_the_repository_is_refused_unread(
 def test_a_relative_link_out_of_the_repository_is_refused_too(
     git_repo: Path, tmp_path: Path
 ) -> None:
-    (tmp_path / "secrets.yaml").write_text(SECRET)
-    link(git_repo, "blueprints/leak.yaml", "../../secrets.yaml")
+    write(tmp_path / "secrets.yaml", SECRET)
+    link(git_repo / "blueprints/leak.yaml", "../../secrets.yaml")
 
-    code, out = lint(git_repo, "blueprints/leak.yaml")
+    code, out = dpn_output(git_repo, "lint", "blueprints/leak.yaml")
 
     assert code == 1
     assert only_line(out, "DPN005").startswith("blueprints/leak.yaml: DPN005 is a link")
@@ -237,9 +207,9 @@ def test_a_relative_link_out_of_the_repository_is_refused_too(
 
 
 def test_a_link_to_dev_zero_is_refused_without_reading(git_repo: Path) -> None:
-    link(git_repo, "blueprints/zero.json", "/dev/zero")
+    link(git_repo / "blueprints/zero.json", "/dev/zero")
 
-    code, out = lint(git_repo, "blueprints/zero.json")
+    code, out = dpn_output(git_repo, "lint", "blueprints/zero.json")
 
     assert code == 1
     assert only_line(out, "DPN005").startswith("blueprints/zero.json: DPN005 is a link")
@@ -249,7 +219,7 @@ def test_a_named_pipe_is_refused_without_waiting_for_a_writer(git_repo: Path) ->
     (git_repo / "blueprints").mkdir()
     os.mkfifo(git_repo / "blueprints" / "pipe.yaml")
 
-    code, out = lint(git_repo)  # discovered under blueprints/, not passed over
+    code, out = dpn_output(git_repo, "lint")  # discovered under blueprints/, not passed over
 
     assert code == 1
     assert only_line(out, "DPN005") == (
@@ -260,9 +230,9 @@ def test_a_named_pipe_is_refused_without_waiting_for_a_writer(git_repo: Path) ->
 
 def test_a_link_inside_the_repository_to_a_named_pipe_is_refused(git_repo: Path) -> None:
     os.mkfifo(git_repo / "pipe")
-    link(git_repo, "blueprints/to-pipe.yaml", "../pipe")
+    link(git_repo / "blueprints/to-pipe.yaml", "../pipe")
 
-    code, out = lint(git_repo, "blueprints/to-pipe.yaml")
+    code, out = dpn_output(git_repo, "lint", "blueprints/to-pipe.yaml")
 
     assert code == 1
     assert only_line(out, "DPN005").startswith(
@@ -273,26 +243,26 @@ def test_a_link_inside_the_repository_to_a_named_pipe_is_refused(git_repo: Path)
 def test_a_directory_named_like_a_blueprint_is_refused(git_repo: Path) -> None:
     (git_repo / "blueprints" / "dir.json").mkdir(parents=True)
 
-    code, out = lint(git_repo, "blueprints/dir.json")
+    code, out = dpn_output(git_repo, "lint", "blueprints/dir.json")
 
     assert code == 1
     assert only_line(out, "DPN005").startswith("blueprints/dir.json: DPN005 is a directory")
 
 
 def test_a_link_loop_is_a_finding(git_repo: Path) -> None:
-    link(git_repo, "blueprints/loop.json", "loop.json")
+    link(git_repo / "blueprints/loop.json", "loop.json")
 
-    code, out = lint(git_repo, "blueprints/loop.json")
+    code, out = dpn_output(git_repo, "lint", "blueprints/loop.json")
 
     assert code == 1
     assert only_line(out, "DPN003").startswith("blueprints/loop.json: DPN003 cannot read file")
 
 
 def test_a_link_that_stays_inside_the_repository_keeps_working(git_repo: Path) -> None:
-    write(git_repo, "shared/dev.yaml", BUCKETS)
-    link(git_repo, "blueprints/dev.yaml", "../shared/dev.yaml")
+    write(git_repo / "shared/dev.yaml", BUCKETS)
+    link(git_repo / "blueprints/dev.yaml", "../shared/dev.yaml")
 
-    code, out = lint(git_repo, "--no-context", "blueprints/dev.yaml")
+    code, out = dpn_output(git_repo, "lint", "--no-context", "blueprints/dev.yaml")
 
     assert (code, out.strip()) == (0, "no problems found")
 
@@ -303,7 +273,7 @@ def test_a_file_over_the_limit_is_refused_without_reading_it(git_repo: Path) -> 
     with path.open("wb") as fh:  # sparse: nothing is written but the size
         fh.truncate(MAX_FILE_BYTES + 1)
 
-    code, out = lint(git_repo, "blueprints/huge.json")
+    code, out = dpn_output(git_repo, "lint", "blueprints/huge.json")
 
     assert code == 1
     assert only_line(out, "DPN004") == (
@@ -314,11 +284,11 @@ def test_a_file_over_the_limit_is_refused_without_reading_it(git_repo: Path) -> 
 def test_a_naming_config_that_links_out_of_the_repository_is_reported_not_skipped(
     git_repo: Path, tmp_path: Path
 ) -> None:
-    (tmp_path / "values.yaml").write_text('version: "1.0"\n' + SECRET)
-    link(git_repo, ".dpn/naming-values.yaml", tmp_path / "values.yaml")
-    write(git_repo, "blueprints/dev.yaml", BUCKETS)
+    values = write(tmp_path / "values.yaml", 'version: "1.0"\n' + SECRET)
+    link(git_repo / ".dpn/naming-values.yaml", values)
+    write(git_repo / "blueprints/dev.yaml", BUCKETS)
 
-    code, out = lint(git_repo)
+    code, out = dpn_output(git_repo, "lint")
 
     assert code == 1
     assert only_line(out, "DPN005").startswith(".dpn/naming-values.yaml: DPN005 is a link")
@@ -326,9 +296,9 @@ def test_a_naming_config_that_links_out_of_the_repository_is_reported_not_skippe
 
 
 def test_a_context_glob_may_not_be_absolute(git_repo: Path) -> None:
-    write(git_repo, "blueprints/dev.yaml", BUCKETS)
+    write(git_repo / "blueprints/dev.yaml", BUCKETS)
 
-    code, out = lint(git_repo, "--context", "/etc/*", "blueprints/dev.yaml")
+    code, out = dpn_output(git_repo, "lint", "--context", "/etc/*", "blueprints/dev.yaml")
 
     assert code == 2
     assert "give a pattern relative to the current directory" in out
@@ -353,8 +323,8 @@ def lint_zip(root: Path, zip_file: str) -> tuple[str, str]:
     """Lint a blueprint at blueprints/fn.yaml naming `zip_file`: (where its value is, the
     DPN015 line)."""
     text = lambda_blueprint(zip_file)
-    write(root, "blueprints/fn.yaml", text)
-    code, out = lint(root, "blueprints/fn.yaml")
+    write(root / "blueprints/fn.yaml", text)
+    code, out = dpn_output(root, "lint", "blueprints/fn.yaml")
     assert code == 1
     return at(text, json.dumps(zip_file)), only_line(out, "DPN015")
 
@@ -364,7 +334,7 @@ def test_a_zip_file_inside_the_repository_relative_to_the_blueprint_is_fine(
 ) -> None:
     (git_repo / "build").mkdir()
     (git_repo / "build" / "fn.zip").write_bytes(b"PK\x05\x06" + bytes(18))
-    write(git_repo, "blueprints/fn.yaml", lambda_blueprint("../build/fn.zip"))
+    write(git_repo / "blueprints/fn.yaml", lambda_blueprint("../build/fn.zip"))
     elsewhere = git_repo / "blueprints"  # not the directory the path is relative to
 
     proc = dpn_process(elsewhere, "lint", "--no-context", "fn.yaml")
@@ -395,7 +365,7 @@ def test_a_zip_file_that_links_out_of_the_repository_is_refused(
     git_repo: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "outside.zip").write_bytes(b"PK")
-    link(git_repo, "build/fn.zip", tmp_path / "outside.zip")
+    link(git_repo / "build/fn.zip", tmp_path / "outside.zip")
 
     where, line = lint_zip(git_repo, "../build/fn.zip")
 
@@ -447,7 +417,7 @@ def test_a_zip_file_that_is_a_device_is_refused(git_repo: Path) -> None:
 def test_a_zip_file_that_is_a_link_to_a_device_leads_out_of_the_repository(
     git_repo: Path,
 ) -> None:
-    link(git_repo, "build/fn.zip", "/dev/zero")
+    link(git_repo / "build/fn.zip", "/dev/zero")
 
     where, line = lint_zip(git_repo, "../build/fn.zip")
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import dpn_process, write_files
 
 from dpn_action.layout import (
     BLUEPRINTS,
@@ -94,14 +94,12 @@ def test_lint_context_takes_the_same_glob_dialect_as_the_action(tmp_path: Path) 
         "metadata": {"environment": "dev", "project": "acme", "region": "us-east-1"},
         "resources": {"aws": {"s3_buckets": [{"purpose": "landing", "layer": "raw"}]}},
     }
-    (tmp_path / "blueprints" / "team").mkdir(parents=True)
-    (tmp_path / "blueprints" / "a.json").write_text(json.dumps(bucket))
-    (tmp_path / "blueprints" / "team" / "b.yaml").write_text(yaml.safe_dump(bucket))
-    run = [sys.executable, "-m", "dpn_action", "lint", "blueprints/a.json", "--context"]
-
-    proc = subprocess.run(
-        [*run, BLUEPRINTS], cwd=tmp_path, capture_output=True, text=True, check=False
+    write_files(
+        tmp_path,
+        {"blueprints/a.json": json.dumps(bucket), "blueprints/team/b.yaml": yaml.safe_dump(bucket)},
     )
+
+    proc = dpn_process(tmp_path, "lint", "blueprints/a.json", "--context", BLUEPRINTS)
 
     assert proc.returncode == 1
     assert "DPN130" in proc.stdout and "blueprints/team/b.yaml" in proc.stdout

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import link, write
 
 from dpn_action.analysis import analyse
 from dpn_action.naming.catalogue import CATALOGUE
@@ -36,8 +37,7 @@ resources:
 def checkout(path: Path) -> Path:
     """A repository at `path` with blueprints/fn.yaml and the archive it names."""
     (path / ".git").mkdir(parents=True)
-    (path / "blueprints").mkdir()
-    (path / "blueprints" / "fn.yaml").write_text(BLUEPRINT)
+    write(path / "blueprints" / "fn.yaml", BLUEPRINT)
     (path / "build").mkdir()
     (path / "build" / "fn.zip").write_bytes(ZIP)
     return path
@@ -99,7 +99,7 @@ def test_the_provider_checks_the_file_again_as_it_reads_it(
     archive.unlink()  # changed after the plan was made
     if swap == "link-out":
         (tmp_path / "elsewhere.zip").write_bytes(ZIP)
-        archive.symlink_to(tmp_path / "elsewhere.zip")
+        link(archive, tmp_path / "elsewhere.zip")
     elif swap == "too-large":
         with archive.open("wb") as fh:
             fh.truncate(50 * 1024 * 1024 + 1)

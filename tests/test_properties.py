@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -159,11 +160,11 @@ _READ = (
 )
 def test_deeply_nested_document_is_a_finding_not_a_crash(tmp_path: Path, suffix: str) -> None:
     depth = 100_000
-    path = tmp_path / f"deep{suffix}"
     if suffix == ".json":
-        path.write_text('{"version": "1.0", "metadata": ' + "[" * depth + "]" * depth + "}")
+        text = '{"version": "1.0", "metadata": ' + "[" * depth + "]" * depth + "}"
     else:
-        path.write_text('version: "1.0"\nmetadata: ' + "[" * depth + "]" * depth + "\n")
+        text = 'version: "1.0"\nmetadata: ' + "[" * depth + "]" * depth + "\n"
+    path = write(tmp_path / f"deep{suffix}", text)
     # in a child process: a crash of the interpreter must not take the test run with it
     proc = subprocess.run(
         [sys.executable, "-c", _READ, str(path)], capture_output=True, text=True, timeout=120
@@ -177,9 +178,8 @@ def test_deeply_nested_document_is_a_finding_not_a_crash(tmp_path: Path, suffix:
 def test_well_formed_documents_of_any_shape_load_without_raising(
     workdir: Path, value: Any, suffix: str
 ) -> None:
-    path = workdir / f"shape{suffix}"
     text = json.dumps(value) if suffix == ".json" else yaml.safe_dump(value, allow_unicode=True)
-    path.write_text(text, encoding="utf-8")
+    path = write(workdir / f"shape{suffix}", text)
     _, findings = load_blueprint(path)
     assert_well_formed(findings)
     _, findings = load_config(path, path)
@@ -275,8 +275,7 @@ def mutated_blueprints(draw: st.DrawFn) -> dict[str, Any]:
 @SETTINGS
 @given(bp=small_blueprints())
 def test_generated_blueprints_analyse_cleanly_or_with_findings(workdir: Path, bp: Any) -> None:
-    path = workdir / "generated.json"
-    path.write_text(json.dumps(bp), encoding="utf-8")
+    path = write(workdir / "generated.json", json.dumps(bp))
     a = analyse(NamingConfig(), [path])
     assert_well_formed(a.findings)
     # the generated blueprint is structurally valid: only naming and reference problems
@@ -289,14 +288,11 @@ def test_mutated_blueprints_never_make_the_analysis_raise(
     workdir: Path, bp: Any, as_yaml: bool
 ) -> None:
     if as_yaml:
-        path = workdir / "mutated.yaml"
-        path.write_text(yaml.safe_dump(bp, allow_unicode=True), encoding="utf-8")
+        path = write(workdir / "mutated.yaml", yaml.safe_dump(bp, allow_unicode=True))
     else:
-        path = workdir / "mutated.json"
-        path.write_text(json.dumps(bp, indent=1), encoding="utf-8")
+        path = write(workdir / "mutated.json", json.dumps(bp, indent=1))
     # the same blueprint again as context: every name clashes with its twin there
-    twin = workdir / "twin.json"
-    twin.write_text(json.dumps(bp), encoding="utf-8")
+    twin = write(workdir / "twin.json", json.dumps(bp))
     a = analyse(NamingConfig(), [path], context=[twin])
     assert_well_formed(a.findings)
     for r in a.resources:

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from conftest import write
 
 from dpn_action.analysis import analyse
 from dpn_action.naming.config import load_config
@@ -28,8 +29,7 @@ def plan(tmp_path: Path, region: str, aws: dict[str, Any]) -> list[PlannedResour
             "databricks": {"clusters": [{"workload": "etl", "cluster_type": "shared"}]},
         },
     }
-    path = tmp_path / "dev.json"
-    path.write_text(json.dumps(blueprint), encoding="utf-8")
+    path = write(tmp_path / "dev.json", json.dumps(blueprint))
     cfg, _ = load_config(None, None, {}, display_root=tmp_path)
     result = analyse(cfg, [path], display_root=tmp_path)
     assert not [f for f in result.findings if f.is_error]
@@ -64,8 +64,15 @@ def test_a_blueprint_named_for_another_region_is_refused_with_the_fix(tmp_path: 
 
 def test_the_same_region_and_databricks_only_plans_pass(tmp_path: Path) -> None:
     items = plan(tmp_path, "eu-west-1", QUEUE)
+    databricks_only = plan(tmp_path, "eu-west-1", {})
+    assert {p.region for p in items} == {"eu-west-1", ""}  # an AWS resource to compare
+    assert {p.region for p in databricks_only} == {""}  # nothing named for a region
+    eu_west_1 = {"aws": SimpleNamespace(region="eu-west-1")}
+    us_east_1 = {"aws": SimpleNamespace(region="us-east-1")}
 
-    check_regions(items, {"aws": SimpleNamespace(region="eu-west-1")})  # type: ignore[dict-item]
+    # each passes: none raises ProviderSetupError
+    check_regions(items, eu_west_1)
+    check_regions(databricks_only, us_east_1)
     check_regions(items, {})  # no AWS provider: nothing to compare
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
-from click.testing import CliRunner
+from conftest import dpn, dpn_process, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -25,7 +25,6 @@ from jsonschema import Draft202012Validator
 from dpn_action import hooks
 from dpn_action.analysis import analyse
 from dpn_action.blueprint.policies import LEAST_PRIVILEGE_SOURCE, TRUST_SOURCE
-from dpn_action.cli import main
 from dpn_action.findings import CODES, Finding, Severity
 from dpn_action.naming.catalogue import CATALOGUE, I, N, O
 from dpn_action.naming.config import NamingConfig
@@ -43,12 +42,8 @@ RANGED = [(key, prop) for key, t in CATALOGUE.items() for prop in t.ranges]
 RANGED_IDS = [f"{key}.{prop}" for key, prop in RANGED]
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test runs in its own directory (no .dpn/ to discover, no home config)."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+#: every test runs in its own directory (no .dpn/ to discover)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def blueprint_with(type_key: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -186,6 +181,16 @@ def test_the_botocore_service_models_agree_where_they_state_a_range() -> None:
 
 
 # -------------------------------------------------------------- every range: in, below, above
+def in_range(rng: Range, value: Any) -> bool:
+    """What a range allows, said independently of dpn's check and the schema: a whole number
+    (an integral float such as 30.0 counts) from `lo` to `hi`, or `also`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, float) and not value.is_integer():  # also inf and nan
+        return False
+    return value == rng.also or rng.lo <= value <= rng.hi
+
+
 def _cases(rng: Range) -> dict[str, tuple[Any, bool]]:
     lowest = rng.lo if rng.also is None else min(rng.lo, rng.also)
     cases: dict[str, tuple[Any, bool]] = {
@@ -211,7 +216,7 @@ def test_a_value_in_range_passes_and_one_outside_is_dpn016_naming_range_and_sour
         findings = setting_findings(key, prop, value)
         data = blueprint_with(key, entry_setting(prop, value))
         assert JSONSCHEMA.is_valid(data) is ok, (label, value)  # editors see the same
-        assert rng.allows(value) is ok, (label, value)
+        assert in_range(rng, value) is ok, (label, value)
         if ok:
             assert findings == [], (label, value, [f.message for f in findings])
             continue
@@ -302,7 +307,7 @@ def test_dpn_the_schema_and_the_range_agree_on_every_number(
     key, prop = ranged
     rng = CATALOGUE[key].ranges[prop]
     findings = setting_findings(key, prop, value)
-    ok = rng.allows(value)
+    ok = in_range(rng, value)
     assert [f.code for f in findings] == ([] if ok else ["DPN016"])
     if not (isinstance(value, float) and math.isnan(value)):  # NaN is not JSON
         assert JSONSCHEMA.is_valid(blueprint_with(key, entry_setting(prop, value))) is ok
@@ -334,9 +339,8 @@ POLICY = "/resources/aws/iam_policies/0/policy_document"
 
 def lint(tmp_path: Path, data: dict[str, Any], name: str = "bp.json") -> list[Finding]:
     """DPN3xx findings of a blueprint, as `dpn plan validate` and `dpn lint` see them."""
-    path = tmp_path / name
     text = json.dumps(data, indent=1) if name.endswith(".json") else yaml.safe_dump(data)
-    path.write_text(text, encoding="utf-8")
+    path = write(tmp_path / name, text)
     result = analyse(NamingConfig(), [path], names=False)
     return [f for f in result.findings if f.code.startswith("DPN3")]
 
@@ -514,8 +518,7 @@ def test_a_document_given_as_a_json_string_is_read_and_the_string_is_pointed_at(
 ) -> None:
     data = blueprint_with("aws_iam_policy", policy(json.dumps(statement(Action="*", Resource="*"))))
     data["resources"]["aws"]["iam_roles"] = [role(json.dumps(statement(Principal="*")))]
-    path = tmp_path / "bp.json"
-    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    path = write(tmp_path / "bp.json", json.dumps(data, indent=1))
     result = analyse(NamingConfig(), [path], names=False)
     mine = [f for f in result.findings if f.code.startswith("DPN3")]
     by_code = {f.code: f for f in mine}
@@ -566,9 +569,7 @@ resources:
 
 
 def _positions(tmp_path: Path, name: str, text: str) -> list[tuple[str, int, int]]:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    result = analyse(NamingConfig(), [path], names=False)
+    result = analyse(NamingConfig(), [write(tmp_path / name, text)], names=False)
     return [(f.code, f.line, f.column) for f in result.findings]
 
 
@@ -601,12 +602,6 @@ def test_positions_in_a_json_blueprint_are_the_offending_values(tmp_path: Path) 
 
 
 # ---------------------------------------------------------------------------- the faces
-def _write(tmp_path: Path, text: str = YAML_BLUEPRINT, name: str = "bp.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 POLICIES_ONLY = YAML_BLUEPRINT.replace("        visibility_timeout: -5\n", "")
 
 
@@ -614,9 +609,9 @@ POLICIES_ONLY = YAML_BLUEPRINT.replace("        visibility_timeout: -5\n", "")
 def test_policy_findings_warn_and_fail_only_under_strict(
     tmp_path: Path, command: list[str]
 ) -> None:
-    path = _write(tmp_path, POLICIES_ONLY)
-    plain = CliRunner().invoke(main, [*command, str(path)])
-    strict = CliRunner().invoke(main, [*command, "--strict", str(path)])
+    path = write(tmp_path / "bp.yaml", POLICIES_ONLY)
+    plain = dpn(*command, str(path))
+    strict = dpn(*command, "--strict", str(path))
     assert plain.exit_code == 0, plain.output
     assert "DPN300 warning:" in plain.output and "DPN301 warning:" in plain.output
     assert strict.exit_code == 1
@@ -626,15 +621,15 @@ def test_policy_findings_warn_and_fail_only_under_strict(
 def test_the_lint_hook_warns_and_fails_under_strict(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = _write(tmp_path, POLICIES_ONLY)
+    path = write(tmp_path / "bp.yaml", POLICIES_ONLY)
     assert hooks.lint_main(["--no-context", str(path)]) == 0
     assert "DPN300 warning:" in capsys.readouterr().out
     assert hooks.lint_main(["--strict", "--no-context", str(path)]) == 1
 
 
 def test_a_setting_outside_its_range_fails_lint_without_strict(tmp_path: Path) -> None:
-    path = _write(tmp_path)
-    result = CliRunner().invoke(main, ["plan", "validate", str(path)])
+    path = write(tmp_path / "bp.yaml", YAML_BLUEPRINT)
+    result = dpn("plan", "validate", str(path))
     assert result.exit_code == 1
     assert "bp.yaml:8:29: DPN016 " in result.output
 
@@ -642,24 +637,16 @@ def test_a_setting_outside_its_range_fails_lint_without_strict(tmp_path: Path) -
 def test_create_refuses_a_setting_the_cloud_would_refuse_before_any_cloud_call(
     tmp_path: Path,
 ) -> None:
-    path = _write(tmp_path)
-    result = CliRunner().invoke(
-        main, ["create", "--dry-run", "--blueprint", str(path), "--wal-dir", str(tmp_path / "w")]
-    )
+    path = write(tmp_path / "bp.yaml", YAML_BLUEPRINT)
+    result = dpn("create", "--dry-run", "--blueprint", str(path), "--wal-dir", str(tmp_path / "w"))
     assert result.exit_code == 1
     assert "DPN016" in result.output
     assert "nothing was changed in any cloud" in result.output
 
 
 def test_dpn_lint_as_a_process_reports_file_line_col_and_the_source(tmp_path: Path) -> None:
-    path = _write(tmp_path)
-    proc = subprocess.run(
-        [sys.executable, "-m", "dpn_action", "lint", "--no-context", "--format", "json", "bp.yaml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    path = write(tmp_path / "bp.yaml", YAML_BLUEPRINT)
+    proc = dpn_process(tmp_path, "lint", "--no-context", "--format", "json", "bp.yaml")
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     out = json.loads(proc.stdout)
@@ -674,7 +661,7 @@ def test_dpn_lint_as_a_process_reports_file_line_col_and_the_source(tmp_path: Pa
 
 
 def test_the_lint_path_still_imports_no_cloud_sdk_pydantic_nor_rich(tmp_path: Path) -> None:
-    path = _write(tmp_path)
+    path = write(tmp_path / "bp.yaml", YAML_BLUEPRINT)
     code = (
         "import sys\n"
         "from dpn_action.cli import main\n"

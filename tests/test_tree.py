@@ -11,14 +11,14 @@ the work tree (`tree.CommitTree`).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import dpn_process, write, write_files
 
+from dpn_action import hooks
 from dpn_action.analysis import analyse
 from dpn_action.naming.config import Configs
 from dpn_action.plan import plan_hash, planned
@@ -36,33 +36,22 @@ def values(project: str) -> str:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def repo(git_repo: Path) -> Path:
     """A repository with a root `.dpn/` (project acme) and a team directory with its own
-    (project teamx); one blueprint in each; a home without `.dpn/`."""
-    root = tmp_path / "repo"
-    for rel, text in {
-        ".dpn/naming-values.yaml": values("acme"),
-        "blueprints/dev.json": json.dumps(BLUEPRINT),
-        "blueprints/team/.dpn/naming-values.yaml": values("teamx"),
-        "blueprints/team/dev.json": json.dumps(BLUEPRINT),
-    }.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    return root
+    (project teamx); one blueprint in each. The home (`home`) has no `.dpn/`."""
+    return write_files(
+        git_repo,
+        {
+            ".dpn/naming-values.yaml": values("acme"),
+            "blueprints/dev.json": json.dumps(BLUEPRINT),
+            "blueprints/team/.dpn/naming-values.yaml": values("teamx"),
+            "blueprints/team/dev.json": json.dumps(BLUEPRINT),
+        },
+    )
 
 
 def preview(cwd: Path, *files: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "dpn_action", "plan", "preview", "--format", "json", *files],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = dpn_process(cwd, "plan", "preview", "--format", "json", *files)
     doc: dict[str, Any] = json.loads(proc.stdout)
     return doc
 
@@ -89,41 +78,31 @@ def test_two_config_directories_in_one_run_each_name_their_own_blueprints(repo: 
 
 
 def test_uniqueness_is_still_checked_across_config_directories(repo: Path) -> None:
-    (repo / "blueprints" / "team" / ".dpn" / "naming-values.yaml").write_text(values("acme"))
+    write(repo / "blueprints" / "team" / ".dpn" / "naming-values.yaml", values("acme"))
 
-    proc = subprocess.run(
-        [sys.executable, "-m", "dpn_action", "lint"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = dpn_process(repo, "lint")
 
     assert proc.returncode == 1
     assert "DPN130" in proc.stdout
     assert "blueprints/dev.json" in proc.stdout and "blueprints/team/dev.json" in proc.stdout
 
 
-def test_discovery_stops_at_the_repository_root(repo: Path, tmp_path: Path) -> None:
+def test_discovery_stops_at_the_repository_root(repo: Path, tmp_path: Path, home: Path) -> None:
     """A `.dpn/` above the repository (here: around it) is never used; `~/.dpn/` is."""
-    (tmp_path / ".dpn").mkdir()
-    (tmp_path / ".dpn" / "naming-values.yaml").write_text(values("above"))
+    write(tmp_path / ".dpn" / "naming-values.yaml", values("above"))
     (repo / ".dpn" / "naming-values.yaml").unlink()
     (repo / ".dpn").rmdir()
     built_in = preview(repo, "blueprints/dev.json")  # no project value anywhere
     assert built_in["resources"] == []
     assert [f["code"] for f in built_in["findings"]] == ["DPN030"]
-    home = Path(os.environ["HOME"])
-    (home / ".dpn").mkdir()
-    (home / ".dpn" / "naming-values.yaml").write_text(values("fromhome"))
+    write(home / ".dpn" / "naming-values.yaml", values("fromhome"))
     assert [r["name"] for r in preview(repo, "blueprints/dev.json")["resources"]] == [
         "fromhome-landing-raw-dev-use1"
     ]
 
 
 def test_a_flag_wins_over_every_directory(repo: Path, tmp_path: Path) -> None:
-    flag = tmp_path / "values.yaml"
-    flag.write_text(values("flagged"))
+    flag = write(tmp_path / "values.yaml", values("flagged"))
     doc = preview(repo, "--values-config", str(flag), "blueprints/team/dev.json")
     assert [r["name"] for r in doc["resources"]] == ["flagged-landing-raw-dev-use1"]
 
@@ -136,7 +115,7 @@ def test_a_commit_is_read_through_the_same_code_as_the_work_tree(repo: Path) -> 
         [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
     # the work tree moves on; the commit keeps what it had
-    (repo / "blueprints" / "team" / ".dpn" / "naming-values.yaml").write_text(values("later"))
+    write(repo / "blueprints" / "team" / ".dpn" / "naming-values.yaml", values("later"))
 
     def names(tree: WorkTree | CommitTree) -> tuple[list[str], str]:
         files = [Source(tree, "blueprints/dev.json"), Source(tree, "blueprints/team/dev.json")]
@@ -152,17 +131,20 @@ def test_a_commit_is_read_through_the_same_code_as_the_work_tree(repo: Path) -> 
     assert at_commit[1] != in_work_tree[1]
 
 
-def test_the_hook_names_a_blueprint_with_its_own_configs(repo: Path) -> None:
+def test_the_hook_names_a_blueprint_with_its_own_configs(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """pre-commit runs at the root and passes root-relative paths: the same configs."""
-    from dpn_action import hooks
-
-    (repo / "blueprints" / "team" / ".dpn" / "naming-values.yaml").write_text(
-        'version: "1.0"\ndefaults: {project: "Team X!"}\n'
+    write(
+        repo / "blueprints" / "team" / ".dpn" / "naming-values.yaml",
+        'version: "1.0"\ndefaults: {project: "Team X!"}\n',
     )
-    cwd = os.getcwd()
-    try:
-        os.chdir(repo)
-        code = hooks.lint_main(["--strict", "blueprints/team/dev.json"])
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(repo)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    code = hooks.lint_main(["--strict", "blueprints/team/dev.json"])
     assert code == 1  # DPN040: "Team X!" normalised, a warning that --strict fails on
+    # the project value is the team's own config's, not the root's "acme"
+    assert capsys.readouterr().out.startswith(
+        "blueprints/team/.dpn/naming-values.yaml:2:21: DPN040 warning: "
+        "project 'Team X!' was normalised to 'team-x' for aws_s3_bucket"
+    )

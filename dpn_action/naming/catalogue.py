@@ -133,7 +133,6 @@ _LAMBDA = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html
 _LAMBDA_QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
 _IAM_ROLE = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html"
 _IAM_POLICY = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html"
-_IAM_NAMES = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html"
 _KINESIS = "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_CreateStream.html"
 _FIREHOSE = "https://docs.aws.amazon.com/firehose/latest/APIReference/API_CreateDeliveryStream.html"
 _DYNAMO = (

@@ -116,10 +116,6 @@ class Configs:
     def for_file(self, src: Source) -> NamingConfig:
         return self.for_dir(src.tree, str(PurePosixPath(src.rel).parent))
 
-    @property
-    def loaded(self) -> list[NamingConfig]:
-        return list(self._loaded.values())
-
 
 def _key(found: ConfigFile | None) -> object:
     if isinstance(found, Source):

@@ -56,7 +56,6 @@ class NameResult:
     trace: list[Step] | None = None
     #: the name the convention gives, when an explicit `name` was used
     convention: str | None = None
-    shortened: bool = False
 
 
 @cache
@@ -182,7 +181,6 @@ def make_name(
         if rendered is None:
             return res
         res.name = rendered
-        res.shortened = any(i.code == "DPN042" for i in render_issues)
     res.issues.extend(_validate(t, res.name, cfg, props, steps))
     return res
 

@@ -51,14 +51,6 @@ class Range:
             return f"{self.also}, or {span}{unit}"
         return f"{span}{unit}"
 
-    def allows(self, value: Any) -> bool:
-        """True for a whole number in the range (an integral float such as 30.0 counts)."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False
-        if isinstance(value, float) and not value.is_integer():  # also inf and nan
-            return False
-        return value == self.also or self.lo <= value <= self.hi
-
     def schema(self, title: str) -> dict[str, Any]:
         """JSON Schema keywords for a property with this range (`title`: the resource type).
 
