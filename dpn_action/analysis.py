@@ -14,10 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from dpn_action.blueprint.expand import BlueprintFile, Resource, load_blueprint
-from dpn_action.findings import Finding, did_you_mean, join_pointer
+from dpn_action.findings import (
+    Finding,
+    Fix,
+    close_matches,
+    join_pointer,
+    rename_fix,
+    suggestion,
+)
 from dpn_action.naming.catalogue import COMMON_ENTRY_KEYS, KNOWN_VARIABLES, ResourceType
 from dpn_action.naming.config import Configs, NamingConfig
-from dpn_action.naming.engine import Issue, Sourced, make_name
+from dpn_action.naming.engine import Issue, Sourced, make_name, transformed
 from dpn_action.source import Document
 from dpn_action.tree import Source, source_of
 
@@ -213,18 +220,19 @@ class _Namer:
                 if sv is None:
                     continue
                 if k not in allowed:
-                    findings.append(
-                        r.finding(
-                            "DPN014",
-                            f"unknown field '{k}' in a {t.title} entry",
-                            field_name=k,
-                            key=True,
-                            hint=(
-                                did_you_mean(k, sorted(allowed)).strip().capitalize()
-                                or f"{t.key} uses: " + ", ".join(t.placeholders(cfg.pattern(t.key)))
-                            ),
-                        )
+                    near = close_matches(k, allowed)
+                    unknown = r.finding(
+                        "DPN014",
+                        f"unknown field '{k}' in a {t.title} entry",
+                        field_name=k,
+                        key=True,
+                        hint=(
+                            suggestion(near).strip().capitalize()
+                            or f"{t.key} uses: " + ", ".join(t.placeholders(cfg.pattern(t.key)))
+                        ),
                     )
+                    unknown.fix = rename_fix(join_pointer(r.pointer, k), k, near)
+                    findings.append(unknown)
                 if k in _NOT_VALUES or k in t.refs:
                     continue
                 own[k] = Sourced(
@@ -261,7 +269,19 @@ class _Namer:
             if sv is not None and sv.origin is not None:
                 doc = self.docs.get(sv.origin[0])
                 if doc is not None:
-                    return doc.finding(issue.code, issue.message, sv.origin[1], hint=issue.hint)
+                    pointer = sv.origin[1]
+                    fix = None
+                    if issue.replacement is not None:
+                        # only where the file holds the value itself (not the region a
+                        # region_short was derived from), as a string
+                        there, written = doc.value_at(pointer)
+                        if (
+                            there
+                            and isinstance(written, str)
+                            and transformed(issue.var, written, self.cfg) == sv.value
+                        ):
+                            fix = Fix(pointer, written, (issue.replacement,))
+                    return doc.finding(issue.code, issue.message, pointer, hint=issue.hint, fix=fix)
         return r.finding(issue.code, issue.message, hint=issue.hint)
 
 

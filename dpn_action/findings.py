@@ -7,6 +7,7 @@ face (and every commit hook) needs it.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -85,12 +86,36 @@ CODES: dict[str, Code] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """A suggested edit, said as data so that `dpn fix` never reads a message: at `pointer`,
+    write one of `candidates` in place of `old`, which is the member's key when `key` is
+    true and its string value otherwise. One candidate is a fix; more are a choice left to
+    the user."""
+
+    pointer: str
+    old: str
+    candidates: tuple[str, ...]
+    key: bool = False
+
+    @property
+    def replacement(self) -> str | None:
+        """The one candidate, or None when there is a choice to make."""
+        return self.candidates[0] if len(self.candidates) == 1 else None
+
+
+def rename_fix(pointer: str, old: str, candidates: list[str]) -> Fix | None:
+    """The fix of a mistyped key: rename it to a close match (None when there is none)."""
+    return Fix(pointer, old, tuple(candidates), key=True) if candidates else None
+
+
 @dataclass(slots=True)
 class Finding:
     """One problem, located in a file.
 
     `line` and `column` are 1-based; 0 means "the whole file" (no better position exists).
     `pointer` is the RFC 6901 JSON pointer of the offending node ("" for the document).
+    `fix`, when set, is the edit that would resolve it (`dpn fix`).
     """
 
     code: str
@@ -101,6 +126,7 @@ class Finding:
     pointer: str = ""
     hint: str = ""
     severity: Severity = field(default=Severity.ERROR)
+    fix: Fix | None = None
 
     @classmethod
     def make(
@@ -114,6 +140,7 @@ class Finding:
         pointer: str = "",
         hint: str = "",
         severity: Severity | None = None,
+        fix: Fix | None = None,
     ) -> Finding:
         """Build a finding whose severity defaults to the code's."""
         return cls(
@@ -125,6 +152,7 @@ class Finding:
             pointer=pointer,
             hint=hint,
             severity=severity or CODES[code].severity,
+            fix=fix,
         )
 
     @property
@@ -165,11 +193,20 @@ def split_pointer(pointer: str) -> list[str]:
     return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
 
 
-def did_you_mean(word: str, candidates: list[str] | set[str] | tuple[str, ...]) -> str:
-    """A ' did you mean ...?' suffix for a mistyped key, or ''."""
+def close_matches(word: str, candidates: Iterable[str]) -> list[str]:
+    """Up to three of `candidates` close to a mistyped `word`, closest first."""
     import difflib
 
-    close = difflib.get_close_matches(word, sorted(candidates), n=3, cutoff=0.6)
+    return difflib.get_close_matches(word, sorted(candidates), n=3, cutoff=0.6)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """A ' did you mean ...?' suffix for a mistyped key, or ''."""
+    return suggestion(close_matches(word, candidates))
+
+
+def suggestion(close: list[str]) -> str:
+    """' did you mean 'a' or 'b'?' for the close matches `close` ('' for none)."""
     if not close:
         return ""
     return " did you mean " + " or ".join(f"'{c}'" for c in close) + "?"

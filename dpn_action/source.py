@@ -112,6 +112,23 @@ class Document:
                 return (1, 1) if self.text else (0, 0)
             tokens.pop()
 
+    def offsets(self, pointer: str) -> tuple[int, int] | None:
+        """Character offsets in `text` of the node at exactly `pointer` and of its key (-1
+        for an item of a list or the document), or None when there is no such node."""
+        return self._ensure_index().get(pointer)
+
+    def value_at(self, pointer: str) -> tuple[bool, Any]:
+        """(True, the value at `pointer` in `data`), or (False, None) when there is none."""
+        node = self.data
+        for token in split_pointer(pointer):
+            if isinstance(node, dict) and token in node:
+                node = node[token]
+            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+                node = node[int(token)]
+            else:
+                return False, None
+        return True, node
+
     def finding(
         self, code: str, message: str, pointer: str, *, hint: str = "", key: bool = False, **kw: Any
     ) -> Finding:

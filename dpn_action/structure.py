@@ -22,7 +22,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dpn_action.findings import Finding, did_you_mean, join_pointer
+from dpn_action.findings import (
+    Finding,
+    close_matches,
+    did_you_mean,
+    join_pointer,
+    rename_fix,
+    suggestion,
+)
 from dpn_action.naming.ranges import SCHEMA_KEY as RANGE_KEY
 from dpn_action.source import Document
 
@@ -198,28 +205,35 @@ class _Validator:
                     if pointer.startswith("/resources") and _is_collections(props)
                     else "key"
                 )
-                self.add(
-                    "DPN011",
-                    f"unknown {what} '{k}' in {self.where(pointer)}",
-                    child,
-                    key=True,
-                    hint=(
-                        did_you_mean(k, list(props)).strip().capitalize()
-                        or "allowed: " + ", ".join(sorted(props)[:12])
-                    ),
+                near = close_matches(k, list(props))
+                self.findings.append(
+                    self.doc.finding(
+                        "DPN011",
+                        f"unknown {what} '{k}' in {self.where(pointer)}",
+                        child,
+                        key=True,
+                        hint=(
+                            suggestion(near).strip().capitalize()
+                            or "allowed: " + ", ".join(sorted(props)[:12])
+                        ),
+                        fix=rename_fix(child, k, near),
+                    )
                 )
             elif isinstance(extra, dict):
                 if _is_scalar(v) and extra == _SCALAR_VALUES:
                     continue  # the common case (a naming value), checked without a detour
                 errs = self.errors(v, extra, child)
-                close = did_you_mean(k, list(props)) if errs else ""
-                if close:
-                    self.add(
-                        "DPN014",
-                        f"unknown field '{k}' in {self.where(pointer)}",
-                        child,
-                        key=True,
-                        hint=close.strip().capitalize(),
+                near = close_matches(k, list(props)) if errs else []
+                if near:
+                    self.findings.append(
+                        self.doc.finding(
+                            "DPN014",
+                            f"unknown field '{k}' in {self.where(pointer)}",
+                            child,
+                            key=True,
+                            hint=suggestion(near).strip().capitalize(),
+                            fix=rename_fix(child, k, near),
+                        )
                     )
                 else:
                     for code, message, p, hint in errs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,6 @@ from dpn_action.cli.common import (
     here,
     main,
     naming_configs,
-    repository_blueprints,
     sources,
 )
 from dpn_action.findings import Finding
@@ -40,6 +40,9 @@ from dpn_action.findings import Finding
     "with ** and {a,b}.",
 )
 @click.option("--no-context", is_flag=True, help="Check the given files on their own.")
+@click.option(
+    "--fix", "apply_fixes", is_flag=True, help="Apply the safe suggestions first (`dpn fix`)."
+)
 def lint(
     files: tuple[Path, ...],
     values_config: str | None,
@@ -49,6 +52,7 @@ def lint(
     strict: bool,
     context_globs: tuple[str, ...],
     no_context: bool,
+    apply_fixes: bool,
 ) -> None:
     """Check blueprints and naming configs: structure, references, names, uniqueness.
 
@@ -57,35 +61,15 @@ def lint(
     every blueprint of the repository. Each blueprint is named with the naming configs of
     its own directory: the nearest .dpn/ at or above it.
     """
-    from dpn_action.analysis import analyse
-    from dpn_action.layout import CONFIG_DIR, config_kind
+    from dpn_action.cli.fixing import LintJob, fix_files
 
-    configs_given = [p for p in files if config_kind(str(p))]
-    for p in configs_given:
-        # a config outside a .dpn/ directory is only found when named: it is the flag
-        if p.parent.name != CONFIG_DIR:
-            if config_kind(str(p)) == "values":
-                values_config = values_config or str(p)
-            else:
-                patterns_config = patterns_config or str(p)
-    configs = naming_configs(values_config, patterns_config, overrides)
-    tree, cwd_rel = here()
-    targets = sources(p for p in files if not config_kind(str(p)))
-    repository = repository_blueprints(tree, context_globs)
-    if not files or configs_given:
-        # a config change affects every blueprint of the repository
-        named = {s.key for s in targets}
-        targets = targets + [s for s in repository if s.key not in named]
-        if not files and not targets:
-            raise click.UsageError("no blueprints found under blueprints/; name the files")
-    for p in configs_given:
-        given = sources([p])[0]
-        configs.for_dir(given.tree, str(Path(given.rel).parent.parent))
-    if not files:
-        configs.for_dir(tree, cwd_rel)
-    result = analyse(configs, targets, context=[] if no_context else repository)
-    emit(result.findings, fmt)
-    sys.exit(1 if failed(result.findings, strict) else 0)
+    job = LintJob(files, values_config, patterns_config, overrides, context_globs, no_context)
+    if apply_fixes:
+        findings = fix_files(job, write=True, show_diff=False).remaining
+    else:
+        findings = job.run().findings
+    emit(findings, fmt)
+    sys.exit(1 if failed(findings, strict) else 0)
 
 
 # ------------------------------------------------------------------------------------ plan
@@ -155,11 +139,18 @@ def plan_preview(
                 entry["cloud"] = statuses.get(p.key)
         doc["findings"] = [_finding_dict(f) for f in findings]
         sys.stdout.write(_json_lines(doc))
+    elif failed(findings) and (not items or any(f.code in _UNREAD for f in findings)):
+        # a file that cannot be read, or nothing to show: the errors alone, no partial plan
+        emit(findings, "text", stream=sys.stderr)
     else:
         _preview_table(items, result.configs, statuses if cloud else None)
         if findings:
             emit(findings, "text", stream=sys.stderr)
     sys.exit(1 if failed(findings) else 0)
+
+
+#: findings about a file that could not be read at all
+_UNREAD = frozenset({"DPN001", "DPN003", "DPN004", "DPN005", "DPN006"})
 
 
 def _json_lines(doc: dict[str, Any]) -> str:
@@ -191,31 +182,35 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
 def _preview_table(
     items: list[Any], configs: list[Any], statuses: dict[str, str] | None = None
 ) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+    """The names as a table that fits the terminal (`cli.table`): one line per resource
+    when piped, columns wrapped on word boundaries at a terminal, or a list per resource
+    when even that cannot fit."""
+    from dpn_action.cli.table import Column, fill, output_width, render
     from dpn_action.plan import plan_hash, type_title
 
-    console = Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 240)
-    table = Table(title=None, show_lines=False, header_style="bold", box=None)
-    table.add_column("type", no_wrap=True)
-    table.add_column("name", no_wrap=True)
-    table.add_column("env")
-    table.add_column("depends on", overflow="fold")
+    width = output_width()
+    columns = [
+        Column("type", wrap=True),
+        Column("name"),
+        Column("env"),
+        Column("depends on", wrap=True, below=True),
+    ]
     if statuses is not None:
-        table.add_column("cloud", no_wrap=True)
+        columns.append(Column("cloud"))
+    rows = []
     for p in items:
         deps = ", ".join(d.split(":", 1)[1] for d in p.depends_on)
         shown = p.full_name if p.full_name != p.name else p.name
         row = [type_title(p.type), shown, p.environment, deps]
         if statuses is not None:
             row.append(statuses.get(p.key, "-"))
-        table.add_row(*row)
-    console.print(table)
+        rows.append(row)
+    bold = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    lines = render(columns, rows, width, bold=bold)
     used = "; ".join(f"values: {c.values_path}, patterns: {c.patterns_path}" for c in configs)
-    console.print(
-        f"{len(items)} resources, plan {plan_hash(items)[:12]} ({used or 'no blueprint'})"
-    )
+    summary = f"{len(items)} resources, plan {plan_hash(items)[:12]} ({used or 'no blueprint'})"
+    lines += fill(summary, width)
+    click.echo("\n".join(lines))
 
 
 @plan.command("schema")

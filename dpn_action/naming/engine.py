@@ -37,6 +37,9 @@ class Issue:
     hint: str = ""
     #: the variable the issue is about (its origin is the best place to point at)
     var: str | None = None
+    #: DPN040: the value to write instead, when writing it gives the same name with no
+    #: normalisation (the configured transformations leave it as it is)
+    replacement: str | None = None
 
 
 @dataclass(slots=True)
@@ -115,18 +118,7 @@ def derive_values(values: dict[str, Sourced], cfg: NamingConfig, trace: list[Ste
     if not (cfg.lowercase or cfg.uppercase or cfg.replace_hyphens):
         return
     for var, sv in values.items():
-        new = sv.value
-        how: list[str] = []
-        if var in cfg.lowercase and new != new.lower():
-            new = new.lower()
-            how.append("lowercase")
-        if var in cfg.uppercase and new != new.upper():
-            new = new.upper()
-            how.append("uppercase")
-        repl = cfg.replace_hyphens.get(var)
-        if repl is not None and "-" in new:
-            new = new.replace("-", repl)
-            how.append(f"replace_hyphens '{repl}'")
+        new, how = _transform(var, sv.value, cfg)
         if new != sv.value:
             if trace is not None:
                 trace.append(
@@ -137,6 +129,28 @@ def derive_values(values: dict[str, Sourced], cfg: NamingConfig, trace: list[Ste
                     )
                 )
             values[var] = Sourced(new, sv.source, sv.origin)
+
+
+def _transform(var: str, value: str, cfg: NamingConfig) -> tuple[str, list[str]]:
+    """`value` of `var` after the configured transformations, and their names."""
+    new = value
+    how: list[str] = []
+    if var in cfg.lowercase and new != new.lower():
+        new = new.lower()
+        how.append("lowercase")
+    if var in cfg.uppercase and new != new.upper():
+        new = new.upper()
+        how.append("uppercase")
+    repl = cfg.replace_hyphens.get(var)
+    if repl is not None and "-" in new:
+        new = new.replace("-", repl)
+        how.append(f"replace_hyphens '{repl}'")
+    return new, how
+
+
+def transformed(var: str, value: str, cfg: NamingConfig) -> str:
+    """`value` of `var` as the configured transformations leave it."""
+    return _transform(var, value, cfg)[0]
 
 
 def make_name(
@@ -215,6 +229,7 @@ def _render(
                     + (" in lower case" if t.lowercase else "")
                     + "; write the value that way to silence this",
                     var=text,
+                    replacement=value if value and transformed(text, value, cfg) == value else None,
                 )
             )
             if steps is not None:
