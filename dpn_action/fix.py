@@ -40,6 +40,8 @@ from dpn_action.tree import Tree
 
 #: how many times value fixes are narrowed down before giving up on all of them
 _MAX_ROUNDS = 4
+#: rounds of fixes, each on the result of the one before
+_MAX_PASSES = 3
 
 
 @dataclass(frozen=True)
@@ -116,21 +118,44 @@ Lint = Callable[[Tree], Analysis]
 def plan_fixes(lint: Lint, tree: Tree, fixable: Callable[[Analysis], Collection[str]]) -> FixPlan:
     """What `dpn fix` would change. `lint(tree)` analyses the files being fixed as read
     from `tree` (it is called again with the fixes applied in memory); `fixable(analysis)`
-    says which files (as findings name them) may be edited."""
-    before = lint(tree)
-    docs = _documents(before)
-    may_edit = set(fixable(before))
-    wanted, plan_skipped = _proposals(before.findings, docs, may_edit)
-    keys = [e for e in wanted if e.key]
-    values = [e for e in wanted if not e.key]
-    skipped = list(plan_skipped)
-    values, more = _names_kept(lint, tree, before, docs, values)
-    skipped += more
-    files, unreadable = _render(docs, keys + values)
-    skipped += unreadable
-    after = lint(_Patched(tree, _patches(tree, files))) if files else before
+    says which files (as findings name them) may be edited. A fix can bring another to
+    light (a value is normalised once its misspelt key is fixed), so fixing goes on, in
+    memory, while there is something to fix, a few rounds at most."""
+    analysis = lint(tree)
+    first: dict[str, str] = {}
+    last: dict[str, str] = {}
+    edits: dict[str, list[Edit]] = {}
+    skipped: list[Skipped] = []
+    for _ in range(_MAX_PASSES):
+        current = _Patched(tree, _patches(tree, last)) if last else tree
+        files, skipped, after = _one_pass(lint, current, analysis, fixable)
+        if not files:
+            break
+        for f in files:
+            first.setdefault(f.path, f.before)
+            last[f.path] = f.after
+            edits.setdefault(f.path, []).extend(f.edits)
+        analysis = after
     skipped.sort(key=lambda s: (s.file, s.line, s.column, s.code))
-    return FixPlan(files=files, skipped=skipped, remaining=after.findings)
+    return FixPlan(
+        files=[FileFix(p, first[p], last[p], edits[p]) for p in sorted(last)],
+        skipped=skipped,
+        remaining=analysis.findings,
+    )
+
+
+def _one_pass(
+    lint: Lint, tree: Tree, before: Analysis, fixable: Callable[[Analysis], Collection[str]]
+) -> tuple[list[FileFix], list[Skipped], Analysis]:
+    """One round of fixes over the files as `tree` has them (`before` is their analysis):
+    the files changed, the suggestions left alone, and the analysis of the result."""
+    docs = _documents(before)
+    wanted, skipped = _proposals(before.findings, docs, set(fixable(before)))
+    keys = [e for e in wanted if e.key]
+    values, more = _names_kept(lint, tree, before, docs, [e for e in wanted if not e.key])
+    files, unreadable = _render(docs, keys + values)
+    after = lint(_Patched(tree, _patches(tree, {f.path: f.after for f in files})))
+    return files, skipped + more + unreadable, after if files else before
 
 
 def _documents(a: Analysis) -> dict[str, Document]:
@@ -200,7 +225,7 @@ def _names_kept(
         values = [e for e in values if (e.file, e.pointer) not in bad]
         if not files:
             return values, skipped
-        after = lint(_Patched(tree, _patches(tree, files)))
+        after = lint(_Patched(tree, _patches(tree, {f.path: f.after for f in files})))
         new = {(r.blueprint.doc.path, r.pointer): r.name for r in after.resources}
         culprits: dict[tuple[str, str], str] = {}
         unexplained = False
@@ -256,12 +281,13 @@ class _Patched(Tree):
         return hit if hit is not None else self.base.read(rel)
 
 
-def _patches(tree: Tree, files: Iterable[FileFix]) -> dict[str, bytes]:
+def _patches(tree: Tree, texts: Mapping[str, str]) -> dict[str, bytes]:
+    """Root-relative path -> new content, for files named as findings name them."""
     out = {}
-    for f in files:
-        rel = tree.rel(f.path)
+    for path, text in texts.items():
+        rel = tree.rel(path)
         if rel is not None:
-            out[rel] = f.after.encode("utf-8")
+            out[rel] = text.encode("utf-8")
     return out
 
 
@@ -368,8 +394,16 @@ class _Spans:
         if self._yaml is None:
             self._yaml = _yaml_nodes(self.doc.text)
         hit = self._yaml.get(pointer)
+        tokens = split_pointer(pointer)
+        while hit is None and tokens:  # under an alias, or brought in by a merge key
+            tokens.pop()
+            above = self._yaml.get(join_pointer("", *tokens))
+            if above is not None and above[2]:
+                hit = above
+            elif above is not None:
+                return "the value comes from a YAML merge key (<<); change it where it is written"
         if hit is None:
-            return "the value comes from a YAML merge key (<<); change it where it is written"
+            return "the text at this place is not the one the finding is about"
         key_node, value_node, shared = hit
         if shared:
             return "the value is in a YAML anchor that an alias repeats; change it by hand"
@@ -429,6 +463,7 @@ def _yaml_nodes(text: str) -> dict[str, tuple[Any, Any, bool]]:
         if id(node) in seen:
             continue
         seen.add(id(node))
+        below: list[tuple[Any, str, bool]] = []
         if isinstance(node, yaml.MappingNode):
             for k, v in node.value:
                 if k.tag == "tag:yaml.org,2002:merge" or not isinstance(k, yaml.ScalarNode):
@@ -436,13 +471,14 @@ def _yaml_nodes(text: str) -> dict[str, tuple[Any, Any, bool]]:
                 child = join_pointer(pointer, k.value)
                 inner = shared or uses[id(v)] > 1 or uses[id(k)] > 1
                 out[child] = (k, v, inner)
-                walk.append((v, child, inner))
+                below.append((v, child, inner))
         elif isinstance(node, yaml.SequenceNode):
             for i, v in enumerate(node.value):
                 child = join_pointer(pointer, i)
                 inner = shared or uses[id(v)] > 1
                 out[child] = (None, v, inner)
-                walk.append((v, child, inner))
+                below.append((v, child, inner))
+        walk.extend(reversed(below))  # in the order of the text: an anchor before its aliases
     return out
 
 
