@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dpn_action.blueprint.expand import Resource
-from dpn_action.plan import combined_hash, plan_hash, planned
+from dpn_action.plan import plan_hash, planned
 
 FORMATS = ("terraform", "tfvars", "json", "dotenv")
 
@@ -56,14 +56,12 @@ class Export:
     entries: list[Exported]
     #: environment -> the hash of its planned operations
     hashes: dict[str, str]
+    #: the hash of all of them, as `dpn plan preview` of the same files shows it
+    plan_hash: str
 
     @property
     def environments(self) -> list[str]:
         return sorted(self.hashes)
-
-    @property
-    def plan_hash(self) -> str:
-        return combined_hash(self.hashes)
 
 
 def format_for(path: str) -> str | None:
@@ -98,7 +96,7 @@ def build(resources: list[Resource], environment: str | None = None) -> Export:
         taken.add(unique)
         entries.append(Exported(p.environment, p.type, unique, p.name, p.full_name))
     entries.sort(key=lambda e: (e.environment, e.type, e.key))
-    return Export(entries, hashes)
+    return Export(entries, hashes, plan_hash(items))
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")

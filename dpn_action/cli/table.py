@@ -91,14 +91,18 @@ def _widths(
     spare = width - used - sum(least)
     if spare < 0:
         return None
+    # the room left is shared among the wrapping columns in proportion to what each lacks
     widths = list(least)
-    while spare > 0:
-        wanting = [i for i, c in enumerate(columns) if c.wrap and widths[i] < natural[i]]
-        if not wanting:
-            break
-        i = max(wanting, key=lambda i: natural[i] - widths[i])
-        widths[i] += 1
-        spare -= 1
+    lacking = {i: natural[i] - least[i] for i, c in enumerate(columns) if c.wrap}
+    total = sum(lacking.values())
+    if total:
+        for i, lack in lacking.items():
+            widths[i] += min(lack, spare * lack // total)
+        left = width - used - sum(widths)
+        for i in sorted(lacking, key=lambda i: natural[i] - widths[i], reverse=True):
+            more = min(left, natural[i] - widths[i])
+            widths[i] += more
+            left -= more
     return widths
 
 
