@@ -312,3 +312,21 @@ def test_the_command_line_offers_every_format() -> None:
     from dpn_action.cli.exporting import _FORMATS
 
     assert _FORMATS == FORMATS
+
+
+def test_the_examples_of_docs_export_md_are_lines_of_real_output(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Terraform and dotenv examples are shortened output for the example blueprint:
+    every line they show is a line dpn writes for it, in the same order."""
+    root = Path(__file__).resolve().parent.parent
+    doc = (root / "docs" / "export.md").read_text(encoding="utf-8")
+    monkeypatch.chdir(root / "examples")
+    for fence, fmt in (("```hcl\n# Names", "terraform"), ("```\n# Names", "dotenv")):
+        start = doc.index(fence) + len(fence.split("\n")[0]) + 1
+        shown = doc[start : doc.index("```", start)].splitlines()
+        real = export("--format", fmt, "blueprints/dev.json").splitlines()
+        at = 0
+        for line in shown:
+            assert line in real[at:], f"{line!r} is not dpn's output (in this order)"
+            at = real.index(line, at) + 1
