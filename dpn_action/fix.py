@@ -200,7 +200,9 @@ def _unsafe(e: Edit, candidates: list[str], doc: Document | None, may_edit: Coll
     tokens = split_pointer(e.pointer)
     if e.file not in may_edit or doc is None:
         return f"{e.file} is not among the files being fixed; name it to fix it there"
-    if "name" in (e.old, new) or (not e.key and tokens[-1:] == ["name"]):
+    # a key renamed to or from `name`, or the value of `name`
+    explicit_name = "name" in (e.old, new) if e.key else tokens[-1:] == ["name"]
+    if explicit_name:
         return "an explicit `name` is never changed by dpn fix"
     if doc.data is None:
         return "the file could not be read"

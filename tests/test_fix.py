@@ -184,6 +184,16 @@ def test_a_file_outside_the_repository_is_refused_and_left_as_it_is(
     assert outside.read_text(encoding="utf-8") == YAML
 
 
+def test_a_file_that_is_not_regular_is_refused_unread(repo: Path) -> None:
+    pipe = repo / "blueprints" / "dev.yaml"
+    pipe.parent.mkdir()
+    os.mkfifo(pipe)
+    result = dpn("fix", "blueprints/dev.yaml")
+    assert result.exit_code == 1
+    assert "DPN005" in result.stdout and "nothing to fix" in result.stderr
+    assert stat.S_ISFIFO(pipe.lstat().st_mode)
+
+
 def test_diff_and_dry_run_write_nothing_and_the_diff_applies(repo: Path) -> None:
     path = write(repo / "blueprints" / "dev.yaml", YAML)
     dry = dpn("fix", "--dry-run")
@@ -360,3 +370,9 @@ def test_a_file_is_replaced_whole_never_written_in_place(repo: Path) -> None:
         assert held.read() == YAML
     assert os.stat(path).st_ino != inode
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_value_that_reads_name_is_an_ordinary_value(repo: Path) -> None:
+    path = write(repo / "blueprints" / "dev.yaml", YAML.replace("Curated Zone", "Name"))
+    assert dpn("fix").exit_code == 0
+    assert "- purpose: name\n" in path.read_text(encoding="utf-8")
