@@ -1006,6 +1006,37 @@ def test_recover_mode_without_any_wal_artifact_has_nothing_to_do(
     assert not (tmp_path / "wal").exists()
 
 
+def test_apply_without_the_clouds_sdk_names_the_extra_and_exits_2(
+    tmp_path: Path, api: tuple[State, str]
+) -> None:
+    """The Action installs every SDK from its lock; a `dpn action` installed without one
+    stops before any cloud call or log, exit 2, naming the extra."""
+    _, url = api
+    repo, base = _small_repo(tmp_path)
+    after = repo.commit("more", {"blueprints/prd.json": PRD.replace("orders", "invoices")})
+    shim = tmp_path / "no-sdk"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(
+        "import sys\nfor m in ('boto3', 'botocore'):\n    sys.modules[m] = None\n"
+    )
+    rc, outputs, log = _run_action(
+        repo,
+        tmp_path,
+        url,
+        "push",
+        push_payload(base, after),
+        DPN_ENVIRONMENT="prd",
+        DPN_FAIL_ON_PLAN_CHANGE="false",
+        PYTHONPATH=str(shim),
+    )
+    assert rc == 2, log
+    assert outputs["failure-reason"] == "usage"
+    missing = "AWS needs boto3, which is not installed: pip install 'dpn-action[aws]'"
+    assert f"::error title=dpn::{missing}\n" in log
+    assert "Traceback" not in log
+    assert not (tmp_path / "wal").exists()
+
+
 def test_bad_inputs_are_usage_errors(tmp_path: Path, api: tuple[State, str]) -> None:
     _, url = api
     repo, base = _small_repo(tmp_path)

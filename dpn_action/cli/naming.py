@@ -319,6 +319,11 @@ def config_init(
     _offer_gitignore(directory, gitignore)
 
 
+def _interactive() -> bool:
+    """Whether a person can answer a question (a terminal on both ends)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def _offer_gitignore(directory: Path, add: bool | None) -> None:
     """Keep the write-ahead log out of git: add `.dpn-wal/` to the repository's
     .gitignore when asked (or, in a terminal, when the user says yes), else print the line;
@@ -335,7 +340,7 @@ def _offer_gitignore(directory: Path, add: bool | None) -> None:
     if ignores_wal(path):
         click.echo(f"{shown} already ignores {WAL_IGNORE}")
         return
-    if add is None and sys.stdin.isatty() and sys.stdout.isatty():
+    if add is None and _interactive():
         add = click.confirm(f"Add {WAL_IGNORE} (dpn's write-ahead log) to {shown}?", default=True)
     if add:
         add_wal_ignore(path)
