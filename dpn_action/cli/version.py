@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import platform
-
 import click
 
 from dpn_action import __version__
@@ -18,6 +15,9 @@ from dpn_action.cli.common import main
 def version(fmt: str) -> None:
     """Print dpn's version, Python's, and the installed versions of boto3, botocore,
     databricks-sdk and pydantic (none when absent). Imports none of them."""
+    import json
+    import platform
+
     from dpn_action.extras import REPORTED, version_of
 
     packages = {name: version_of(name) for name in REPORTED}
