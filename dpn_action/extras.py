@@ -10,7 +10,6 @@ versions are read from the distributions' metadata.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 from collections.abc import Iterable
 
@@ -67,6 +66,8 @@ def require(providers: Iterable[str]) -> None:
 
 def version_of(distribution: str) -> str | None:
     """The installed version of `distribution`, or None when it is not installed."""
+    import importlib.metadata  # only here: it costs an import of email and zipfile
+
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:

@@ -2,8 +2,8 @@
 
 pre-commit installs the hooks from a snapshot of this repository (its files as they are in the
 working tree, committed in a clone). `pre-commit run` calls share one PRE_COMMIT_HOME, so their
-hook environment is built once for the module; `pre-commit try-repo` always builds its own, so
-it runs once, with every hook.
+hook environment is built once for the module (and checked to hold dpn's core without any
+cloud SDK); `pre-commit try-repo` always builds its own, so it runs once, with every hook.
 """
 
 from __future__ import annotations

@@ -142,9 +142,9 @@ def _literal_dir(globs: list[str]) -> str:
     return "/".join(common)
 
 
-class UsageError(click.ClickException):
-    """One line, exit 2: a usage error that is not about an argument (a cloud SDK that is
-    not installed)."""
+class NotInstalled(click.ClickException):
+    """A cloud SDK that is not installed: one line naming the extra to install, exit 2 (a
+    usage error, though not of an argument)."""
 
     exit_code = 2
 
@@ -160,7 +160,7 @@ def cloud_errors() -> Iterator[None]:
     try:
         yield
     except MissingExtra as exc:
-        raise UsageError(str(exc)) from exc
+        raise NotInstalled(str(exc)) from exc
     except WalWriteError as exc:
         raise click.ClickException(
             f"{exc}\nThe transaction is unfinished: once the disk has room again, run "
