@@ -1,3 +1,3 @@
 """dpn: consistent, valid names for a data platform's AWS and Databricks resources."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

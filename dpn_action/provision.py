@@ -173,9 +173,16 @@ class ProviderSetupError(Exception):
 
 
 def build_providers(names: Iterable[str]) -> dict[str, Provider]:
-    """One provider per cloud named, from the standard configuration of that cloud."""
+    """One provider per cloud named, from the standard configuration of that cloud.
+
+    Raises `extras.MissingExtra` (naming the extra to install) when a cloud's SDK is not
+    installed, before any provider is set up."""
+    from dpn_action.extras import require
+
+    names = sorted(set(names))
+    require(names)
     out: dict[str, Provider] = {}
-    for name in sorted(set(names)):
+    for name in names:
         try:
             if name == "aws":
                 from dpn_action.providers.aws import AwsProvider

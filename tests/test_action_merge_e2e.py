@@ -41,6 +41,7 @@ from test_action_e2e import (
     world,  # noqa: F401 - the module's fixture
 )
 
+from dpn_action import __version__
 from dpn_action.github.comment import parse_header
 
 FORK = "forker/Hello-World"
@@ -74,7 +75,9 @@ def example(name: str) -> str:
     GitHub API, with on-removed: delete; plus a last step that keeps the action's outputs
     for the test."""
     text = (ROOT / "examples" / "workflows" / name).read_text()
-    text = text.replace("dpn-dev/dpn@v0.1.0", ACTION_REF)
+    pinned = f"dpn-dev/dpn@v{__version__}"
+    assert pinned in text, name
+    text = text.replace(pinned, ACTION_REF)
     text = text.replace("on-removed: keep", "on-removed: delete")
     text, n = re.subn(
         r"(\n(\s+)mode: \w+\n)",

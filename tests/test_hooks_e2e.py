@@ -2,12 +2,13 @@
 
 pre-commit installs the hooks from a snapshot of this repository (its files as they are in the
 working tree, committed in a clone). `pre-commit run` calls share one PRE_COMMIT_HOME, so their
-hook environment is built once for the module; `pre-commit try-repo` always builds its own, so
-it runs once, with every hook.
+hook environment is built once for the module (and checked to hold dpn's core without any
+cloud SDK); `pre-commit try-repo` always builds its own, so it runs once, with every hook.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -127,16 +128,11 @@ def hook_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def pre_commit(
-    hook_source: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """`pre_commit(repo, hook_id, *files, **env)`: `pre-commit run` of one of this repository's
-    hooks in `repo`, on `files` (all files when none are given).
-
-    The configuration names the snapshot as a remote repository at its commit, as a user's
-    `.pre-commit-config.yaml` does, and lives outside `repo`. Every call shares one
-    PRE_COMMIT_HOME, so the hook environment is built once (here, with all dependencies).
-    """
+def hook_home(hook_source: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A PRE_COMMIT_HOME with this repository's hooks installed (`pre-commit install-hooks`,
+    which builds the hook environment as a user's first commit does), and the configuration
+    that names them: the snapshot as a remote repository at its commit, as a user's
+    `.pre-commit-config.yaml` does."""
     tmp = tmp_path_factory.mktemp("pre-commit")
     home = tmp / "home"
     config = tmp / "pre-commit-config.yaml"
@@ -152,6 +148,16 @@ def pre_commit(
     env = clean_env(PRE_COMMIT_HOME=str(home))
     installed = run(["pre-commit", "install-hooks", "--config", str(config)], scratch, env)
     assert installed.returncode == 0, installed.stdout + installed.stderr
+    return home, config
+
+
+@pytest.fixture(scope="module")
+def pre_commit(hook_home: tuple[Path, Path]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`pre_commit(repo, hook_id, *files, **env)`: `pre-commit run` of one of this repository's
+    hooks in `repo`, on `files` (all files when none are given). The configuration lives
+    outside `repo`; every call shares one PRE_COMMIT_HOME, so the hook environment is built
+    once."""
+    home, config = hook_home
 
     def call(
         repo: Path, hook_id: str, *files: str, **extra: str
@@ -205,6 +211,31 @@ def test_try_repo_runs_the_hooks_of_this_repository(
     assert re.search(r"^dpn lint .*\.+Failed$", out, re.M)
     assert f"blueprints/bad.yaml:{BAD_AT}: DPN103 " in out
     assert "blueprints/good.yaml:" not in out
+
+
+# --- the hook environment -----------------------------------------------------------------
+
+
+def test_the_hook_environment_installs_the_core_without_any_cloud_sdk(
+    hook_home: tuple[Path, Path],
+) -> None:
+    """`language: python` installs the distribution's core dependencies: a commit hook never
+    downloads, installs or imports boto3 or databricks-sdk."""
+    home, _ = hook_home
+    envs = sorted(home.glob("repo*/py_env-*"))
+    assert len(envs) == 1, envs
+    python = envs[0] / "bin" / "python"
+    code = (
+        "import importlib.metadata as m, importlib.util as u, json\n"
+        "print(json.dumps({'dists': sorted(d.metadata['Name'].lower() for d in m.distributions()),"
+        " 'modules': [n for n in ('boto3', 'botocore', 'databricks') if u.find_spec(n)]}))"
+    )
+    proc = run([str(python), "-c", code], home)
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)
+    assert {"dpn-action", "pyyaml", "pydantic", "click", "rich", "filelock"} <= set(found["dists"])
+    assert set(found["dists"]) & {"boto3", "botocore", "s3transfer", "databricks-sdk"} == set()
+    assert found["modules"] == []
 
 
 # --- pre-commit run, hook by hook -----------------------------------------------------------

@@ -142,14 +142,25 @@ def _literal_dir(globs: list[str]) -> str:
     return "/".join(common)
 
 
+class NotInstalled(click.ClickException):
+    """A cloud SDK that is not installed: one line naming the extra to install, exit 2 (a
+    usage error, though not of an argument)."""
+
+    exit_code = 2
+
+
 @contextmanager
 def cloud_errors() -> Iterator[None]:
-    """Refusals of the transaction core and provider set-up problems: one line, exit 1."""
+    """Refusals of the transaction core and provider set-up problems: one line, exit 1; a
+    cloud SDK that is not installed: one line naming the extra to install, exit 2."""
+    from dpn_action.extras import MissingExtra
     from dpn_action.provision import ProviderSetupError
     from dpn_action.txn.errors import TxnError, WalWriteError
 
     try:
         yield
+    except MissingExtra as exc:
+        raise NotInstalled(str(exc)) from exc
     except WalWriteError as exc:
         raise click.ClickException(
             f"{exc}\nThe transaction is unfinished: once the disk has room again, run "
@@ -178,6 +189,8 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="dpn")
+@click.version_option(
+    __version__, "-V", "--version", prog_name="dpn", message="%(prog)s %(version)s"
+)
 def main() -> None:
     """dpn: exact, valid names for AWS and Databricks data-platform resources."""

@@ -286,8 +286,22 @@ def config() -> None:
     show_default=True,
 )
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
-def config_init(project: str, environment: str, region: str, directory: Path, force: bool) -> None:
-    """Write naming-values.yaml and naming-patterns.yaml with the built-in defaults."""
+@click.option(
+    "--gitignore/--no-gitignore",
+    default=None,
+    help="Add .dpn-wal/ (the write-ahead log of dpn create) to the repository's .gitignore, "
+    "or only print the line to add (default: ask in a terminal, print elsewhere).",
+)
+def config_init(
+    project: str,
+    environment: str,
+    region: str,
+    directory: Path,
+    force: bool,
+    gitignore: bool | None,
+) -> None:
+    """Write naming-values.yaml and naming-patterns.yaml with the built-in defaults, and
+    offer a .gitignore line for dpn's write-ahead log."""
     from dpn_action.layout import PATTERNS_FILE, VALUES_FILE
     from dpn_action.starter import starter_patterns, starter_values, write_new
 
@@ -297,6 +311,40 @@ def config_init(project: str, environment: str, region: str, directory: Path, fo
     ):
         write_new(directory / name, text, force)
         click.echo(f"wrote {directory / name}")
+    _offer_gitignore(directory, gitignore)
+
+
+def _interactive() -> bool:
+    """Whether a person can answer a question (a terminal on both ends)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _offer_gitignore(directory: Path, add: bool | None) -> None:
+    """Keep the write-ahead log out of git: add `.dpn-wal/` to the repository's
+    .gitignore when asked (or, in a terminal, when the user says yes), else print the line;
+    never twice."""
+    import os
+
+    from dpn_action.starter import WAL_IGNORE, add_wal_ignore, gitignore_of, ignores_wal
+
+    path = gitignore_of(directory)
+    try:
+        shown = os.path.relpath(path)
+    except ValueError:  # another drive
+        shown = str(path)
+    if ignores_wal(path):
+        click.echo(f"{shown} already ignores {WAL_IGNORE}")
+        return
+    if add is None and _interactive():
+        add = click.confirm(f"Add {WAL_IGNORE} (dpn's write-ahead log) to {shown}?", default=True)
+    if add:
+        add_wal_ignore(path)
+        click.echo(f"added {WAL_IGNORE} to {shown}")
+    else:
+        click.echo(
+            f"keep dpn's write-ahead log out of git: add the line {WAL_IGNORE} to {shown} "
+            "(or run dpn config init --gitignore)"
+        )
 
 
 @config.command("validate")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+from dpn_action.extras import MissingExtra
 from dpn_action.github.api import GitHubError
 from dpn_action.github.apply_run import ApplyRun
 from dpn_action.github.comment_run import CommentRun
@@ -69,6 +70,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         wf.set("failure-reason", exc.reason)
         wf.command("error", str(exc))
         code = 2 if exc.reason == "usage" else 1
+    except MissingExtra as exc:  # installed without a cloud's SDK: exit 2, like `dpn create`
+        wf.set("failure-reason", "usage")
+        wf.command("error", str(exc))
+        code = 2
     except (EventError, GitError) as exc:
         wf.set("failure-reason", "input")
         wf.command("error", str(exc))

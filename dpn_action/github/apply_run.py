@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from dpn_action.extras import MissingExtra
 from dpn_action.findings import Finding
 from dpn_action.github import comment as cm
 from dpn_action.github.api import GitHub, GitHubError
@@ -374,6 +375,8 @@ class ApplyRun(WalArtifacts):
         self.wf.echo(f"dpn: recovering {len(pending)} unfinished transaction(s)")
         try:
             results = provision.recover(wal_dir=wal_dir, max_parallel=self.inputs.max_parallel)
+        except MissingExtra:
+            raise
         except Exception as exc:
             raise ActionError("recover-failed", f"recovery failed: {exc}") from exc
         for r in results:
