@@ -652,7 +652,12 @@ class DatabricksTestServer:
     user_name = "dpn-tests@example.com"
 
     def me(self, r: Request) -> Json:
-        return {"id": "4242", "userName": self.user_name, "displayName": "dpn tests", "active": True}
+        return {
+            "id": "4242",
+            "userName": self.user_name,
+            "displayName": "dpn tests",
+            "active": True,
+        }
 
     # --- account: workspaces -----------------------------------------------------------------
 
