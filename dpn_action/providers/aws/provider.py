@@ -186,14 +186,18 @@ class AwsProvider:
                     self._clients[key] = client
         return client
 
-    def check_client(self, service: str) -> Client:
+    def check_client(self, service: str, *, unsigned: bool = False) -> Client:
         """A client of `service` with the access check's short timeouts and one retry (not
-        shared: for a handful of calls that must fail fast)."""
+        shared: for a handful of calls that must fail fast); `unsigned` sends no
+        credentials (to see whether the endpoint answers at all)."""
+        config = self._check_config
+        if unsigned:
+            from botocore import UNSIGNED
+            from botocore.config import Config
+
+            config = config.merge(Config(signature_version=UNSIGNED))
         return self._session.client(
-            service,
-            region_name=self.region,
-            endpoint_url=self.endpoint_url,
-            config=self._check_config,
+            service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
         )
 
     def caller(self) -> dict[str, str]:
