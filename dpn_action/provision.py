@@ -8,7 +8,7 @@ that cloud is actually needed.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -169,31 +169,54 @@ def remove_operations(
 
 
 class ProviderSetupError(Exception):
-    """A cloud's provider could not be set up (no region configured, say)."""
+    """A cloud's provider could not be set up (no region configured, say), or a cloud cannot
+    be used at all (its endpoint does not answer, its credentials are missing or refused):
+    one line per cloud."""
 
 
-def build_providers(names: Iterable[str]) -> dict[str, Provider]:
+def build_providers(
+    names: Iterable[str], *, plan_regions: Collection[str] = ()
+) -> dict[str, Provider]:
     """One provider per cloud named, from the standard configuration of that cloud.
+
+    `plan_regions` are the regions the plan's AWS names were made for
+    (`PlannedResource.region`): when no AWS region is configured and they name one, the AWS
+    provider works there; when they name several, that is an error naming them.
 
     Raises `extras.MissingExtra` (naming the extra to install) when a cloud's SDK is not
     installed, before any provider is set up."""
     from dpn_action.extras import require
+    from dpn_action.providers.base import CloudAccessError
 
+    out: dict[str, Provider] = {}
+    regions = sorted(set(plan_regions) - {""})
     names = sorted(set(names))
     require(names)
-    out: dict[str, Provider] = {}
     for name in names:
         try:
             if name == "aws":
-                from dpn_action.providers.aws import AwsProvider
+                from dpn_action.providers.aws import AwsConfigError, AwsProvider
 
-                out[name] = AwsProvider()
+                fallback = regions[0] if len(regions) == 1 else None
+                try:
+                    out[name] = AwsProvider(fallback_region=fallback)
+                except AwsConfigError:
+                    if len(regions) < 2:
+                        raise
+                    raise ProviderSetupError(
+                        "no AWS region is configured, and the blueprints' AWS names were made "
+                        f"for several: {', '.join(regions)}. dpn works in one region per run: "
+                        f"set AWS_REGION to one of them (and plan the others in runs of their "
+                        "own)"
+                    ) from None
             elif name == "databricks":
                 from dpn_action.providers.databricks import DatabricksProvider
 
                 out[name] = DatabricksProvider()
             else:  # pragma: no cover - the catalogue only names these two
                 raise ValueError(f"unknown provider {name!r}")
+        except (ProviderSetupError, CloudAccessError) as exc:
+            raise ProviderSetupError(str(exc)) from exc
         except Exception as exc:
             raise ProviderSetupError(f"cannot set up the {name} provider: {exc}") from exc
     return out
@@ -201,20 +224,36 @@ def build_providers(names: Iterable[str]) -> dict[str, Provider]:
 
 def where(providers: Mapping[str, Provider]) -> dict[str, dict[str, str]]:
     """Where each provider acts (an AWS account and region, a Databricks host), as a
-    transaction records it (`providers.base.identity`)."""
-    from dpn_action.providers.base import identity
+    transaction records it (`providers.base.identity`). Asking is each cloud's access check:
+    it proves that the endpoint answers and accepts the credentials. Every cloud is asked, at
+    the same time; those that fail are reported together, one line each, as one
+    `ProviderSetupError`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dpn_action.providers.base import CloudAccessError, identity
     from dpn_action.txn.runner import describe
 
     out: dict[str, dict[str, str]] = {}
-    for name, provider in sorted(providers.items()):
+    failed: list[str] = []
+    names = sorted(providers)
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        asked = {name: pool.submit(identity, providers[name]) for name in names}
+    for name in names:
         try:
-            found = identity(provider)
+            found = asked[name].result()
+        except CloudAccessError as exc:
+            failed.append(str(exc))
+            continue
         except Exception as exc:
-            raise ProviderSetupError(
-                f"cannot tell where the {name} provider acts: {describe(exc)}"
-            ) from exc
+            failed.append(
+                f"{name}: cannot tell where the provider acts: {describe(exc)}; "
+                "`dpn doctor` checks the whole setup"
+            )
+            continue
         if found:
             out[name] = found
+    if failed:
+        raise ProviderSetupError("\n".join(failed))
     return out
 
 
@@ -280,12 +319,20 @@ def _providers_for(
     items: Iterable[PlannedResource] = (),
 ) -> Mapping[str, Provider]:
     """The given providers, or those the operations and any unfinished transaction need;
-    checked against the regions `items` were named for."""
+    checked against the regions `items` were named for, then each cloud's access is checked
+    (`where`), all before a transaction begins."""
+    items = list(items)
     if given is None:
         wanted = {o.provider for o in ops} | providers_in_wal(wal_dir, unfinished=True)
-        given = build_providers(wanted)
+        given = build_providers(wanted, plan_regions=aws_regions(items))
     check_regions(items, given)
+    where(given)
     return given
+
+
+def aws_regions(items: Iterable[PlannedResource]) -> set[str]:
+    """The regions the AWS names of a plan were made for."""
+    return {p.region for p in items if p.provider == "aws" and p.region}
 
 
 def apply_plan(
@@ -355,7 +402,7 @@ def recover(
     """Finish every unfinished transaction in `wal_dir` with the providers its WAL names."""
     from dpn_action.txn.recovery import recover as txn_recover
 
-    provs = providers if providers is not None else build_providers(providers_in_wal(Path(wal_dir)))
+    provs = providers if providers is not None else wal_providers(Path(wal_dir))
     return txn_recover(
         provs,
         wal_dir=wal_dir,
@@ -366,13 +413,40 @@ def recover(
     )
 
 
+def wal_providers(wal_dir: Path) -> dict[str, Provider]:
+    """The providers the transactions in `wal_dir` need, with the access of those that an
+    unfinished one needs checked (`where`): recovery and continue-rollback act on them. With
+    no AWS region configured, the AWS provider works in the region the unfinished
+    transactions recorded, when they recorded one."""
+    unfinished = providers_in_wal(wal_dir, unfinished=True)
+    recorded = {
+        str(target.get("region", ""))
+        for begin in _begins(wal_dir, unfinished=True)
+        if isinstance(target := (begin.get("target") or {}).get("aws"), dict)
+    }
+    provs = build_providers(providers_in_wal(wal_dir), plan_regions=recorded)
+    where({k: v for k, v in provs.items() if k in unfinished})
+    return provs
+
+
 def providers_in_wal(wal_dir: Path, *, unfinished: bool = False) -> set[str]:
     """The clouds the operations of the transactions in `wal_dir` belong to (with
     `unfinished`, only of those that are not finished yet)."""
+    out = {
+        str(op.get("provider", ""))
+        for begin in _begins(wal_dir, unfinished=unfinished)
+        for op in begin.get("ops", [])
+    }
+    out.discard("")
+    return out
+
+
+def _begins(wal_dir: Path, *, unfinished: bool) -> Iterator[dict[str, Any]]:
+    """The begin records of the transactions in `wal_dir` (with `unfinished`, of those that
+    are not finished yet)."""
     from dpn_action.txn.model import FINAL
     from dpn_action.txn.wal import list_wal_files, read_wal
 
-    out: set[str] = set()
     for path in list_wal_files(Path(wal_dir)):
         records = read_wal(path).records
         if unfinished and any(
@@ -381,9 +455,7 @@ def providers_in_wal(wal_dir: Path, *, unfinished: bool = False) -> set[str]:
             continue
         for rec in records[:1]:
             if rec.get("type") == "begin":
-                out.update(op.get("provider", "") for op in rec.get("ops", []))
-    out.discard("")
-    return out
+                yield rec
 
 
 # ------------------------------------------------------------------------------------ read
@@ -429,8 +501,11 @@ def read_plan(
     from dpn_action.txn.graph import walk
     from dpn_action.txn.runner import describe
 
-    provs = providers if providers is not None else build_providers(p.provider for p in items)
+    provs = providers
+    if provs is None:
+        provs = build_providers({p.provider for p in items}, plan_regions=aws_regions(items))
     check_regions(items, provs)
+    where(provs)
     by_key = {p.key: p for p in items}
     found: dict[str, ResourceState | None] = {}
 
@@ -558,7 +633,9 @@ def update_plan(
     from dpn_action.txn.log import redact
     from dpn_action.txn.runner import describe
 
-    provs = providers if providers is not None else build_providers(p.provider for p in items)
+    provs = providers
+    if provs is None:
+        provs = build_providers({p.provider for p in items}, plan_regions=aws_regions(items))
     history = committed_operations(wal_dir)
     created_with = {(h.txn_id, h.key): h.properties for h in history}
     planned_keys = {p.key for p in items}

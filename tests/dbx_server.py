@@ -55,7 +55,16 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from databricks.sdk.oauth import HostMetadata
-from databricks.sdk.service import catalog, compute, jobs, pipelines, provisioning, sql, workspace
+from databricks.sdk.service import (
+    catalog,
+    compute,
+    iam,
+    jobs,
+    pipelines,
+    provisioning,
+    sql,
+    workspace,
+)
 
 Json = dict[str, Any]
 
@@ -313,6 +322,7 @@ def _routes() -> list[Route]:
         ("DELETE", a + r"/workspaces/(?P<id>\d+)", provisioning.WorkspacesAPI, "delete",
          "ws_delete", provisioning.Workspace),
         # clusters
+        ("GET", r"/api/2\.0/preview/scim/v2/Me", iam.CurrentUserAPI, "me", "me", iam.User),
         ("POST", r"/api/2\.1/clusters/create", compute.ClustersAPI, "create", "cluster_create",
          compute.CreateClusterResponse),
         ("GET", r"/api/2\.1/clusters/get", compute.ClustersAPI, "get", "cluster_get",
@@ -635,6 +645,19 @@ class DatabricksTestServer:
 
     def _next_id(self) -> int:
         return next(self._ids)
+
+    # --- the current user -------------------------------------------------------------------
+
+    #: who the token is (`GET /api/2.0/preview/scim/v2/Me`)
+    user_name = "dpn-tests@example.com"
+
+    def me(self, r: Request) -> Json:
+        return {
+            "id": "4242",
+            "userName": self.user_name,
+            "displayName": "dpn tests",
+            "active": True,
+        }
 
     # --- account: workspaces -----------------------------------------------------------------
 

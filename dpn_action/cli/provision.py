@@ -184,9 +184,15 @@ def _report(result: TxnResult, fmt: str) -> None:
         click.echo(f"  conflict     {c.key}: exists and is not managed by dpn")
     for left in result.left:
         click.echo(f"  left         {left.key} ({left.state}): {left.reason}")
-    for key, why in result.errors.items():
-        if key not in {x.key for x in result.left}:
-            click.echo(f"  failed       {key}: {why}")
+    from dpn_action.txn.model import group_errors
+
+    kept = {x.key for x in result.left}
+    for keys, why in group_errors({k: v for k, v in result.errors.items() if k not in kept}):
+        # the same error for many keys is said once, in the error line below
+        for key in keys:
+            click.echo(
+                f"  failed       {key}: {why}" if len(keys) == 1 else f"  failed       {key}"
+            )
     if result.error:
         click.echo(f"  error        {result.error}", err=True)
     _finish_hint(result)
@@ -573,7 +579,7 @@ def recover(
             from dpn_action.txn.recovery import status
 
             stuck = [r for r in status(wal_dir) if str(r.status) == "ROLLBACK_FAILED"]
-            providers = provision.build_providers(provision.providers_in_wal(wal_dir))
+            providers = provision.wal_providers(wal_dir)
             results = [
                 cont(r.txn_id or "", providers, wal_dir=wal_dir, skip=skip, retain=retain)
                 for r in stuck

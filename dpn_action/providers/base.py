@@ -16,6 +16,27 @@ MANAGED_BY_VALUE = "dpn"
 TXN_TAG_KEY = "dpn-transaction"
 
 
+#: what a `CloudAccessError` is about
+ENDPOINT = "endpoint"  # the cloud's endpoint does not answer
+CREDENTIALS = "credentials"  # no credentials, or credentials the cloud refuses
+CONFIGURATION = "configuration"  # something else every call needs (a region, a host)
+
+
+class CloudAccessError(Exception):
+    """A cloud cannot be used at all: its endpoint does not answer, or there are no
+    credentials, or it refuses them. The same for every call, so dpn checks each cloud once
+    before a transaction begins (`identity`) and reports this once, not once per resource.
+
+    `problem` says what is wrong, `fix` what to set; `str()` is the one line a user sees."""
+
+    def __init__(self, cloud: str, kind: str, problem: str, fix: str) -> None:
+        self.cloud = cloud
+        self.kind = kind
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{cloud}: {problem}. {fix}; `dpn doctor` checks the whole setup")
+
+
 @dataclass(frozen=True, slots=True)
 class Operation:
     """One resource to create, as planned.

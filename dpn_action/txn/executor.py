@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 
-from dpn_action.providers.base import Operation, Provider, archive_types, identity
+from dpn_action.providers.base import (
+    CloudAccessError,
+    Operation,
+    Provider,
+    archive_types,
+    identity,
+)
 from dpn_action.txn.crash import crash_point
 from dpn_action.txn.errors import TxnError, UnfinishedTransactionError
 from dpn_action.txn.graph import validate_plan
@@ -18,6 +24,7 @@ from dpn_action.txn.model import (
     ProgressCallback,
     TxnResult,
     TxnStatus,
+    summarise_errors,
 )
 from dpn_action.txn.recovery import recover_locked
 from dpn_action.txn.runner import Run, delete_targets, describe, host_info, preflight
@@ -118,9 +125,7 @@ def destroy(
         result.resources = {k: s for k, s in found.items()}
         if pre.errors:
             result.status = TxnStatus.FAILED
-            result.error = "pre-flight read failed: " + "; ".join(
-                f"{k}: {e}" for k, e in pre.errors.items()
-            )
+            result.error = "pre-flight read failed: " + summarise_errors(pre.errors)
         return result
     begin: dict[str, object] = {"kind": KIND_DELETE, "archive": archive}
     if context:
@@ -209,6 +214,8 @@ def _target(ops: list[Operation], providers: Mapping[str, Provider]) -> dict[str
     for name in sorted({op.provider for op in ops}):
         try:
             found = identity(providers[name])
+        except CloudAccessError as exc:
+            raise TxnError(str(exc)) from exc
         except Exception as exc:
             raise TxnError(f"cannot tell where the {name} provider acts: {describe(exc)}") from exc
         if found:
@@ -233,9 +240,7 @@ def _dry_run(
     )
     if pre.errors:
         result.status = TxnStatus.FAILED
-        result.error = "pre-flight read failed: " + "; ".join(
-            f"{k}: {e}" for k, e in pre.errors.items()
-        )
+        result.error = "pre-flight read failed: " + summarise_errors(pre.errors)
     elif pre.conflicts:
         result.status = TxnStatus.CONFLICT
         result.error = "already exist and are not managed by dpn: " + ", ".join(pre.conflicts)

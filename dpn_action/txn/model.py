@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -230,3 +231,33 @@ class Cancel:
 
     def is_set(self) -> bool:
         return self.reason is not None
+
+
+# ------------------------------------------------------------------------- errors, summarised
+
+#: an AWS error as `runner.describe` renders it: its code says what it is about
+_AWS_CODE = re.compile(r"\w+: An error occurred \(([\w.]+)\)")
+
+
+def group_errors(errors: Mapping[str, str]) -> list[tuple[list[str], str]]:
+    """Errors (key -> message) that say the same thing, together: the keys of each group, in
+    order, and the first key's message. The same message is the same thing; so are AWS
+    errors with the same code (their messages differ only in the resource they name)."""
+    groups: dict[str, tuple[list[str], str]] = {}
+    for key, message in errors.items():
+        code = _AWS_CODE.match(message)
+        same = f"aws:{code.group(1)}" if code else message
+        groups.setdefault(same, ([], message))[0].append(key)
+    return list(groups.values())
+
+
+def summarise_errors(errors: Mapping[str, str], what: str = "reads") -> str:
+    """One line for many failed calls: each error once, with how many failed that way and
+    the first of them: `12 reads failed: ClientError: ... AccessDenied ... (first: KEY)`."""
+    parts = []
+    for keys, message in group_errors(errors):
+        if len(keys) == 1:
+            parts.append(f"{keys[0]}: {message}")
+        else:
+            parts.append(f"{len(keys)} {what} failed: {message} (first: {keys[0]})")
+    return "; ".join(parts)

@@ -53,6 +53,7 @@ from dpn_action.txn.model import (
     ProgressCallback,
     TxnResult,
     TxnStatus,
+    summarise_errors,
 )
 from dpn_action.txn.wal import Record, WalWriter
 
@@ -274,9 +275,7 @@ class Run:
         anything_created = any(i.ever_created for i in log.keys.values())
         if pre.errors or pre.conflicts:
             if pre.errors:
-                error = "pre-flight read failed: " + "; ".join(
-                    f"{k}: {e}" for k, e in pre.errors.items()
-                )
+                error = "pre-flight read failed: " + summarise_errors(pre.errors)
                 status = TxnStatus.FAILED
             else:
                 error = "already exist and are not managed by dpn: " + ", ".join(pre.conflicts)
@@ -403,7 +402,7 @@ class Run:
         )
         crash_point("after-preflight")
         if errors:
-            error = "pre-flight read failed: " + "; ".join(f"{k}: {e}" for k, e in errors.items())
+            error = "pre-flight read failed: " + summarise_errors(errors)
             return self.end(TxnStatus.FAILED, error)
         if not targets:
             return self.end(TxnStatus.NOTHING_TO_DO)

@@ -13,9 +13,17 @@ this cannot see. The executor tells "ours" from "not ours" with
 `ResourceState.managed_by_dpn` / `transaction_id` on what `read` returns: a resource that
 exists without `managed-by: dpn` was not made by dpn.
 
-Retries. Clients use botocore's `standard` retry mode (throttling and 5xx), and one extra,
-bounded retry covers a known gap: a role created a moment ago is not yet visible to Lambda,
-Firehose or Step Functions (IAM is eventually consistent; `errors.SETTLING`).
+Retries and timeouts. Clients use botocore's `standard` retry mode (throttling, 5xx,
+dropped connections) with short timeouts: `CONNECT_TIMEOUT` to open a connection (a healthy
+endpoint answers in well under a second) and `READ_TIMEOUT` for an answer (every call here is
+a control-plane call that answers at once; what takes long, a stream or table becoming
+active, is polled by waiters, each poll a quick call). One extra, bounded retry covers a
+known gap: a role created a moment ago is not yet visible to Lambda, Firehose or Step
+Functions (IAM is eventually consistent; `errors.SETTLING`).
+
+Access check. `caller()` asks STS who the credentials are, once, with shorter timeouts and
+one retry (`CHECK_*`), so a wrong endpoint, missing or refused credentials fail within
+seconds, before any transaction begins, as one `CloudAccessError`.
 
 `import boto3` happens when an `AwsProvider` is constructed, never at import time.
 """
@@ -48,6 +56,7 @@ from dpn_action.providers.aws.errors import (
     AwsConflictError,
     AwsInputError,
     AwsProviderError,
+    access_error,
     error_code,
     has_code,
 )
@@ -71,6 +80,16 @@ from dpn_action.providers.base import (
 if TYPE_CHECKING:
     from dpn_action.providers.base import Provider
 
+#: seconds to open a connection, and to wait for an answer, on every call; botocore's
+#: standard retry mode retries each call up to `max_attempts` times (8 by default: 9 tries)
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 30
+#: the same for the access check before a transaction (STS GetCallerIdentity): two tries in
+#: all, so an endpoint that never answers fails within 2 x 4 s plus one back-off (< 1 s)
+CHECK_CONNECT_TIMEOUT = 3
+CHECK_READ_TIMEOUT = 4
+CHECK_ATTEMPTS = 2
+
 
 class AwsProvider:
     """Creates, reads, tags and deletes the `aws_*` types with boto3.
@@ -78,8 +97,10 @@ class AwsProvider:
     Clients come from the standard AWS configuration (environment, profile,
     `AWS_ENDPOINT_URL`); `session`, `profile`, `region` and `endpoint_url` override it. The
     region is the first of `region`, `AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's, as
-    the AWS CLI reads them (botocore alone does not read `AWS_REGION`). One client per
-    service (and region) is built on first use and shared by all threads.
+    the AWS CLI reads them (botocore alone does not read `AWS_REGION`), and, when none of
+    them names one, `fallback_region` (the region a plan's names were made for).
+    `region_source` says which. One client per service (and region) is built on first use
+    and shared by all threads.
     """
 
     name = "aws"
@@ -96,34 +117,55 @@ class AwsProvider:
         endpoint_url: str | None = None,
         *,
         profile: str | None = None,
+        fallback_region: str | None = None,
         max_attempts: int = 8,
         wait_timeout: float = 600.0,
         settle_delay: float = 2.0,
     ) -> None:
         import boto3
         from botocore.config import Config
+        from botocore.exceptions import ProfileNotFound
 
+        source = "argument" if region else ""
         if session is None:
-            region = region or os.environ.get("AWS_REGION") or None
-            session = boto3.Session(profile_name=profile, region_name=region)
+            if not region and os.environ.get("AWS_REGION"):
+                region, source = os.environ["AWS_REGION"], "AWS_REGION"
+            try:
+                session = boto3.Session(profile_name=profile, region_name=region or None)
+            except ProfileNotFound as exc:
+                raise access_error(exc, "") or exc from exc
         self._session = session
         resolved_region = region or self._session.region_name
+        source = source or ("configuration" if resolved_region else "")
+        if not resolved_region and fallback_region:
+            resolved_region, source = fallback_region, "blueprint"
         if not resolved_region:
             raise AwsConfigError(
                 "no AWS region configured: set AWS_REGION (or AWS_DEFAULT_REGION, or a "
-                "profile's region)"
+                "profile's region); `dpn doctor` checks the whole setup"
             )
         self.region: str = resolved_region
+        #: where the region came from: argument, AWS_REGION, configuration (AWS_DEFAULT_REGION
+        #: or the profile), blueprint (`fallback_region`)
+        self.region_source = source
         self.endpoint_url = endpoint_url
         self.wait_timeout = wait_timeout
         self.settle_delay = settle_delay
         self._config = Config(
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=READ_TIMEOUT,
             retries={"mode": "standard", "max_attempts": max_attempts},
+            user_agent_extra="dpn",
+        )
+        self._check_config = Config(
+            connect_timeout=CHECK_CONNECT_TIMEOUT,
+            read_timeout=CHECK_READ_TIMEOUT,
+            retries={"mode": "standard", "total_max_attempts": CHECK_ATTEMPTS},
             user_agent_extra="dpn",
         )
         self._clients: dict[tuple[str, str], Client] = {}
         self._lock = threading.Lock()
-        self._account_id: str | None = None
+        self._caller: dict[str, str] | None = None
 
     # --- configuration ---------------------------------------------------------------
 
@@ -144,12 +186,40 @@ class AwsProvider:
                     self._clients[key] = client
         return client
 
+    def check_client(self, service: str, *, unsigned: bool = False) -> Client:
+        """A client of `service` with the access check's short timeouts and one retry (not
+        shared: for a handful of calls that must fail fast); `unsigned` sends no
+        credentials (to see whether the endpoint answers at all)."""
+        config = self._check_config
+        if unsigned:
+            from botocore import UNSIGNED
+            from botocore.config import Config
+
+            config = config.merge(Config(signature_version=UNSIGNED))
+        return self._session.client(
+            service, region_name=self.region, endpoint_url=self.endpoint_url, config=config
+        )
+
+    def caller(self) -> dict[str, str]:
+        """Who the credentials are: `account`, `arn`, `user_id` (STS `GetCallerIdentity`,
+        asked once, with the access check's short timeouts). Raises `CloudAccessError` when
+        the endpoint does not answer or the credentials are missing or refused."""
+        if self._caller is None:
+            sts = self.check_client("sts")
+            try:
+                found = sts.get_caller_identity()
+            except Exception as exc:
+                raise access_error(exc, str(sts.meta.endpoint_url)) or exc from exc
+            self._caller = {
+                "account": str(found["Account"]),
+                "arn": str(found.get("Arn", "")),
+                "user_id": str(found.get("UserId", "")),
+            }
+        return self._caller
+
     @property
     def account_id(self) -> str:
-        if self._account_id is None:
-            identity = self.client("sts").get_caller_identity()
-            self._account_id = str(identity["Account"])
-        return self._account_id
+        return self.caller()["account"]
 
     @property
     def partition(self) -> str:
@@ -205,7 +275,8 @@ class AwsProvider:
         return ResourceState(type_key, name, resource_id, tags, dict(scope), incarnation)
 
     def identity(self) -> dict[str, str]:
-        """The account and region this provider acts in (STS `GetCallerIdentity`, once)."""
+        """The account and region this provider acts in (STS `GetCallerIdentity`, once):
+        proves that the endpoint answers and accepts the credentials (`caller`)."""
         return {"account": self.account_id, "region": self.region}
 
     def delete(self, state: ResourceState) -> None:

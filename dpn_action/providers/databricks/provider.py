@@ -5,6 +5,16 @@ adopt this transaction's own lost create; a name taken by someone else is a conf
 made by a re-sent create is removed), read and locate by name, delete and archive, tags, and
 settings changed in place. What differs between types is the data of their `Kind`s
 (`registry.KINDS`), the SDK calls included.
+
+Timeouts. Every call waits `HTTP_TIMEOUT` to connect and for its answer (the SDK takes one
+number for both; the SQL statement that creates a managed table is answered after up to
+50 s) and is retried by the SDK for `RETRY_TIMEOUT` (429 and 503 with `Retry-After`,
+dropped connections). Before any of that, `whoami` asks the workspace who the credentials
+are (its current user) with `CHECK_*`, so a host that does not answer, or refuses the
+credentials, fails within seconds, once, as a `CloudAccessError`. While the SDK resolves
+its configuration it looks up the host's metadata (best effort: without it the SDK goes on
+with the configuration it has); that look-up gets `PROBE_*`, or an unreachable host would
+hold every command for the full retry time first.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from dpn_action.providers.base import (
     Operation,
     ResourceState,
 )
+from dpn_action.providers.databricks.access import access_error, quiet_metadata_warning
 from dpn_action.providers.databricks.kind import Change, Kind, created, target
 from dpn_action.providers.databricks.marks import MARK_KEYS, TagMap, attr
 from dpn_action.providers.databricks.registry import (
@@ -49,6 +60,18 @@ log = logging.getLogger("dpn_action.providers.databricks")
 
 #: where repo sidecars live unless the provider is told otherwise
 DEFAULT_MARKER_ROOT = "/Shared/.dpn/markers"
+
+#: seconds every call waits to connect and for an answer, and keeps being retried
+HTTP_TIMEOUT = 60
+RETRY_TIMEOUT = 120
+#: the same for the access check (the current user): a try waits at most 4 s, and another
+#: starts only within 2 s of the first (the SDK sleeps 1-2 s between tries), so a host that
+#: never answers fails after about 5.5 s, a refused connection after at most 5 s
+CHECK_HTTP_TIMEOUT = 4
+CHECK_RETRY_TIMEOUT = 2
+#: the same for the SDK's look-up of the host's metadata while it is configured: one try
+PROBE_HTTP_TIMEOUT = 2
+PROBE_RETRY_TIMEOUT = 1
 
 
 class ResourceConflict(Exception):
@@ -89,8 +112,8 @@ class DatabricksProvider:
         warehouse_id: str | None = None,
         repos_folder: str = "dpn",
         marker_root: str = DEFAULT_MARKER_ROOT,
-        retry_timeout_seconds: int = 120,
-        http_timeout_seconds: int = 60,
+        retry_timeout_seconds: int = RETRY_TIMEOUT,
+        http_timeout_seconds: int = HTTP_TIMEOUT,
     ) -> None:
         """Clients not given are built from the standard Databricks configuration when first
         needed. `warehouse_id` runs the SQL that creates managed tables (default: the
@@ -104,6 +127,10 @@ class DatabricksProvider:
         self.retry_timeout_seconds = retry_timeout_seconds
         self.http_timeout_seconds = http_timeout_seconds
         self._lock = threading.Lock()
+        # clients with the access check's short timeouts (the given clients, when given)
+        self._w_check = workspace_client
+        self._a_check = account_client
+        self._who: dict[str, str] | None = None
 
     # --- clients -------------------------------------------------------------------------
 
@@ -111,27 +138,50 @@ class DatabricksProvider:
     def workspace_client(self) -> WorkspaceClient:
         with self._lock:
             if self._w is None:
-                from databricks.sdk import WorkspaceClient
-
-                self._w = WorkspaceClient(config=self._config())
+                self._w, self._w_check = self._clients("workspace")
             return self._w
 
     @property
     def account_client(self) -> AccountClient:
         with self._lock:
             if self._a is None:
-                from databricks.sdk import AccountClient
-
-                self._a = AccountClient(config=self._config())
+                self._a, self._a_check = self._clients("account")
             return self._a
 
+    def _check_client(self, level: str) -> Any:
+        """The client of `level` (workspace, account) the access check uses."""
+        with self._lock:
+            if level == "workspace":
+                if self._w_check is None:
+                    self._w, self._w_check = self._clients(level)
+                return self._w_check
+            if self._a_check is None:
+                self._a, self._a_check = self._clients(level)
+            return self._a_check
+
+    def _clients(self, level: str) -> tuple[Any, Any]:
+        """Two clients of `level` over one configuration: one for the work, one with the
+        access check's short timeouts (the SDK fixes a client's timeouts when it is made)."""
+        from databricks.sdk import AccountClient, WorkspaceClient
+
+        make = WorkspaceClient if level == "workspace" else AccountClient
+        config = self._config()
+        config.http_timeout_seconds = CHECK_HTTP_TIMEOUT
+        config.retry_timeout_seconds = CHECK_RETRY_TIMEOUT
+        check = make(config=config)
+        config.http_timeout_seconds = self.http_timeout_seconds
+        config.retry_timeout_seconds = self.retry_timeout_seconds
+        return make(config=config), check
+
     def _config(self) -> Config:
+        """The standard Databricks configuration, resolved with the probe's timeouts."""
         from databricks.sdk.config import Config
 
-        return Config(
-            retry_timeout_seconds=self.retry_timeout_seconds,
-            http_timeout_seconds=self.http_timeout_seconds,
-        )
+        with quiet_metadata_warning():
+            return Config(
+                retry_timeout_seconds=PROBE_RETRY_TIMEOUT,
+                http_timeout_seconds=PROBE_HTTP_TIMEOUT,
+            )
 
     # --- the protocol ----------------------------------------------------------------------
 
@@ -177,15 +227,44 @@ class DatabricksProvider:
         return (same or found)[0] if found else None
 
     def identity(self) -> dict[str, str]:
-        """The workspace (or, for an account-only plan, the account) this provider acts in."""
+        """The workspace (or account) this provider acts in: its host, and the account id
+        when one is configured. Proves first that the host answers and accepts the
+        credentials (`whoami`)."""
+        who = self.whoami()
+        return {k: who[k] for k in ("host", "account") if who.get(k)}
+
+    def whoami(self) -> dict[str, str]:
+        """Who the credentials are, asked once with short timeouts: `host`, `account` (when
+        configured) and `user`, the workspace's current user; on a host that serves only the
+        account API, `user` is empty and listing the account's workspaces proves access.
+        Raises `CloudAccessError` when the host does not answer as Databricks, or the
+        configuration has no credentials, or the host refuses them."""
+        if self._who is not None:
+            return self._who
+        host = ""
         try:
-            config = self.workspace_client.config
-        except Exception:
-            config = self.account_client.config
-        out = {"host": str(config.host or "").rstrip("/").lower()}
-        if getattr(config, "account_id", None):
-            out["account"] = str(config.account_id)
-        return out
+            w: WorkspaceClient = self._check_client("workspace")
+            config = w.config
+            host = str(config.host or "").rstrip("/").lower()
+            user = ""
+            try:
+                me = w.current_user.me()
+                user = str(me.user_name or me.display_name or me.id or "")
+            except Exception as exc:
+                from databricks.sdk.errors import NotFound
+
+                if not config.account_id or not isinstance(exc, NotFound):
+                    raise
+                # a host that serves only the account API: it answers for the account
+                a: AccountClient = self._check_client("account")
+                list(a.workspaces.list())
+        except Exception as exc:
+            raise access_error(exc, host) or exc from exc
+        who = {"host": host, "user": user}
+        if config.account_id:
+            who["account"] = str(config.account_id)
+        self._who = who
+        return who
 
     def delete(self, state: ResourceState) -> None:
         kind = kind_of(state.type_key)
