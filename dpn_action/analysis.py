@@ -254,15 +254,20 @@ class _Namer:
 
     def locate(self, r: Resource, issue: Issue) -> Finding:
         """Point an engine issue at the value it is about, else at the entry."""
+        sev = issue.severity
         if issue.var == "name" or (issue.var is None and "name" in r.entry):
-            return r.finding(issue.code, issue.message, field_name="name", hint=issue.hint)
+            return r.finding(
+                issue.code, issue.message, field_name="name", hint=issue.hint, severity=sev
+            )
         if issue.var is not None and r.result is not None:
             sv = r.result.values.get(issue.var)
             if sv is not None and sv.origin is not None:
                 doc = self.docs.get(sv.origin[0])
                 if doc is not None:
-                    return doc.finding(issue.code, issue.message, sv.origin[1], hint=issue.hint)
-        return r.finding(issue.code, issue.message, hint=issue.hint)
+                    return doc.finding(
+                        issue.code, issue.message, sv.origin[1], hint=issue.hint, severity=sev
+                    )
+        return r.finding(issue.code, issue.message, hint=issue.hint, severity=sev)
 
 
 def _children(t: ResourceType) -> list[ResourceType]:

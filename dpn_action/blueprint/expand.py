@@ -10,7 +10,7 @@ from typing import Any
 
 from dpn_action.blueprint.files import check_local_files
 from dpn_action.blueprint.policies import check_policies
-from dpn_action.findings import Finding, did_you_mean, join_pointer
+from dpn_action.findings import Finding, Severity, did_you_mean, join_pointer
 from dpn_action.naming.catalogue import CATALOGUE, CHILDREN, COLLECTIONS, PLACEHOLDER, ResourceType
 from dpn_action.naming.engine import NameResult
 from dpn_action.source import Document
@@ -92,11 +92,12 @@ class Resource:
         field_name: str | None = None,
         hint: str = "",
         key: bool = False,
+        severity: Severity | None = None,
     ) -> Finding:
         ptr = self.pointer
         if field_name is not None and field_name in self.entry:
             ptr = join_pointer(self.pointer, field_name)
-        return self.blueprint.doc.finding(code, message, ptr, hint=hint, key=key)
+        return self.blueprint.doc.finding(code, message, ptr, hint=hint, key=key, severity=severity)
 
 
 @dataclass(eq=False)

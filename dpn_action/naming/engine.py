@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from dpn_action.findings import Severity
 from dpn_action.naming.catalogue import PLACEHOLDER, ResourceType
 from dpn_action.naming.config import NamingConfig
 from dpn_action.naming.regions import short_region
@@ -37,6 +38,14 @@ class Issue:
     hint: str = ""
     #: the variable the issue is about (its origin is the best place to point at)
     var: str | None = None
+    #: None: the code's own severity (an advice or house rule is reported as a warning)
+    severity: Severity | None = None
+
+    @property
+    def is_error(self) -> bool:
+        from dpn_action.findings import CODES
+
+        return (self.severity or CODES[self.code].severity) is Severity.ERROR
 
 
 @dataclass(slots=True)
@@ -306,7 +315,7 @@ def _drop_separators(segs: list[list[Any]]) -> None:
 
 
 def _limit(t: ResourceType, cfg: NamingConfig) -> int | None:
-    cloud = t.max_length
+    cloud = t.fit_length
     user = cfg.max_length.get(t.key)
     if cloud is None:
         return user
@@ -359,10 +368,13 @@ def _validate(
     if steps is not None:
         failed = {id(v.rule) for v in violations}
         for rule in t.rules:
-            mark = "fails" if id(rule) in failed else "ok"
-            steps.append(Step("rule", f"{mark:5} {rule.describe()}", rule.source))
+            mark = "ok" if id(rule) not in failed else "fails" if rule.hard else "warns"
+            whose = "" if rule.level == "cloud" else f" ({rule.level})"
+            steps.append(Step("rule", f"{mark:5} {rule.describe()}{whose}", rule.source))
     for v in violations:
-        issues.append(Issue(v.code, v.message, v.hint + f" (rule: {v.rule.source})"))
+        issues.append(
+            Issue(v.code, v.message, v.hint + f" (rule: {v.rule.source})", severity=v.severity)
+        )
     user_max = cfg.max_length.get(t.key)
     if user_max is not None and measure(name, t.length_unit) > user_max:
         issues.append(
