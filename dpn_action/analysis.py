@@ -15,9 +15,10 @@ from typing import Any
 
 from dpn_action.blueprint.expand import BlueprintFile, Resource, load_blueprint
 from dpn_action.findings import Finding, did_you_mean, join_pointer
-from dpn_action.naming.catalogue import COMMON_ENTRY_KEYS, KNOWN_VARIABLES, ResourceType
+from dpn_action.naming.catalogue import COMMON_ENTRY_KEYS, ResourceType
 from dpn_action.naming.config import Configs, NamingConfig
 from dpn_action.naming.engine import Issue, Sourced, make_name
+from dpn_action.naming.fields import entry_keys
 from dpn_action.source import Document
 from dpn_action.tree import Source, source_of
 
@@ -88,6 +89,7 @@ def analyse(
                 namer = namers[id(c)] = _Namer(c, docs, trace_type)
             fs = namer.name_blueprint(bp)
             if bp.doc.path in target_files:
+                out.findings.extend(namer.unknown_fields(bp))
                 out.findings.extend(fs)
         out.findings.extend(_uniqueness(out.blueprints, target_files))
     if isinstance(cfg, Configs):
@@ -132,7 +134,6 @@ class _Namer:
         self.trace_type = trace_type
         self._base: dict[tuple[int, str], dict[str, Sourced]] = {}
         self._allowed: dict[str, frozenset[str]] = {}
-        self._vocab = frozenset(cfg.value_vocabulary() | KNOWN_VARIABLES)
 
     def base_values(self, bp: BlueprintFile, t: ResourceType) -> dict[str, Sourced]:
         """Values up to blueprint metadata, by precedence (cached per blueprint and type)."""
@@ -185,18 +186,34 @@ class _Namer:
     def allowed_fields(self, t: ResourceType) -> frozenset[str]:
         hit = self._allowed.get(t.key)
         if hit is None:
-            hit = frozenset(
-                set(COMMON_ENTRY_KEYS)
-                | set(t.refs)
-                | set(t.properties)
-                | set(t.defaults)
-                | {c.collection[-1] for c in _children(t)}
-                | set(t.placeholders())
-                | set(t.placeholders(self.cfg.pattern(t.key)))
-                | self._vocab
-            )
-            self._allowed[t.key] = hit
+            hit = self._allowed[t.key] = entry_keys(t.key, self.cfg)
         return hit
+
+    def unknown_fields(self, bp: BlueprintFile) -> list[Finding]:
+        """DPN014 for each scalar field of an entry (in scope or not) that is neither a
+        field of its type nor a naming value the configs declare; a field of any other
+        value is the structure check's (`dpn_action.structure`)."""
+        findings: list[Finding] = []
+        for r in bp.resources:
+            t = r.type
+            allowed = self.allowed_fields(t)
+            for k, raw in r.entry.items():
+                if k in allowed or not isinstance(raw, (str, int, float)):
+                    continue
+                close = did_you_mean(k, sorted(allowed))
+                uses = ", ".join(t.placeholders(self.cfg.pattern(t.key)))
+                findings.append(
+                    r.finding(
+                        "DPN014",
+                        f"unknown field '{k}' in {t.article} {t.title} entry",
+                        field_name=k,
+                        key=True,
+                        hint=close.strip().capitalize()
+                        or f"the pattern of {t.key} uses {uses}; a naming value of your own "
+                        "needs a value or a placeholder in the naming configs",
+                    )
+                )
+        return findings
 
     def name_blueprint(self, bp: BlueprintFile) -> list[Finding]:
         findings: list[Finding] = []
@@ -206,25 +223,11 @@ class _Namer:
                 continue
             t = r.type
             values = dict(self.base_values(bp, t))
-            allowed = self.allowed_fields(t)
             own: dict[str, Sourced] = {}
             for k, raw in r.entry.items():
                 sv = _scalar(raw)
                 if sv is None:
                     continue
-                if k not in allowed:
-                    findings.append(
-                        r.finding(
-                            "DPN014",
-                            f"unknown field '{k}' in a {t.title} entry",
-                            field_name=k,
-                            key=True,
-                            hint=(
-                                did_you_mean(k, sorted(allowed)).strip().capitalize()
-                                or f"{t.key} uses: " + ", ".join(t.placeholders(cfg.pattern(t.key)))
-                            ),
-                        )
-                    )
                 if k in _NOT_VALUES or k in t.refs:
                     continue
                 own[k] = Sourced(
@@ -268,12 +271,6 @@ class _Namer:
                         issue.code, issue.message, sv.origin[1], hint=issue.hint, severity=sev
                     )
         return r.finding(issue.code, issue.message, hint=issue.hint, severity=sev)
-
-
-def _children(t: ResourceType) -> list[ResourceType]:
-    from dpn_action.naming.catalogue import CHILDREN
-
-    return CHILDREN.get(t.key, [])
 
 
 def scope_key(r: Resource) -> str:

@@ -7,6 +7,10 @@ problem as a located finding, with "did you mean" for mistyped keys, and it impo
 heavy, so a commit hook can afford it. A property test checks that it agrees with the
 `jsonschema` library on valid/invalid.
 
+An object annotated with `x-dpn-entry` is a resource entry: its schema refuses unknown keys,
+but a scalar one may be a naming value that the project's configs declare, so it is left to
+the analysis, which knows them (`DPN014`; see `dpn_action.naming.fields`).
+
 A node annotated with `x-dpn-range` is a numeric creation setting whose range the cloud
 documents (`naming/ranges.py`): a number it refuses (outside the bounds, not whole, not
 finite) is reported as `DPN016`, naming the range and its source.
@@ -27,6 +31,9 @@ from dpn_action.naming.ranges import SCHEMA_KEY as RANGE_KEY
 from dpn_action.source import Document
 
 Schema = dict[str, Any]
+
+#: the annotation of a resource entry's schema (written by `dpn_action.models`)
+ENTRY_KEY = "x-dpn-entry"
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -192,6 +199,20 @@ class _Validator:
             sub = props.get(k)
             if sub is not None:
                 self.check(v, sub, child)
+            elif extra is False and ENTRY_KEY in schema:
+                # A resource entry: a scalar may be a naming value that the project's configs
+                # declare, which only the analysis knows (it reports DPN014 for the others).
+                if not _is_scalar(v):
+                    close = did_you_mean(k, list(props))
+                    self.add(
+                        "DPN014",
+                        f"unknown field '{k}' in {schema[ENTRY_KEY]['entry']}",
+                        child,
+                        key=True,
+                        hint=close.strip().capitalize()
+                        or "a naming value is a plain string; nested data is only allowed for "
+                        "the type's creation settings",
+                    )
             elif extra is False:
                 what = (
                     "collection"

@@ -255,15 +255,6 @@ def _resolve_refs(bp: BlueprintFile) -> list[Finding]:
                 findings.append(
                     r.finding(problem[0], problem[1], field_name=ref_field, hint=problem[2])
                 )
-        if r.type.parent_ref and r.type.parent_ref not in r.entry:
-            findings.append(
-                r.finding(
-                    "DPN012",
-                    f"{r.type.title} needs '{r.type.parent_ref}' (the "
-                    f"{CATALOGUE[r.type.refs[r.type.parent_ref]].title} it belongs to)",
-                    hint=f'add "{r.type.parent_ref}": "<id or short key>"',
-                )
-            )
         deps = r.entry.get("depends_on")
         if isinstance(deps, list):
             for i, d in enumerate(deps):

@@ -175,11 +175,14 @@ class NamingConfig:
         base = t.required & frozenset(t.placeholders(self.pattern(type_key)))
         return base | self.required_variables.get(type_key, frozenset())
 
-    def value_vocabulary(self) -> set[str]:
-        """Every variable some config layer gives a value to."""
+    def value_vocabulary(self, type_key: str | None = None) -> set[str]:
+        """Every variable a config layer gives a value to for entries of `type_key` (None:
+        the layers every type shares: defaults, custom, environments and overrides)."""
         out = set(self.defaults) | set(self.custom) | set(self.overrides)
-        for layer in (*self.environments.values(), *self.resource_types.values()):
+        for layer in self.environments.values():
             out |= set(layer)
+        if type_key is not None:
+            out |= set(self.resource_types.get(type_key, {}))
         return out
 
 
