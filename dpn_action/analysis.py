@@ -8,15 +8,16 @@ findings are not reported (a commit hook lints the staged files against the whol
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dpn_action.blueprint.expand import BlueprintFile, Resource, load_blueprint
-from dpn_action.findings import Finding, did_you_mean, join_pointer
-from dpn_action.naming.catalogue import COMMON_ENTRY_KEYS, ResourceType
-from dpn_action.naming.config import Configs, NamingConfig
+from dpn_action.findings import Finding, did_you_mean, join_pointer, plural
+from dpn_action.naming.catalogue import COMMON_ENTRY_KEYS, PLACEHOLDER, ResourceType
+from dpn_action.naming.config import Configs, NamingConfig, unknown_placeholders
 from dpn_action.naming.engine import Issue, Sourced, make_name
 from dpn_action.naming.fields import entry_keys
 from dpn_action.source import Document
@@ -91,12 +92,64 @@ def analyse(
             if bp.doc.path in target_files:
                 out.findings.extend(namer.unknown_fields(bp))
                 out.findings.extend(fs)
+        for namer in namers.values():
+            named = [
+                r
+                for bp in out.blueprints
+                if bp.doc.path in target_files and config_of[id(bp)] is namer.cfg
+                for r in bp.resources
+            ]
+            out.findings.extend(lost_segments(namer.cfg, named))
         out.findings.extend(_uniqueness(out.blueprints, target_files))
     if isinstance(cfg, Configs):
         out.findings = cfg.findings + out.findings
     out.findings = _dedupe(out.findings)
     out.configs = list({id(c): c for c in config_of.values()}.values())
     return out
+
+
+#: names a finding about lost segments shows before it says "and N more"
+SHOWN_NAMES = 5
+
+
+def lost_segments(cfg: NamingConfig, resources: list[Resource]) -> list[Finding]:
+    """DPN206 at a pattern of naming-patterns.yaml for each variable that some names had no
+    value for, so that their segment was left out: which names, and how many of the type's.
+    A variable the catalogue makes optional (a job's {schedule}) is left out by design."""
+    doc = cfg.patterns_doc
+    if doc is None:
+        return []
+    lost: dict[tuple[str, str], list[str]] = {}
+    total: dict[str, int] = {}
+    for r in resources:
+        t = r.type
+        if not r.in_scope or r.result is None or r.name is None or "name" in r.entry:
+            continue
+        total[t.key] = total.get(t.key, 0) + 1
+        for var in dict.fromkeys(r.result.dropped):
+            if var not in t.optional and t.key in cfg.user_patterns:
+                lost.setdefault((t.key, var), []).append(r.name)
+    for key, var in list(lost):
+        if var in unknown_placeholders(cfg, key):
+            del lost[key, var]  # DPN203 already says so, as an error
+    findings = []
+    for (key, var), names in sorted(lost.items()):
+        shown = ", ".join(f"'{n}'" for n in names[:SHOWN_NAMES])
+        if len(names) > SHOWN_NAMES:
+            shown += f" and {len(names) - SHOWN_NAMES} more"
+        lose = "loses" if len(names) == 1 else "lose"
+        findings.append(
+            doc.finding(
+                "DPN206",
+                f"{{{var}}} in the pattern of {key} has no value for {len(names)} of "
+                f"{plural(total[key], key + ' name')}, which {lose} its segment: {shown}",
+                join_pointer("/patterns", key),
+                hint=f"give '{var}' a value in naming-values.yaml (defaults, environments or "
+                f"resource_types.{key}) or on the entries, or list it under "
+                f"validation.required_variables.{key} to make a missing value an error",
+            )
+        )
+    return findings
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -255,9 +308,35 @@ class _Namer:
                 findings.append(self.locate(r, issue))
         return findings
 
+    def missing_cause(self, r: Resource, var: str) -> tuple[str, bool, str] | None:
+        """Why the entry has no value for `var`, when the entry itself shows it: a field of
+        that name whose value is no naming value, or an unknown field that is a misspelling
+        of it: (the field, whether to point at its key, the hint). The finding about the cause
+        (DPN010, DPN014) is at the same place, so the two sort together, cause first."""
+        raw = r.entry.get(var)
+        if var in r.entry and not isinstance(raw, (str, int, float)):
+            return var, False, f"'{var}' on this entry is no naming value: write it as a string"
+        allowed = self.allowed_fields(r.type)
+        for k in r.entry:
+            if k not in allowed and var in difflib.get_close_matches(k, sorted(allowed), 3, 0.6):
+                return k, True, f"'{k}' on this entry looks like a misspelling: rename it '{var}'"
+        return None
+
     def locate(self, r: Resource, issue: Issue) -> Finding:
         """Point an engine issue at the value it is about, else at the entry."""
         sev = issue.severity
+        if issue.code == "DPN030" and issue.var is not None:
+            cause = self.missing_cause(r, issue.var)
+            if cause is not None:
+                field_name, key, why = cause
+                return r.finding(
+                    issue.code,
+                    issue.message,
+                    field_name=field_name,
+                    key=key,
+                    hint=why,
+                    severity=sev,
+                )
         if issue.var == "name" or (issue.var is None and "name" in r.entry):
             return r.finding(
                 issue.code, issue.message, field_name="name", hint=issue.hint, severity=sev
@@ -333,10 +412,21 @@ def _clash(r: Resource, other: Resource) -> Finding:
         "parent": f"in {r.container.full_name if r.container else '?'}",
     }[t.unique_scope]
     case = " (ignoring case)" if t.case_insensitive else ""
+    pattern = r.result.pattern if r.result is not None else t.pattern
+    variables = [v for v in dict.fromkeys(PLACEHOLDER.findall(pattern)) if v not in _SHARED]
+    change = (
+        "change " + " or ".join(f"{{{v}}}" for v in variables[:3]) + " of one of them"
+        if variables and "name" not in r.entry
+        else "give one of them another name"
+    )
     return r.finding(
         "DPN130",
         f"{t.title} name '{r.name}' is also used at {other.blueprint.doc.path}:{line}:{col}; "
         f"names must be unique {where}{case}",
         field_name="name",
-        hint="change a naming value (for example purpose) of one of them",
+        hint=change,
     )
+
+
+#: variables two entries of one blueprint share, so changing them cannot tell two apart
+_SHARED = frozenset({"project", "environment", "region", "region_short", "account", "workspace"})

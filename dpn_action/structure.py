@@ -26,7 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dpn_action.findings import Finding, did_you_mean, join_pointer
+from dpn_action.findings import Finding, did_you_mean, join_pointer, plural
 from dpn_action.naming.ranges import SCHEMA_KEY as RANGE_KEY
 from dpn_action.source import Document
 
@@ -187,11 +187,12 @@ class _Validator:
         props: dict[str, Schema] = schema.get("properties", {})
         for req in schema.get("required", ()):
             if req not in value:
+                about = self.resolve(props.get(req, {})).get("description", "")
                 self.add(
                     "DPN012",
                     f"{self.where(pointer)} is missing required key '{req}'",
                     pointer,
-                    hint=f"add '{req}'",
+                    hint=f"add '{req}'" + (f": {about[:1].lower()}{about[1:]}" if about else ""),
                 )
         extra = schema.get("additionalProperties", True)
         for k, v in value.items():
@@ -249,7 +250,9 @@ class _Validator:
     def _array(self, value: list[Any], schema: Schema, pointer: str) -> None:
         lo = schema.get("minItems")
         if lo is not None and len(value) < lo:
-            self.add("DPN013", f"{self.where(pointer)} needs at least {lo} item(s)", pointer)
+            self.add(
+                "DPN013", f"{self.where(pointer)} needs at least {plural(lo, 'item')}", pointer
+            )
         items = schema.get("items")
         if items is not None:
             for i, v in enumerate(value):
@@ -266,7 +269,9 @@ class _Validator:
                 pointer,
             )
         if hi is not None and len(value) > hi:
-            self.add("DPN013", f"{self.where(pointer)} has more than {hi} characters", pointer)
+            self.add(
+                "DPN013", f"{self.where(pointer)} has more than {plural(hi, 'character')}", pointer
+            )
         pat = schema.get("pattern")
         if pat is not None:
             rx = self._patterns.get(pat) or self._patterns.setdefault(pat, re.compile(pat))

@@ -176,7 +176,7 @@ def test_ambiguous_short_key_is_an_error(tmp_path: Path) -> None:
     }
     a, _ = analysed(tmp_path, blueprint(resources))
     [f] = found(a, "DPN023")
-    assert f.message == "'sales-bronze' matches 2 entries of Glue database"
+    assert f.message == "'sales-bronze' matches 2 Glue database entries"
     assert "`id`" in f.hint
 
 

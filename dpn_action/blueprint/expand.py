@@ -291,14 +291,15 @@ def _match(
     if len(matches) > 1:
         return None, (
             "DPN023",
-            f"'{value}' matches {len(matches)} entries of {title}",
+            f"'{value}' matches {len(matches)} {title} entries",
             "give the entry you mean an `id` and refer to that",
         )
     keys = sorted({k for c in candidates for k in (c.id, c.short_key()) if k})
     if not keys:
         return None, (
             "DPN020",
-            f"'{value}' refers to a {title}, but the blueprint has none",
+            f"'{value}' refers to {CATALOGUE[target_type].article} {title}, but the blueprint "
+            "has none",
             f"add the {title} to the blueprint",
         )
     close = did_you_mean(value, keys)

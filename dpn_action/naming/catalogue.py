@@ -678,3 +678,7 @@ KNOWN_VARIABLES = frozenset(
         "workspace",
     }
 )
+
+#: every variable of a built-in pattern (an entry of any type may carry one for a pattern of
+#: naming-patterns.yaml that uses it)
+PATTERN_VARIABLES = frozenset(v for t in _TYPES for v in t.placeholders())

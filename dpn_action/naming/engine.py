@@ -65,6 +65,10 @@ class NameResult:
     trace: list[Step] | None = None
     #: the name the convention gives, when an explicit `name` was used
     convention: str | None = None
+    #: placeholders without a value whose segment the rendered name left out
+    dropped: list[str] = field(default_factory=list)
+    #: the pattern the name was made with
+    pattern: str = ""
 
 
 @cache
@@ -163,8 +167,8 @@ def make_name(
     props = props or {}
     steps: list[Step] | None = [] if trace else None
     derive_values(values, cfg, steps)
-    res = NameResult(name=None, values=values, trace=steps)
-    rendered, render_issues = _render(t, values, cfg, props, on_too_long, keep, steps)
+    res = NameResult(name=None, values=values, trace=steps, pattern=cfg.pattern(t.key))
+    rendered, render_issues = _render(t, values, cfg, props, on_too_long, keep, steps, res.dropped)
     if explicit is not None:
         res.name = explicit
         res.convention = rendered if not any(i.code != "DPN040" for i in render_issues) else None
@@ -202,6 +206,7 @@ def _render(
     on_too_long: str | None,
     keep: frozenset[str],
     steps: list[Step] | None,
+    dropped: list[str],
 ) -> tuple[str | None, list[Issue]]:
     pattern = cfg.pattern(t.key)
     issues: list[Issue] = []
@@ -233,6 +238,7 @@ def _render(
                 missing.append(text)
             else:
                 segs.append(["", "-drop-"])
+                dropped.append(text)
                 if steps is not None:
                     steps.append(
                         Step(
