@@ -91,6 +91,17 @@ class _Validator:
         self._patterns: dict[str, re.Pattern[str]] = {}
         #: ranged schema nodes without their annotation (id of the node -> plain copy)
         self._plain: dict[int, Schema] = {}
+        #: schema nodes that take any scalar (id of the node -> whether it does)
+        self._scalar_nodes: dict[int, bool] = {}
+
+    def _any_scalar(self, schema: Schema) -> bool:
+        """Whether `schema` takes any string, number or boolean (a naming value's schema:
+        only a type list and words), remembered per schema node."""
+        hit = self._scalar_nodes.get(id(schema))
+        if hit is None:
+            hit = schema.get("type") == _SCALAR_VALUES["type"] and set(schema) <= _WORDS
+            self._scalar_nodes[id(schema)] = hit
+        return hit
 
     def resolve(self, schema: Schema) -> Schema:
         while "$ref" in schema:
@@ -196,8 +207,10 @@ class _Validator:
                 )
         extra = schema.get("additionalProperties", True)
         for k, v in value.items():
-            child = join_pointer(pointer, k)
             sub = props.get(k)
+            if sub is not None and _is_scalar(v) and self._any_scalar(sub):
+                continue  # a naming value (the common case), checked without a detour
+            child = join_pointer(pointer, k)
             if sub is not None:
                 self.check(v, sub, child)
             elif extra is False and ENTRY_KEY in schema:
@@ -330,6 +343,8 @@ class _Validator:
 
 
 _SCALAR_VALUES = {"type": ["string", "number", "boolean"]}
+#: keywords that only describe (a node with no others takes whatever its type allows)
+_WORDS = frozenset({"type", "title", "description"})
 
 
 def _is_number(v: Any) -> bool:
