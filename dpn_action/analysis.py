@@ -8,6 +8,7 @@ findings are not reported (a commit hook lints the staged files against the whol
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +20,14 @@ from dpn_action.findings import (
     Fix,
     close_matches,
     join_pointer,
+    plural,
     rename_fix,
     suggestion,
 )
-from dpn_action.naming.catalogue import COMMON_ENTRY_KEYS, KNOWN_VARIABLES, ResourceType
-from dpn_action.naming.config import Configs, NamingConfig
+from dpn_action.naming.catalogue import COMMON_ENTRY_KEYS, PLACEHOLDER, ResourceType
+from dpn_action.naming.config import Configs, NamingConfig, unknown_placeholders
 from dpn_action.naming.engine import Issue, Sourced, make_name, transformed
+from dpn_action.naming.fields import entry_keys
 from dpn_action.source import Document
 from dpn_action.tree import Source, source_of
 
@@ -95,13 +98,66 @@ def analyse(
                 namer = namers[id(c)] = _Namer(c, docs, trace_type)
             fs = namer.name_blueprint(bp)
             if bp.doc.path in target_files:
+                out.findings.extend(namer.unknown_fields(bp))
                 out.findings.extend(fs)
+        for namer in namers.values():
+            named = [
+                r
+                for bp in out.blueprints
+                if bp.doc.path in target_files and config_of[id(bp)] is namer.cfg
+                for r in bp.resources
+            ]
+            out.findings.extend(lost_segments(namer.cfg, named))
         out.findings.extend(_uniqueness(out.blueprints, target_files))
     if isinstance(cfg, Configs):
         out.findings = cfg.findings + out.findings
     out.findings = _dedupe(out.findings)
     out.configs = list({id(c): c for c in config_of.values()}.values())
     return out
+
+
+#: names a finding about lost segments shows before it says "and N more"
+SHOWN_NAMES = 5
+
+
+def lost_segments(cfg: NamingConfig, resources: list[Resource]) -> list[Finding]:
+    """DPN206 at a pattern of naming-patterns.yaml for each variable that some names had no
+    value for, so that their segment was left out: which names, and how many of the type's.
+    A variable the catalogue makes optional (a job's {schedule}) is left out by design."""
+    doc = cfg.patterns_doc
+    if doc is None:
+        return []
+    lost: dict[tuple[str, str], list[str]] = {}
+    total: dict[str, int] = {}
+    for r in resources:
+        t = r.type
+        if not r.in_scope or r.result is None or r.name is None or "name" in r.entry:
+            continue
+        total[t.key] = total.get(t.key, 0) + 1
+        for var in dict.fromkeys(r.result.dropped):
+            if var not in t.optional and t.key in cfg.user_patterns:
+                lost.setdefault((t.key, var), []).append(r.name)
+    for key, var in list(lost):
+        if var in unknown_placeholders(cfg, key):
+            del lost[key, var]  # DPN203 already says so, as an error
+    findings = []
+    for (key, var), names in sorted(lost.items()):
+        shown = ", ".join(f"'{n}'" for n in names[:SHOWN_NAMES])
+        if len(names) > SHOWN_NAMES:
+            shown += f" and {len(names) - SHOWN_NAMES} more"
+        lose = "loses" if len(names) == 1 else "lose"
+        findings.append(
+            doc.finding(
+                "DPN206",
+                f"{{{var}}} in the pattern of {key} has no value for {len(names)} of "
+                f"{plural(total[key], key + ' name')}, which {lose} its segment: {shown}",
+                join_pointer("/patterns", key),
+                hint=f"give '{var}' a value in naming-values.yaml (defaults, environments or "
+                f"resource_types.{key}) or on the entries, or list it under "
+                f"validation.required_variables.{key} to make a missing value an error",
+            )
+        )
+    return findings
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -139,7 +195,6 @@ class _Namer:
         self.trace_type = trace_type
         self._base: dict[tuple[int, str], dict[str, Sourced]] = {}
         self._allowed: dict[str, frozenset[str]] = {}
-        self._vocab = frozenset(cfg.value_vocabulary() | KNOWN_VARIABLES)
 
     def base_values(self, bp: BlueprintFile, t: ResourceType) -> dict[str, Sourced]:
         """Values up to blueprint metadata, by precedence (cached per blueprint and type)."""
@@ -192,18 +247,34 @@ class _Namer:
     def allowed_fields(self, t: ResourceType) -> frozenset[str]:
         hit = self._allowed.get(t.key)
         if hit is None:
-            hit = frozenset(
-                set(COMMON_ENTRY_KEYS)
-                | set(t.refs)
-                | set(t.properties)
-                | set(t.defaults)
-                | {c.collection[-1] for c in _children(t)}
-                | set(t.placeholders())
-                | set(t.placeholders(self.cfg.pattern(t.key)))
-                | self._vocab
-            )
-            self._allowed[t.key] = hit
+            hit = self._allowed[t.key] = entry_keys(t.key, self.cfg)
         return hit
+
+    def unknown_fields(self, bp: BlueprintFile) -> list[Finding]:
+        """DPN014 for each scalar field of an entry (in scope or not) that is neither a
+        field of its type nor a naming value the configs declare; a field of any other
+        value is the structure check's (`dpn_action.structure`)."""
+        findings: list[Finding] = []
+        for r in bp.resources:
+            t = r.type
+            allowed = self.allowed_fields(t)
+            for k, raw in r.entry.items():
+                if k in allowed or not isinstance(raw, (str, int, float)):
+                    continue
+                near = close_matches(k, allowed)
+                uses = ", ".join(t.placeholders(self.cfg.pattern(t.key)))
+                unknown = r.finding(
+                    "DPN014",
+                    f"unknown field '{k}' in {t.article} {t.title} entry",
+                    field_name=k,
+                    key=True,
+                    hint=suggestion(near).strip().capitalize()
+                    or f"the pattern of {t.key} uses {uses}; a naming value of your own "
+                    "needs a value or a placeholder in the naming configs",
+                )
+                unknown.fix = rename_fix(join_pointer(r.pointer, k), k, near)
+                findings.append(unknown)
+        return findings
 
     def name_blueprint(self, bp: BlueprintFile) -> list[Finding]:
         findings: list[Finding] = []
@@ -213,26 +284,11 @@ class _Namer:
                 continue
             t = r.type
             values = dict(self.base_values(bp, t))
-            allowed = self.allowed_fields(t)
             own: dict[str, Sourced] = {}
             for k, raw in r.entry.items():
                 sv = _scalar(raw)
                 if sv is None:
                     continue
-                if k not in allowed:
-                    near = close_matches(k, allowed)
-                    unknown = r.finding(
-                        "DPN014",
-                        f"unknown field '{k}' in a {t.title} entry",
-                        field_name=k,
-                        key=True,
-                        hint=(
-                            suggestion(near).strip().capitalize()
-                            or f"{t.key} uses: " + ", ".join(t.placeholders(cfg.pattern(t.key)))
-                        ),
-                    )
-                    unknown.fix = rename_fix(join_pointer(r.pointer, k), k, near)
-                    findings.append(unknown)
                 if k in _NOT_VALUES or k in t.refs:
                     continue
                 own[k] = Sourced(
@@ -260,10 +316,39 @@ class _Namer:
                 findings.append(self.locate(r, issue))
         return findings
 
+    def missing_cause(self, r: Resource, var: str) -> tuple[str, bool, str] | None:
+        """Why the entry has no value for `var`, when the entry itself shows it: a field of
+        that name whose value is no naming value, or an unknown field that is a misspelling
+        of it: (the field, whether to point at its key, the hint). The finding about the cause
+        (DPN010, DPN014) is at the same place, so the two sort together, cause first."""
+        raw = r.entry.get(var)
+        if var in r.entry and not isinstance(raw, (str, int, float)):
+            return var, False, f"'{var}' on this entry is no naming value: write it as a string"
+        allowed = self.allowed_fields(r.type)
+        for k in r.entry:
+            if k not in allowed and var in difflib.get_close_matches(k, sorted(allowed), 3, 0.6):
+                return k, True, f"'{k}' on this entry looks like a misspelling: rename it '{var}'"
+        return None
+
     def locate(self, r: Resource, issue: Issue) -> Finding:
         """Point an engine issue at the value it is about, else at the entry."""
+        sev = issue.severity
+        if issue.code == "DPN030" and issue.var is not None:
+            cause = self.missing_cause(r, issue.var)
+            if cause is not None:
+                field_name, key, why = cause
+                return r.finding(
+                    issue.code,
+                    issue.message,
+                    field_name=field_name,
+                    key=key,
+                    hint=why,
+                    severity=sev,
+                )
         if issue.var == "name" or (issue.var is None and "name" in r.entry):
-            return r.finding(issue.code, issue.message, field_name="name", hint=issue.hint)
+            return r.finding(
+                issue.code, issue.message, field_name="name", hint=issue.hint, severity=sev
+            )
         if issue.var is not None and r.result is not None:
             sv = r.result.values.get(issue.var)
             if sv is not None and sv.origin is not None:
@@ -281,14 +366,10 @@ class _Namer:
                             and transformed(issue.var, written, self.cfg) == sv.value
                         ):
                             fix = Fix(pointer, written, (issue.replacement,))
-                    return doc.finding(issue.code, issue.message, pointer, hint=issue.hint, fix=fix)
-        return r.finding(issue.code, issue.message, hint=issue.hint)
-
-
-def _children(t: ResourceType) -> list[ResourceType]:
-    from dpn_action.naming.catalogue import CHILDREN
-
-    return CHILDREN.get(t.key, [])
+                    return doc.finding(
+                        issue.code, issue.message, pointer, hint=issue.hint, severity=sev, fix=fix
+                    )
+        return r.finding(issue.code, issue.message, hint=issue.hint, severity=sev)
 
 
 def scope_key(r: Resource) -> str:
@@ -351,10 +432,21 @@ def _clash(r: Resource, other: Resource) -> Finding:
         "parent": f"in {r.container.full_name if r.container else '?'}",
     }[t.unique_scope]
     case = " (ignoring case)" if t.case_insensitive else ""
+    pattern = r.result.pattern if r.result is not None else t.pattern
+    variables = [v for v in dict.fromkeys(PLACEHOLDER.findall(pattern)) if v not in _SHARED]
+    change = (
+        "change " + " or ".join(f"{{{v}}}" for v in variables[:3]) + " of one of them"
+        if variables and "name" not in r.entry
+        else "give one of them another name"
+    )
     return r.finding(
         "DPN130",
         f"{t.title} name '{r.name}' is also used at {other.blueprint.doc.path}:{line}:{col}; "
         f"names must be unique {where}{case}",
         field_name="name",
-        hint="change a naming value (for example purpose) of one of them",
+        hint=change,
     )
+
+
+#: variables two entries of one blueprint share, so changing them cannot tell two apart
+_SHARED = frozenset({"project", "environment", "region", "region_short", "account", "workspace"})

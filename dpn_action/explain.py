@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from dpn_action.findings import CODES, Severity
 from dpn_action.naming.catalogue import CATALOGUE
 from dpn_action.naming.config import NamingConfig
 from dpn_action.naming.engine import NameResult, Sourced, make_name
@@ -41,9 +40,7 @@ def explain_values(cfg: NamingConfig, type_key: str, values: dict[str, str]) -> 
         vals[k] = Sourced(v, "--override")
     res = make_name(t, vals, cfg, trace=True)
     _print_result(f"{t.key} ({t.title}): pattern {cfg.pattern(t.key)}", res)
-    return res.name is not None and not any(
-        CODES[i.code].severity is Severity.ERROR for i in res.issues
-    )
+    return res.name is not None and not any(i.is_error for i in res.issues)
 
 
 def explain_blueprint(cfg: NamingConfig, type_key: str, path: Path) -> bool:

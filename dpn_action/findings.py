@@ -76,9 +76,10 @@ CODES: dict[str, Code] = {
         Code("DPN200", "configuration loosens a cloud rule", Severity.ERROR),
         Code("DPN201", "configuration has an invalid regular expression", Severity.ERROR),
         Code("DPN202", "unknown resource type", Severity.ERROR),
-        Code("DPN203", "pattern placeholder has no value source", Severity.WARNING),
+        Code("DPN203", "pattern placeholder has no value source", Severity.ERROR),
         Code("DPN204", "configuration file not found", Severity.ERROR),
         Code("DPN205", "invalid --override", Severity.ERROR),
+        Code("DPN206", "names lose a pattern segment: its variable has no value", Severity.WARNING),
         # security of creation settings
         Code("DPN300", "role trust policy lets anyone assume the role", Severity.WARNING),
         Code("DPN301", "policy allows every action on every resource", Severity.WARNING),
@@ -161,6 +162,11 @@ class Finding:
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.file, self.line, self.column, self.code)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 resource', '2 resources' ('2 entries' with `many`)."""
+    return f"{count} {word}" if count == 1 else f"{count} {many or word + 's'}"
 
 
 def printable(text: str) -> str:

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
 from dpn_action.naming.catalogue import CATALOGUE, CHILDREN, COMMON_ENTRY_KEYS, ResourceType
+from dpn_action.naming.fields import COMMON, VALUE_TYPES, naming_fields
+from dpn_action.naming.fields import SCHEMA_KEY as ENTRY_KEY
 from dpn_action.schema_files import SCHEMA_BASE, SCHEMA_FILES
 
 Scalar = str | int | float | bool
@@ -34,6 +36,8 @@ _JSON_TYPES: dict[str, Any] = {
     "object": dict[str, Any],
 }
 _SCALAR_SCHEMA: dict[str, Any] = {"type": ["string", "number", "boolean"]}
+#: a naming value: written as text, a number or a boolean (one JSON Schema type list)
+NamingValue = Annotated[str | int | float | bool, WithJsonSchema({"type": VALUE_TYPES})]
 
 
 def _strict(title: str) -> ConfigDict:
@@ -165,37 +169,59 @@ def _ranged(t: ResourceType, name: str) -> Any:
         for key, r in t.ranges.items()
         if key.partition(".")[0] == name and "." in key
     }
+    text = f"Creation setting of the {t.title}, passed to the cloud."
     if inner:
-        return Field(default=None, json_schema_extra={"properties": inner})
-    return None
+        return Field(default=None, description=text, json_schema_extra={"properties": inner})
+    return Field(default=None, description=text)
 
 
 def _entry_model(t: ResourceType, built: dict[str, type[BaseModel]]) -> type[BaseModel]:
     if t.key in built:
         return built[t.key]
     fields: dict[str, Any] = {}
-    for name, jt in {**COMMON_ENTRY_KEYS, **t.properties}.items():
+    for name, jt in COMMON_ENTRY_KEYS.items():
+        fields[name] = (_pytype(jt) | None, Field(default=None, description=COMMON[name]))
+    for name, jt in t.properties.items():
         fields[name] = (_pytype(jt) | None, _ranged(t, name))
-    fields["tags"] = (dict[str, str] | None, None)
-    fields["depends_on"] = (list[str] | None, None)
-    fields["keep"] = (list[str] | None, None)
-    fields["on_too_long"] = (Literal["error", "hash"] | None, None)
-    for ref in t.refs:
-        fields[ref] = (
-            str | None,
-            Field(
-                default=None, description=f"an id or short key of a {CATALOGUE[t.refs[ref]].title}"
-            ),
-        )
+    fields["tags"] = (dict[str, str] | None, Field(default=None, description=COMMON["tags"]))
+    fields["depends_on"] = (list[str] | None, Field(default=None, description=COMMON["depends_on"]))
+    fields["keep"] = (list[str] | None, Field(default=None, description=COMMON["keep"]))
+    fields["on_too_long"] = (
+        Literal["error", "hash"] | None,
+        Field(default=None, description=COMMON["on_too_long"]),
+    )
+    for ref, target in t.refs.items():
+        title = CATALOGUE[target].title
+        if ref == t.parent_ref:  # the parent a name is unique within: required
+            text = f"The {title} this {t.title} belongs to: its id or short key (required)."
+            fields[ref] = (str, Field(description=text))
+        else:
+            text = f"The id or short key of {CATALOGUE[target].article} {title}."
+            fields[ref] = (str | None, Field(default=None, description=text))
     for child in CHILDREN.get(t.key, []):
-        fields[child.collection[-1]] = (list[_entry_model(child, built)] | None, None)  # type: ignore[misc]
+        text = f"The {child.title}s in this {t.title}."
+        fields[child.collection[-1]] = (
+            list[_entry_model(child, built)] | None,  # type: ignore[misc]
+            Field(default=None, description=text),
+        )
+    for var, text in naming_fields(t.key).items():
+        if var not in fields:  # a creation property of the same name (S3's region) wins
+            fields[var] = (NamingValue | None, Field(default=None, description=text))
     name = "".join(p.capitalize() for p in t.key.split("_")) + "Entry"
     model: type[BaseModel] = create_model(
         name,
         __config__=ConfigDict(
-            extra="allow",
+            extra="forbid",
             title=f"{t.title} ({t.key})",
-            json_schema_extra={"additionalProperties": _SCALAR_SCHEMA},
+            json_schema_extra={
+                ENTRY_KEY: {
+                    "type": t.key,
+                    "entry": f"{t.article} {t.title} entry",
+                    "note": "dpn lint also accepts a naming value that the project's "
+                    "naming-values.yaml or a pattern in its naming-patterns.yaml declares; "
+                    "this schema lists the built-in ones",
+                }
+            },
         ),
         **fields,
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from dpn_action.findings import Finding
+from dpn_action.findings import Finding, plural
 from dpn_action.naming.catalogue import CATALOGUE
 from dpn_action.plan import PlannedResource
 from dpn_action.providers.base import (
@@ -300,8 +300,9 @@ def check_regions(items: Iterable[PlannedResource], providers: Mapping[str, Prov
     if not elsewhere:
         return
     lines = [
-        f"{len(found)} AWS resource(s) of {', '.join(sorted({p.file for p in found}))} are "
-        f"named for region {region} (e.g. {found[0].full_name})"
+        f"{plural(len(found), 'AWS resource')} of {', '.join(sorted({p.file for p in found}))} "
+        f"{'is' if len(found) == 1 else 'are'} named for region {region} "
+        f"(e.g. {found[0].full_name})"
         for region, found in sorted(elsewhere.items())
     ]
     wanted = sorted(elsewhere)[0]

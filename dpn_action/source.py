@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dpn_action.findings import Finding, join_pointer, printable, split_pointer
+from dpn_action.findings import Finding, join_pointer, plural, printable, split_pointer
 from dpn_action.inputs import (
     MAX_FILE_BYTES,
     InputRefused,
@@ -26,6 +26,7 @@ from dpn_action.inputs import (
     too_large,
     too_large_hint,
 )
+from dpn_action.syntax import unclosed_json, yaml_error
 
 #: pointer -> (offset of the value, offset of its key or -1)
 _Index = dict[str, tuple[int, int]]
@@ -292,7 +293,9 @@ def _refuse_lone_surrogates(doc: Document) -> None:
         doc.findings.append(
             Finding.make(
                 "DPN001",
-                f"{len(found) - MAX_UNICODE_FINDINGS} more strings have lone surrogate escapes",
+                f"{plural(len(found) - MAX_UNICODE_FINDINGS, 'more string')} "
+                f"{'has' if len(found) - MAX_UNICODE_FINDINGS == 1 else 'have'} lone surrogate "
+                "escapes",
                 file=doc.path,
                 hint="write the characters themselves, or both halves of each surrogate pair",
             )
@@ -345,6 +348,21 @@ def _load_json(doc: Document) -> None:
     except _DuplicateKeys:
         pass
     except json.JSONDecodeError as exc:
+        opener = unclosed_json(doc.text)
+        if opener is not None and opener.offset < exc.pos:
+            line, col = doc._offset_to_line_col(opener.offset)
+            doc.findings.append(
+                Finding.make(
+                    "DPN001",
+                    f"invalid JSON: '{opener.char}' opened here is never closed (the parser "
+                    f"stopped at line {exc.lineno}, column {exc.colno}: {exc.msg})",
+                    file=doc.path,
+                    line=line,
+                    column=col,
+                    hint=f"add the '{opener.closer}' that ends this {opener.kind}",
+                )
+            )
+            return
         doc.findings.append(
             Finding.make(
                 "DPN001",
@@ -479,18 +497,7 @@ def _load_yaml(doc: Document) -> None:
             return
         node = yaml.compose(doc.text, Loader=loader_cls)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = doc._offset_to_line_col(mark.index) if mark else (1, 1)
-        doc.findings.append(
-            Finding.make(
-                "DPN001",
-                f"invalid YAML: {exc.problem or exc.context}",
-                file=doc.path,
-                line=line,
-                column=col,
-                hint="check indentation and quoting near this position",
-            )
-        )
+        doc.findings.append(yaml_error(doc.text, exc, doc._offset_to_line_col, doc.path))
         return
     except yaml.YAMLError as exc:
         doc.findings.append(Finding.make("DPN001", f"invalid YAML: {exc}", file=doc.path))

@@ -7,6 +7,10 @@ problem as a located finding, with "did you mean" for mistyped keys, and it impo
 heavy, so a commit hook can afford it. A property test checks that it agrees with the
 `jsonschema` library on valid/invalid.
 
+An object annotated with `x-dpn-entry` is a resource entry: its schema refuses unknown keys,
+but a scalar one may be a naming value that the project's configs declare, so it is left to
+the analysis, which knows them (`DPN014`; see `dpn_action.naming.fields`).
+
 A node annotated with `x-dpn-range` is a numeric creation setting whose range the cloud
 documents (`naming/ranges.py`): a number it refuses (outside the bounds, not whole, not
 finite) is reported as `DPN016`, naming the range and its source.
@@ -24,9 +28,11 @@ from typing import Any
 
 from dpn_action.findings import (
     Finding,
+    Fix,
     close_matches,
     did_you_mean,
     join_pointer,
+    plural,
     rename_fix,
     suggestion,
 )
@@ -34,6 +40,9 @@ from dpn_action.naming.ranges import SCHEMA_KEY as RANGE_KEY
 from dpn_action.source import Document
 
 Schema = dict[str, Any]
+
+#: the annotation of a resource entry's schema (written by `dpn_action.models`)
+ENTRY_KEY = "x-dpn-entry"
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -91,6 +100,17 @@ class _Validator:
         self._patterns: dict[str, re.Pattern[str]] = {}
         #: ranged schema nodes without their annotation (id of the node -> plain copy)
         self._plain: dict[int, Schema] = {}
+        #: schema nodes that take any scalar (id of the node -> whether it does)
+        self._scalar_nodes: dict[int, bool] = {}
+
+    def _any_scalar(self, schema: Schema) -> bool:
+        """Whether `schema` takes any string, number or boolean (a naming value's schema:
+        only a type list and words), remembered per schema node."""
+        hit = self._scalar_nodes.get(id(schema))
+        if hit is None:
+            hit = schema.get("type") == _SCALAR_VALUES["type"] and set(schema) <= _WORDS
+            self._scalar_nodes[id(schema)] = hit
+        return hit
 
     def resolve(self, schema: Schema) -> Schema:
         while "$ref" in schema:
@@ -100,8 +120,16 @@ class _Validator:
             schema = self.root["$defs"][ref[len("#/$defs/") :]]
         return schema
 
-    def add(self, code: str, message: str, pointer: str, hint: str = "", key: bool = False) -> None:
-        self.findings.append(self.doc.finding(code, message, pointer, hint=hint, key=key))
+    def add(
+        self,
+        code: str,
+        message: str,
+        pointer: str,
+        hint: str = "",
+        key: bool = False,
+        fix: Fix | None = None,
+    ) -> None:
+        self.findings.append(self.doc.finding(code, message, pointer, hint=hint, key=key, fix=fix))
 
     # -- one node ---------------------------------------------------------------------
     def errors(self, value: Any, schema: Schema, pointer: str) -> list[tuple[str, str, str, str]]:
@@ -187,18 +215,36 @@ class _Validator:
         props: dict[str, Schema] = schema.get("properties", {})
         for req in schema.get("required", ()):
             if req not in value:
+                about = self.resolve(props.get(req, {})).get("description", "")
                 self.add(
                     "DPN012",
                     f"{self.where(pointer)} is missing required key '{req}'",
                     pointer,
-                    hint=f"add '{req}'",
+                    hint=f"add '{req}'" + (f": {about[:1].lower()}{about[1:]}" if about else ""),
                 )
         extra = schema.get("additionalProperties", True)
         for k, v in value.items():
-            child = join_pointer(pointer, k)
             sub = props.get(k)
+            if sub is not None and _is_scalar(v) and self._any_scalar(sub):
+                continue  # a naming value (the common case), checked without a detour
+            child = join_pointer(pointer, k)
             if sub is not None:
                 self.check(v, sub, child)
+            elif extra is False and ENTRY_KEY in schema:
+                # A resource entry: a scalar may be a naming value that the project's configs
+                # declare, which only the analysis knows (it reports DPN014 for the others).
+                if not _is_scalar(v):
+                    near = close_matches(k, list(props))
+                    self.add(
+                        "DPN014",
+                        f"unknown field '{k}' in {schema[ENTRY_KEY]['entry']}",
+                        child,
+                        key=True,
+                        hint=suggestion(near).strip().capitalize()
+                        or "a naming value is a plain string; nested data is only allowed for "
+                        "the type's creation settings",
+                        fix=rename_fix(child, k, near),
+                    )
             elif extra is False:
                 what = (
                     "collection"
@@ -206,18 +252,16 @@ class _Validator:
                     else "key"
                 )
                 near = close_matches(k, list(props))
-                self.findings.append(
-                    self.doc.finding(
-                        "DPN011",
-                        f"unknown {what} '{k}' in {self.where(pointer)}",
-                        child,
-                        key=True,
-                        hint=(
-                            suggestion(near).strip().capitalize()
-                            or "allowed: " + ", ".join(sorted(props)[:12])
-                        ),
-                        fix=rename_fix(child, k, near),
-                    )
+                self.add(
+                    "DPN011",
+                    f"unknown {what} '{k}' in {self.where(pointer)}",
+                    child,
+                    key=True,
+                    hint=(
+                        suggestion(near).strip().capitalize()
+                        or "allowed: " + ", ".join(sorted(props)[:12])
+                    ),
+                    fix=rename_fix(child, k, near),
                 )
             elif isinstance(extra, dict):
                 if _is_scalar(v) and extra == _SCALAR_VALUES:
@@ -225,15 +269,13 @@ class _Validator:
                 errs = self.errors(v, extra, child)
                 near = close_matches(k, list(props)) if errs else []
                 if near:
-                    self.findings.append(
-                        self.doc.finding(
-                            "DPN014",
-                            f"unknown field '{k}' in {self.where(pointer)}",
-                            child,
-                            key=True,
-                            hint=suggestion(near).strip().capitalize(),
-                            fix=rename_fix(child, k, near),
-                        )
+                    self.add(
+                        "DPN014",
+                        f"unknown field '{k}' in {self.where(pointer)}",
+                        child,
+                        key=True,
+                        hint=suggestion(near).strip().capitalize(),
+                        fix=rename_fix(child, k, near),
                     )
                 else:
                     for code, message, p, hint in errs:
@@ -242,7 +284,9 @@ class _Validator:
     def _array(self, value: list[Any], schema: Schema, pointer: str) -> None:
         lo = schema.get("minItems")
         if lo is not None and len(value) < lo:
-            self.add("DPN013", f"{self.where(pointer)} needs at least {lo} item(s)", pointer)
+            self.add(
+                "DPN013", f"{self.where(pointer)} needs at least {plural(lo, 'item')}", pointer
+            )
         items = schema.get("items")
         if items is not None:
             for i, v in enumerate(value):
@@ -259,7 +303,9 @@ class _Validator:
                 pointer,
             )
         if hi is not None and len(value) > hi:
-            self.add("DPN013", f"{self.where(pointer)} has more than {hi} characters", pointer)
+            self.add(
+                "DPN013", f"{self.where(pointer)} has more than {plural(hi, 'character')}", pointer
+            )
         pat = schema.get("pattern")
         if pat is not None:
             rx = self._patterns.get(pat) or self._patterns.setdefault(pat, re.compile(pat))
@@ -318,6 +364,8 @@ class _Validator:
 
 
 _SCALAR_VALUES = {"type": ["string", "number", "boolean"]}
+#: keywords that only describe (a node with no others takes whatever its type allows)
+_WORDS = frozenset({"type", "title", "description"})
 
 
 def _is_number(v: Any) -> bool:

@@ -176,7 +176,7 @@ def test_ambiguous_short_key_is_an_error(tmp_path: Path) -> None:
     }
     a, _ = analysed(tmp_path, blueprint(resources))
     [f] = found(a, "DPN023")
-    assert f.message == "'sales-bronze' matches 2 entries of Glue database"
+    assert f.message == "'sales-bronze' matches 2 Glue database entries"
     assert "`id`" in f.hint
 
 
@@ -274,7 +274,7 @@ def test_unknown_field_suggests_the_close_one(tmp_path: Path) -> None:
     a, _ = analysed(tmp_path, yaml_bp)
     [f] = a.findings
     assert (f.code, f.line, f.column) == ("DPN014", 8, 9)
-    assert f.message == "unknown field 'purpse' in a S3 bucket entry"
+    assert f.message == "unknown field 'purpse' in an S3 bucket entry"
     assert f.hint == "Did you mean 'purpose'?"
 
 

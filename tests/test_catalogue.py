@@ -16,7 +16,7 @@ from dpn_action.findings import CODES, Severity
 from dpn_action.naming.catalogue import CATALOGUE, CHILDREN, COLLECTIONS, PLACEHOLDER
 from dpn_action.naming.config import NamingConfig, pattern_problem
 from dpn_action.naming.engine import Sourced, make_name
-from dpn_action.naming.rules import CHECKS, check
+from dpn_action.naming.rules import CHECKS, LEVELS, check
 
 TYPES = list(CATALOGUE.values())
 TYPE_IDS = [t.key for t in TYPES]
@@ -79,13 +79,22 @@ def test_every_rule_kind_exists_and_has_an_https_source(t: Any) -> None:
 
 
 @pytest.mark.parametrize("t", TYPES, ids=TYPE_IDS)
-def test_every_type_has_exactly_one_length_rule(t: Any) -> None:
-    lengths = [r for r in t.rules if r.kind == "length"]
+def test_every_type_has_exactly_one_hard_length_rule(t: Any) -> None:
+    lengths = [r for r in t.rules if r.kind == "length" and r.hard]
     assert len(lengths) == 1
-    lo, hi = lengths[0].arg
-    assert lo >= 1
-    assert hi is None or hi >= lo
-    assert lengths[0].opts.get("unit", "chars") in ("chars", "bytes")
+    for rule in (r for r in t.rules if r.kind == "length"):
+        lo, hi = rule.arg
+        assert lo >= 1
+        assert hi is None or hi >= lo
+        assert rule.opts.get("unit", "chars") in ("chars", "bytes")
+
+
+@pytest.mark.parametrize("t", TYPES, ids=TYPE_IDS)
+def test_every_rule_says_whose_it_is(t: Any) -> None:
+    for rule in t.rules:
+        assert rule.level in LEVELS, (t.key, rule.kind)
+        assert rule.severity in (Severity.ERROR, Severity.WARNING)
+        assert rule.hard == (rule.severity is Severity.ERROR)
 
 
 @pytest.mark.parametrize("t", TYPES, ids=TYPE_IDS)
@@ -188,9 +197,7 @@ VALID: list[tuple[str, str, str, dict[str, Any]]] = [
     ("aws_s3_bucket", "convention", "dataplatform-landing-raw-dev-use1", {}),
     ("aws_s3_bucket", "three-chars", "abc", {}),
     ("aws_s3_bucket", "63-chars", "a" * 63, {}),
-    ("aws_s3_bucket", "dots-inside", "logs.example-1", {}),
     ("aws_s3_bucket", "xn-not-at-start", "my-xn--bucket", {}),
-    ("aws_s3_bucket", "almost-ip", "192.168.5.4a", {}),
     # Glue
     ("aws_glue_database", "convention", "dataplatform_sales_bronze_dev", {}),
     ("aws_glue_database", "one-char", "a", {}),
@@ -311,6 +318,8 @@ INVALID: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
     ("aws_glue_crawler", "256-bytes", "c" * 256, {}, ("DPN101",)),
     ("aws_glue_crawler", "128-e-acute-is-256-bytes", "é" * 128, {}, ("DPN101",)),
     ("aws_glue_crawler", "newline", "crawler\nname", {}, ("DPN102",)),
+    ("aws_glue_crawler", "nul", "crawler\x00", {}, ("DPN102",)),
+    ("aws_glue_crawler", "non-character", "crawler\uffff", {}, ("DPN102",)),
     # Lambda
     ("aws_lambda_function", "empty", "", {}, ("DPN101",)),
     ("aws_lambda_function", "65-chars", "f" * 65, {}, ("DPN101",)),
@@ -345,6 +354,7 @@ INVALID: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
     ("aws_sns_topic", "fifo-252-plus-suffix", "n" * 252 + ".fifo", FIFO, ("DPN101",)),
     ("aws_sns_topic", "fifo-suffix-without-fifo", "orders.fifo", {}, ("DPN105",)),
     ("aws_sns_topic", "fifo-without-suffix", "orders", FIFO, ("DPN105",)),
+    ("aws_sns_topic", "fifo-suffix-alone", ".fifo", FIFO, ("DPN105",)),
     ("aws_sns_topic", "dot", "orders.created", {}, ("DPN102",)),
     # SQS: 80, FIFO 75 + '.fifo'
     ("aws_sqs_queue", "empty", "", {}, ("DPN101",)),
@@ -352,38 +362,28 @@ INVALID: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
     ("aws_sqs_queue", "fifo-76-plus-suffix", "q" * 76 + ".fifo", FIFO, ("DPN101",)),
     ("aws_sqs_queue", "fifo-suffix-without-fifo", "orders.fifo", {}, ("DPN105",)),
     ("aws_sqs_queue", "fifo-without-suffix", "orders", FIFO, ("DPN105",)),
+    ("aws_sqs_queue", "fifo-suffix-alone", ".fifo", FIFO, ("DPN105",)),
     ("aws_sqs_queue", "dot", "orders.queue", {}, ("DPN102",)),
     # Step Functions
     ("aws_step_function", "empty", "", {}, ("DPN101",)),
     ("aws_step_function", "81-chars", "w" * 81, {}, ("DPN101",)),
-    ("aws_step_function", "dot", "daily.load", {}, ("DPN102",)),
     ("aws_step_function", "space", "daily load", {}, ("DPN102",)),
+    ("aws_step_function", "bracket", "daily[load]", {}, ("DPN102",)),
+    ("aws_step_function", "colon", "daily:load", {}, ("DPN102",)),
+    ("aws_step_function", "81-bytes", "é" * 40 + "w", {}, ("DPN101",)),
     # workspace: a DNS label
     ("dbx_workspace", "empty", "", {}, ("DPN101",)),
-    ("dbx_workspace", "64-chars", "w" * 64, {}, ("DPN101",)),
-    ("dbx_workspace", "underscore", "dbx_analytics", {}, ("DPN102",)),
-    ("dbx_workspace", "upper-case-inside", "dbx-Analytics", {}, ("DPN102",)),
-    ("dbx_workspace", "starts-with-hyphen", "-dbx", {}, ("DPN105",)),
-    ("dbx_workspace", "ends-with-hyphen", "dbx-", {}, ("DPN105",)),
     # free-text names: no control characters
     ("dbx_cluster", "empty", "", {}, ("DPN101",)),
-    ("dbx_cluster", "newline", "etl\ncluster", {}, ("DPN102",)),
-    ("dbx_cluster", "escape-char", "\x1b[31metl", {}, ("DPN102",)),
     ("dbx_job", "empty", "", {}, ("DPN101",)),
     ("dbx_job", "4097-bytes", "j" * 4097, {}, ("DPN101",)),
-    ("dbx_job", "nul", "job\x00", {}, ("DPN102",)),
     ("dbx_pipeline", "empty", "", {}, ("DPN101",)),
-    ("dbx_pipeline", "newline", "cdc\npipeline", {}, ("DPN102",)),
-    ("dbx_pipeline", "bell", "cdc\x07", {}, ("DPN102",)),
     ("dbx_sql_warehouse", "empty", "", {}, ("DPN101",)),
     ("dbx_sql_warehouse", "100-chars", "h" * 100, {}, ("DPN101",)),
-    ("dbx_sql_warehouse", "tab", "bi\twarehouse", {}, ("DPN102",)),
     ("dbx_instance_pool", "empty", "", {}, ("DPN101",)),
     ("dbx_instance_pool", "101-chars", "p" * 101, {}, ("DPN101",)),
-    ("dbx_instance_pool", "newline", "pool\n", {}, ("DPN102",)),
     ("dbx_policy", "empty", "", {}, ("DPN101",)),
     ("dbx_policy", "101-chars", "p" * 101, {}, ("DPN101",)),
-    ("dbx_policy", "newline", "policy\nname", {}, ("DPN102",)),
     # notebook paths: absolute and clean
     ("dbx_notebook_path", "relative", "dataplatform/sales/load", {}, ("DPN105",)),
     ("dbx_notebook_path", "double-slash", "/dataplatform//load", {}, ("DPN105",)),
@@ -391,7 +391,6 @@ INVALID: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
     ("dbx_notebook_path", "dot-dot-segment", "/dataplatform/../load", {}, ("DPN105",)),
     ("dbx_notebook_path", "trailing-dot-dot", "/dataplatform/..", {}, ("DPN105",)),
     ("dbx_notebook_path", "trailing-slash", "/dataplatform/sales/", {}, ("DPN105",)),
-    ("dbx_notebook_path", "newline", "/dataplatform/lo\nad", {}, ("DPN102",)),
     ("dbx_notebook_path", "4097-bytes", "/" + "n" * 4096, {}, ("DPN101",)),
     # repos: under /Repos exactly /Repos/{folder}/{repo}
     ("dbx_repo", "repos-without-repo", "/Repos/team", {}, ("DPN105",)),
@@ -423,19 +422,45 @@ INVALID: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
 ]
 
 
+#: (type, id, name, creation properties, the exact codes of the advice and house rules it
+#: breaks, each a warning): names the cloud accepts, with something to say about them
+ADVISED: list[tuple[str, str, str, dict[str, Any], tuple[str, ...]]] = [
+    ("aws_s3_bucket", "dots-inside", "logs.example-1", {}, ("DPN102",)),
+    ("aws_s3_bucket", "almost-ip", "192.168.5.4a", {}, ("DPN102",)),
+    ("aws_step_function", "dot", "daily.load", {}, ("DPN102",)),
+    ("aws_step_function", "unicode", "tägliche-ladung", {}, ("DPN102",)),
+    ("aws_glue_crawler", "tab", "crawler\tname", {}, ("DPN102",)),
+    ("dbx_workspace", "64-chars", "w" * 64, {}, ("DPN101",)),
+    ("dbx_workspace", "underscore", "dbx_analytics", {}, ("DPN102",)),
+    ("dbx_workspace", "upper-case-inside", "dbx-Analytics", {}, ("DPN102",)),
+    ("dbx_workspace", "starts-with-hyphen", "-dbx", {}, ("DPN105",)),
+    ("dbx_workspace", "ends-with-hyphen", "dbx-", {}, ("DPN105",)),
+    ("dbx_cluster", "newline", "etl\ncluster", {}, ("DPN102",)),
+    ("dbx_cluster", "escape-char", "\x1b[31metl", {}, ("DPN102",)),
+    ("dbx_job", "nul", "job\x00", {}, ("DPN102",)),
+    ("dbx_pipeline", "newline", "cdc\npipeline", {}, ("DPN102",)),
+    ("dbx_pipeline", "bell", "cdc\x07", {}, ("DPN102",)),
+    ("dbx_sql_warehouse", "tab", "bi\twarehouse", {}, ("DPN102",)),
+    ("dbx_instance_pool", "newline", "pool\n", {}, ("DPN102",)),
+    ("dbx_policy", "newline", "policy\nname", {}, ("DPN102",)),
+    ("dbx_notebook_path", "newline", "/dataplatform/lo\nad", {}, ("DPN102",)),
+]
+
+
 def _example_id(row: tuple[Any, ...]) -> str:
     return f"{row[0]}-{row[1]}"
 
 
 def test_example_ids_are_unique() -> None:
-    ids = [_example_id(r) for r in VALID + INVALID]
+    ids = [_example_id(r) for r in VALID + INVALID + ADVISED]
     assert len(ids) == len(set(ids))
 
 
-def test_every_type_has_at_least_two_valid_and_three_invalid_examples() -> None:
+def test_every_type_has_two_valid_examples_and_three_that_are_not() -> None:
     for key in CATALOGUE:
         assert sum(1 for r in VALID if r[0] == key) >= 2, key
-        assert sum(1 for r in INVALID if r[0] == key) >= 3, key
+        assert sum(1 for r in INVALID if r[0] == key) >= 1, key
+        assert sum(1 for r in INVALID + ADVISED if r[0] == key) >= 3, key
 
 
 @pytest.mark.parametrize(("key", "label", "name", "props"), VALID, ids=map(_example_id, VALID))
@@ -452,11 +477,25 @@ def test_invalid_example_gives_the_exact_codes(
     key: str, label: str, name: str, props: dict[str, Any], codes: tuple[str, ...]
 ) -> None:
     violations = check(CATALOGUE[key].rules, name, props)
-    assert tuple(v.code for v in violations) == codes, [v.message for v in violations]
+    errors = [v for v in violations if v.severity is Severity.ERROR]
+    assert tuple(v.code for v in errors) == codes, [v.message for v in violations]
     for v in violations:
         assert v.message
         assert v.hint
         assert v.rule.source.startswith("https://")
+
+
+@pytest.mark.parametrize(
+    ("key", "label", "name", "props", "codes"), ADVISED, ids=map(_example_id, ADVISED)
+)
+def test_advised_example_gives_the_exact_warnings_and_no_error(
+    key: str, label: str, name: str, props: dict[str, Any], codes: tuple[str, ...]
+) -> None:
+    violations = check(CATALOGUE[key].rules, name, props)
+    assert [(v.code, v.severity) for v in violations] == [(c, Severity.WARNING) for c in codes]
+    for v in violations:
+        assert v.rule.note in v.hint
+        assert "advice" in v.message or "house rule" in v.message
 
 
 # --------------------------------------------------------------------------------------------

@@ -52,3 +52,18 @@ def test_the_settings_table_of_dpn_update_lists_what_the_providers_change() -> N
         **getattr(DatabricksProvider, "settings_types", {}),
     }
     assert documented == {k: set(v) for k, v in providers.items()}
+
+
+def test_the_editor_set_up_names_the_published_schemas() -> None:
+    import json
+
+    from dpn_action.schema_files import SCHEMA_BASE, SCHEMA_FILES
+
+    text = (ROOT / "docs" / "schemas.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```json\n(.*?)\n```", text, re.S) if "json.schemas" in b]
+    settings = json.loads(block)
+    urls = {e["url"] for e in settings["json.schemas"]} | set(settings["yaml.schemas"])
+    assert urls == {f"{SCHEMA_BASE}/{f}" for f in SCHEMA_FILES.values()}
+    for url in re.findall(r"https://raw\.githubusercontent\.com/\S+?\.json", text):
+        assert url.rpartition("/")[0] == SCHEMA_BASE
+        assert url.rpartition("/")[2] in SCHEMA_FILES.values()

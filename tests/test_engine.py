@@ -329,7 +329,8 @@ def test_user_pattern_keeps_the_built_in_required_variables(tmp_path: Path) -> N
     a, _ = analysed(
         tmp_path, blueprint({"aws": {"s3_buckets": [{"purpose": "landing"}]}}), patterns=patterns
     )
-    assert a.findings == []
+    # the name loses {team}'s segment, and says so at the pattern
+    assert [f.code for f in a.findings] == ["DPN206"]
     assert only(a, "aws_s3_bucket").name == "dataplatform-landing"
 
 

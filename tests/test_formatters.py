@@ -86,8 +86,8 @@ def varied_findings() -> list[Finding]:
             line=12,
         ),
         Finding.make(
-            "DPN203",
-            "placeholder {team} has no value source",
+            "DPN206",
+            "{team} in the pattern of aws_s3_bucket has no value for 1 of 1 aws_s3_bucket name",
             file=".dpn/naming-patterns.yaml",
         ),
         Finding.make(

@@ -408,15 +408,16 @@ def test_inside_github_actions_the_findings_are_annotations(repo: Path) -> None:
     assert "::error file=blueprints/bad.yaml," in proc.stdout
 
 
-def test_validate_config_warns_of_a_placeholder_without_a_value_source_and_strict_fails(
+def test_validate_config_fails_on_a_placeholder_that_is_no_variable_dpn_knows(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # A warning, not an error: each blueprint entry could still carry the field itself.
+    # An error: nothing can give {purpse} a value, so every name would lose its segment.
     write_files(repo, {".dpn/naming-patterns.yaml": PATTERNS_TYPO})
-    assert hooks.validate_config_main([".dpn/naming-patterns.yaml"]) == 0
+    assert hooks.validate_config_main([".dpn/naming-patterns.yaml"]) == 1
     where = at(PATTERNS_TYPO, '"{project}-{purpse}')
-    assert f".dpn/naming-patterns.yaml:{where}: DPN203 warning: " in capsys.readouterr().out
-    assert hooks.validate_config_main(["--strict", ".dpn/naming-patterns.yaml"]) == 1
+    out = capsys.readouterr().out
+    assert f".dpn/naming-patterns.yaml:{where}: DPN203 placeholder {{purpse}} " in out
+    assert "Did you mean 'purpose'" in out
 
 
 def test_validate_config_uses_a_config_path_from_args_over_the_file(

@@ -57,7 +57,7 @@ def test_a_blueprint_named_for_another_region_is_refused_with_the_fix(tmp_path: 
         check_regions(items, {"aws": SimpleNamespace(region="us-east-1")})  # type: ignore[dict-item]
 
     message = str(refused.value)
-    assert "1 AWS resource(s) of dev.json are named for region eu-west-1" in message
+    assert "1 AWS resource of dev.json is named for region eu-west-1" in message
     assert "dataplatform-dev-ingest-events" in message
     assert "the AWS configuration's region is us-east-1" in message
     assert "AWS_REGION=eu-west-1" in message

@@ -1,6 +1,7 @@
 """The JSON Schemas: generated from the models, committed unchanged, valid Draft 2020-12, and
-obeyed by every example file. dpn's own fast structural validator agrees with the
-`jsonschema` library on what is valid, including for mutated blueprints.
+obeyed by every example file. `dpn lint`'s structural verdict (its fast structural
+validator and its check of unknown entry fields) agrees with the `jsonschema` library on
+what is valid, including for mutated blueprints.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from dpn_action.analysis import analyse
 from dpn_action.models import MODELS, json_schema, render_schema
 from dpn_action.naming.catalogue import CATALOGUE
+from dpn_action.naming.config import NamingConfig
+from dpn_action.naming.fields import builtin_keys, project_schema
 from dpn_action.schema_files import SCHEMA_BASE, SCHEMA_FILES
 from dpn_action.source import parse_text
-from dpn_action.structure import validate
+from dpn_action.structure import ENTRY_KEY, validate
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA_DIRS = (REPO / "schemas", REPO / "dpn_action" / "schemas")
@@ -164,6 +168,12 @@ EXTRA_KEYS = st.sampled_from(
     [
         "versoning",
         "purpose",
+        "purpsoe",
+        "owner",
+        "team",
+        "entity",
+        "table_type",
+        "squad",
         "s3_bucket",
         "catalogs",
         "schemas",
@@ -244,17 +254,85 @@ def mutated_blueprints(draw: st.DrawFn) -> Any:
     return doc
 
 
+#: the codes of `dpn lint`'s structural verdict: what a JSON Schema can say about a blueprint
+STRUCTURAL = frozenset({"DPN010", "DPN011", "DPN012", "DPN013", "DPN014", "DPN016"})
+
+
 @settings(
     max_examples=150,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
-@given(mutated_blueprints())
-def test_structural_check_and_jsonschema_agree_on_mutated_blueprints(data: Any) -> None:
-    doc = parse_text(json.dumps(data, indent=1), "mutated.json")
-    findings = validate(doc, "blueprint", "blueprint")
+@given(data=mutated_blueprints())
+def test_lint_and_the_schema_give_the_same_structural_verdict_on_mutated_blueprints(
+    tmp_path: Path, data: Any
+) -> None:
+    """With no naming config, `dpn lint` (the fast structural check and the analysis's check
+    of unknown fields) and `jsonschema` with the committed schema agree on every blueprint:
+    both accept it or both refuse it."""
+    path = tmp_path / "mutated.json"
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    findings = [f for f in analyse(NamingConfig(), [path]).findings if f.code in STRUCTURAL]
     schema_errors = [e.message for e in VALIDATORS["blueprint"].iter_errors(data)]
     assert bool(findings) == bool(schema_errors), (
         f"dpn: {[f.message for f in findings]}; jsonschema: {schema_errors}"
     )
-    assert all(f.is_error and f.pointer is not None for f in findings)
+    assert all(f.is_error for f in findings)
+
+
+def test_a_misspelt_naming_key_is_refused_by_the_schema_and_by_lint(tmp_path: Path) -> None:
+    data = copy.deepcopy(BLUEPRINTS[0])
+    bucket = data["resources"]["aws"]["s3_buckets"][0]
+    bucket["purpsoe"] = bucket.pop("purpose")
+    assert [e.validator for e in VALIDATORS["blueprint"].iter_errors(data)] == [
+        "additionalProperties"
+    ]
+    path = tmp_path / "typo.json"
+    path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    [f] = [f for f in analyse(NamingConfig(), [path]).findings if f.code == "DPN014"]
+    assert f.message == "unknown field 'purpsoe' in an S3 bucket entry"
+    assert f.hint == "Did you mean 'purpose'?"
+
+
+def test_every_entry_schema_lists_its_naming_fields_references_and_settings() -> None:
+    defs = json_schema("blueprint")["$defs"]
+    entries = {d[ENTRY_KEY]["type"]: d for d in defs.values() if ENTRY_KEY in d}
+    assert sorted(entries) == sorted(CATALOGUE)
+    for key, t in CATALOGUE.items():
+        node = entries[key]
+        assert node["additionalProperties"] is False
+        props = node["properties"]
+        assert set(props) == builtin_keys(key), key
+        for var in t.placeholders():
+            assert f"[{t.value_chars}]" in props[var]["description"], (key, var)
+        for ref in t.refs:
+            assert CATALOGUE[t.refs[ref]].title in props[ref]["description"]
+        for name in t.properties:
+            assert props[name].get("description"), (key, name)
+        if t.parent_ref is not None:
+            assert node["required"] == [t.parent_ref]
+
+
+def test_a_project_schema_accepts_the_naming_values_its_configs_declare() -> None:
+    data = copy.deepcopy(BLUEPRINTS[0])
+    data["resources"]["aws"]["s3_buckets"][0]["squad"] = "payments"
+    assert not VALIDATORS["blueprint"].is_valid(data)
+    cfg = NamingConfig(patterns={"aws_s3_bucket": "{project}-{squad}-{purpose}"})
+    project = project_schema(VALIDATORS["blueprint"].schema, cfg)
+    assert Draft202012Validator(project).is_valid(data)
+    # only for the type whose pattern names it
+    data["resources"]["aws"]["iam_roles"] = [{"service": "glue", "purpose": "x", "squad": "a"}]
+    assert not Draft202012Validator(project).is_valid(data)
+    cfg = NamingConfig(resource_types={"aws_iam_role": {"squad": "payments"}})
+    assert not Draft202012Validator(project_schema(VALIDATORS["blueprint"].schema, cfg)).is_valid(
+        data
+    )
+    cfg = NamingConfig(
+        patterns={"aws_s3_bucket": "{project}-{squad}-{purpose}"},
+        resource_types={"aws_iam_role": {"squad": "payments"}},
+    )
+    assert Draft202012Validator(project_schema(VALIDATORS["blueprint"].schema, cfg)).is_valid(data)

@@ -10,7 +10,7 @@ from typing import Any
 
 from dpn_action.blueprint.files import check_local_files
 from dpn_action.blueprint.policies import check_policies
-from dpn_action.findings import Finding, did_you_mean, join_pointer
+from dpn_action.findings import Finding, Severity, did_you_mean, join_pointer
 from dpn_action.naming.catalogue import CATALOGUE, CHILDREN, COLLECTIONS, PLACEHOLDER, ResourceType
 from dpn_action.naming.engine import NameResult
 from dpn_action.source import Document
@@ -92,11 +92,12 @@ class Resource:
         field_name: str | None = None,
         hint: str = "",
         key: bool = False,
+        severity: Severity | None = None,
     ) -> Finding:
         ptr = self.pointer
         if field_name is not None and field_name in self.entry:
             ptr = join_pointer(self.pointer, field_name)
-        return self.blueprint.doc.finding(code, message, ptr, hint=hint, key=key)
+        return self.blueprint.doc.finding(code, message, ptr, hint=hint, key=key, severity=severity)
 
 
 @dataclass(eq=False)
@@ -254,15 +255,6 @@ def _resolve_refs(bp: BlueprintFile) -> list[Finding]:
                 findings.append(
                     r.finding(problem[0], problem[1], field_name=ref_field, hint=problem[2])
                 )
-        if r.type.parent_ref and r.type.parent_ref not in r.entry:
-            findings.append(
-                r.finding(
-                    "DPN012",
-                    f"{r.type.title} needs '{r.type.parent_ref}' (the "
-                    f"{CATALOGUE[r.type.refs[r.type.parent_ref]].title} it belongs to)",
-                    hint=f'add "{r.type.parent_ref}": "<id or short key>"',
-                )
-            )
         deps = r.entry.get("depends_on")
         if isinstance(deps, list):
             for i, d in enumerate(deps):
@@ -299,14 +291,15 @@ def _match(
     if len(matches) > 1:
         return None, (
             "DPN023",
-            f"'{value}' matches {len(matches)} entries of {title}",
+            f"'{value}' matches {len(matches)} {title} entries",
             "give the entry you mean an `id` and refer to that",
         )
     keys = sorted({k for c in candidates for k in (c.id, c.short_key()) if k})
     if not keys:
         return None, (
             "DPN020",
-            f"'{value}' refers to a {title}, but the blueprint has none",
+            f"'{value}' refers to {CATALOGUE[target_type].article} {title}, but the blueprint "
+            "has none",
             f"add the {title} to the blueprint",
         )
     close = did_you_mean(value, keys)

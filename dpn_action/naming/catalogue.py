@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from dpn_action.naming.name_rules import NAME_RULES
 from dpn_action.naming.ranges import RANGES, Range
 from dpn_action.naming.rules import Rule
 
@@ -92,18 +93,31 @@ class ResourceType:
 
     @property
     def max_length(self) -> int | None:
+        """The longest name the type's hard length rule allows (None: no limit)."""
         for r in self.rules:
-            if r.kind == "length":
+            if r.kind == "length" and r.hard:
                 hi: int | None = r.arg[1]
                 return hi
         return None
 
     @property
+    def fit_length(self) -> int | None:
+        """The length `on_too_long: hash` fits a name to: the shortest any length rule allows
+        (an advised or house limit too, so a shortened name draws no warning either)."""
+        limits = [r.arg[1] for r in self.rules if r.kind == "length" and r.arg[1] is not None]
+        return min(limits) if limits else None
+
+    @property
     def length_unit(self) -> str:
         for r in self.rules:
-            if r.kind == "length":
+            if r.kind == "length" and r.hard:
                 return str(r.opts.get("unit", "chars"))
         return "chars"
+
+    @property
+    def article(self) -> str:
+        """'a' or 'an', as the title is spoken: an S3 bucket, an IAM role, a SQL warehouse."""
+        return article(self.title)
 
     @property
     def required(self) -> frozenset[str]:
@@ -122,52 +136,28 @@ class ResourceType:
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-# --- rule sources -------------------------------------------------------------------------
-_S3 = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html"
-_GLUE = (
-    "https://docs.aws.amazon.com/glue/latest/dg/aws-glue-api-common.html#aws-glue-api-regex-oneLine"
-)
-_ATHENA = "https://docs.aws.amazon.com/athena/latest/ug/tables-databases-columns-names.html"
-_CRAWLER = "https://docs.aws.amazon.com/glue/latest/webapi/API_CreateCrawler.html"
-_LAMBDA = "https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html"
+#: initialisms that are spoken letter by letter but start with a consonant sound anyway
+#: ("a SQL warehouse", as Databricks writes it)
+_SPOKEN_AS_WORDS = ("SQL",)
+
+
+def article(title: str) -> str:
+    """The indefinite article of a resource title: 'an' before a vowel sound."""
+    word = title.split()[0] if title.split() else ""
+    if word in _SPOKEN_AS_WORDS:
+        return "a"
+    if (len(word) > 1 and word[:2].isupper()) or any(c.isdigit() for c in word):
+        # an initialism, spoken letter by letter: an S3, an IAM, an SNS
+        return "an" if word[0] in "AEFHILMNORSX" else "a"
+    return "an" if word[:1].lower() in "aeio" else "a"
+
+
 _LAMBDA_QUOTAS = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
-_IAM_ROLE = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html"
-_IAM_POLICY = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html"
-_KINESIS = "https://docs.aws.amazon.com/kinesis/latest/APIReference/API_CreateStream.html"
-_FIREHOSE = "https://docs.aws.amazon.com/firehose/latest/APIReference/API_CreateDeliveryStream.html"
-_DYNAMO = (
-    "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/"
-    "HowItWorks.NamingRulesDataTypes.html"
-)
-_SNS = "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html"
-_SQS = "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html"
-_SFN = "https://docs.aws.amazon.com/step-functions/latest/apireference/API_CreateStateMachine.html"
-_DBX_WS = "https://docs.databricks.com/api/account/workspaces/create"
-_DBX_CLUSTER = "https://docs.databricks.com/api/workspace/clusters/create"
-_DBX_JOB = "https://docs.databricks.com/api/workspace/jobs/create"
-_DBX_WSPATH = "https://docs.databricks.com/api/workspace/workspace/mkdirs"
-_DBX_REPO = "https://docs.databricks.com/api/workspace/repos/create"
-_DBX_PIPE = "https://docs.databricks.com/api/workspace/pipelines/create"
-_DBX_WH = "https://docs.databricks.com/api/workspace/warehouses/create"
-_UC_NAMES = "https://docs.databricks.com/en/sql/language-manual/sql-ref-names.html"
-_UC_CASE = "https://docs.databricks.com/en/sql/language-manual/sql-ref-identifiers.html"
-_DBX_SECRETS = "https://docs.databricks.com/api/workspace/secrets/createscope"
-_DBX_POOL = "https://docs.databricks.com/api/workspace/instancepools/create"
-_DBX_POLICY = "https://docs.databricks.com/api/workspace/clusterpolicies/create"
-
-
-def _len(lo: int, hi: int | None, src: str, unit: str = "chars") -> Rule:
-    return Rule("length", (lo, hi), src, {"unit": unit})
 
 
 def _uc(parent: str | None, **kw: Any) -> dict[str, Any]:
     """Shared rules of Unity Catalog securables (catalog, schema, table, volume)."""
     return {
-        "rules": (
-            _len(1, 255, _UC_NAMES),
-            Rule("forbidden", " ./", _UC_NAMES),
-            Rule("lowercase", None, _UC_CASE),
-        ),
         "value_chars": "a-z0-9_",
         "separator": "_",
         "lowercase": True,
@@ -186,15 +176,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="S3 bucket",
         collection=("aws", "s3_buckets"),
         pattern="{project}-{purpose}-{layer}-{environment}-{region_short}",
-        rules=(
-            _len(3, 63, _S3),
-            Rule("charset", "a-z0-9.-", _S3),
-            Rule("edges", "a-z0-9", _S3),
-            Rule("substring", ("..",), _S3),
-            Rule("not_ip", None, _S3),
-            Rule("prefix", ("xn--", "sthree-", "amzn-s3-demo-"), _S3),
-            Rule("suffix", ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"), _S3),
-        ),
+        rules=NAME_RULES["aws_s3_bucket"],
         value_chars="a-z0-9.-",
         separator="-",
         lowercase=True,
@@ -213,11 +195,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Glue database",
         collection=("aws", "glue_databases"),
         pattern="{project}_{domain}_{layer}_{environment}",
-        rules=(
-            _len(1, 255, _GLUE, "bytes"),
-            Rule("charset", "a-z0-9_", _ATHENA),
-            Rule("lowercase", None, _ATHENA),
-        ),
+        rules=NAME_RULES["aws_glue_database"],
         value_chars="a-z0-9_",
         separator="_",
         lowercase=True,
@@ -231,11 +209,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Glue table",
         collection=("aws", "glue_tables"),
         pattern="{table_type}_{entity}",
-        rules=(
-            _len(1, 255, _GLUE, "bytes"),
-            Rule("charset", "a-z0-9_", _ATHENA),
-            Rule("lowercase", None, _ATHENA),
-        ),
+        rules=NAME_RULES["aws_glue_table"],
         value_chars="a-z0-9_",
         separator="_",
         lowercase=True,
@@ -259,7 +233,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Glue crawler",
         collection=("aws", "glue_crawlers"),
         pattern="{project}-{environment}-crawler-{database}-{source}",
-        rules=(_len(1, 255, _CRAWLER, "bytes"), Rule("forbidden", "", _GLUE)),
+        rules=NAME_RULES["aws_glue_crawler"],
         value_chars="A-Za-z0-9_-",
         separator="-",
         refs={
@@ -275,7 +249,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Lambda function",
         collection=("aws", "lambda_functions"),
         pattern="{project}-{environment}-{domain}-{trigger}-{action}",
-        rules=(_len(1, 64, _LAMBDA), Rule("charset", "A-Za-z0-9_-", _LAMBDA)),
+        rules=NAME_RULES["aws_lambda_function"],
         value_chars="A-Za-z0-9_-",
         separator="-",
         refs={"role_ref": "aws_iam_role"},
@@ -306,10 +280,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="IAM role",
         collection=("aws", "iam_roles"),
         pattern="{project}-{environment}-{service}-{purpose}-role",
-        rules=(
-            _len(1, 64, _IAM_ROLE),
-            Rule("charset", "A-Za-z0-9_+=,.@-", _IAM_ROLE),
-        ),
+        rules=NAME_RULES["aws_iam_role"],
         value_chars="A-Za-z0-9_+=,.@-",
         separator="-",
         unique_scope="account",
@@ -330,10 +301,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="IAM policy",
         collection=("aws", "iam_policies"),
         pattern="{project}-{environment}-{service}-{purpose}-policy",
-        rules=(
-            _len(1, 128, _IAM_POLICY),
-            Rule("charset", "A-Za-z0-9_+=,.@-", _IAM_POLICY),
-        ),
+        rules=NAME_RULES["aws_iam_policy"],
         value_chars="A-Za-z0-9_+=,.@-",
         separator="-",
         unique_scope="account",
@@ -347,7 +315,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Kinesis data stream",
         collection=("aws", "kinesis_streams"),
         pattern="{project}-{environment}-{domain}-{source}-stream",
-        rules=(_len(1, 128, _KINESIS), Rule("charset", "A-Za-z0-9_.-", _KINESIS)),
+        rules=NAME_RULES["aws_kinesis_stream"],
         value_chars="A-Za-z0-9_.-",
         separator="-",
         properties={"shard_count": I, "retention_hours": I, "stream_mode": S},
@@ -358,7 +326,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Firehose stream",
         collection=("aws", "kinesis_firehoses"),
         pattern="{project}-{environment}-{domain}-to-{destination}",
-        rules=(_len(1, 64, _FIREHOSE), Rule("charset", "A-Za-z0-9_.-", _FIREHOSE)),
+        rules=NAME_RULES["aws_kinesis_firehose"],
         value_chars="A-Za-z0-9_.-",
         separator="-",
         refs={
@@ -374,7 +342,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="DynamoDB table",
         collection=("aws", "dynamodb_tables"),
         pattern="{project}-{environment}-{entity}-{purpose}",
-        rules=(_len(3, 255, _DYNAMO), Rule("charset", "A-Za-z0-9_.-", _DYNAMO)),
+        rules=NAME_RULES["aws_dynamodb_table"],
         value_chars="A-Za-z0-9_.-",
         separator="-",
         properties={
@@ -392,11 +360,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="SNS topic",
         collection=("aws", "sns_topics"),
         pattern="{project}-{environment}-{event_type}-{purpose}",
-        rules=(
-            _len(1, 256, _SNS),
-            Rule("charset", "A-Za-z0-9_-", _SNS, {"suffix": ".fifo"}),
-            Rule("fifo", None, _SNS),
-        ),
+        rules=NAME_RULES["aws_sns_topic"],
         value_chars="A-Za-z0-9_-",
         separator="-",
         fifo_suffix=".fifo",
@@ -408,11 +372,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="SQS queue",
         collection=("aws", "sqs_queues"),
         pattern="{project}-{environment}-{purpose}-{queue_type}",
-        rules=(
-            _len(1, 80, _SQS),
-            Rule("charset", "A-Za-z0-9_-", _SQS, {"suffix": ".fifo"}),
-            Rule("fifo", None, _SQS),
-        ),
+        rules=NAME_RULES["aws_sqs_queue"],
         value_chars="A-Za-z0-9_-",
         separator="-",
         fifo_suffix=".fifo",
@@ -430,7 +390,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Step Functions state machine",
         collection=("aws", "step_functions"),
         pattern="{project}-{environment}-{workflow}-{purpose}",
-        rules=(_len(1, 80, _SFN), Rule("charset", "A-Za-z0-9_-", _SFN)),
+        rules=NAME_RULES["aws_step_function"],
         value_chars="A-Za-z0-9_-",
         separator="-",
         refs={"role_ref": "aws_iam_role"},
@@ -443,11 +403,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Workspace",
         collection=("databricks", "workspaces"),
         pattern="dbx-{project}-{purpose}-{environment}-{region_short}",
-        rules=(
-            _len(1, 63, _DBX_WS),
-            Rule("charset", "a-z0-9-", _DBX_WS),
-            Rule("edges", "a-z0-9", _DBX_WS),
-        ),
+        rules=NAME_RULES["dbx_workspace"],
         value_chars="a-z0-9-",
         separator="-",
         lowercase=True,
@@ -466,7 +422,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Cluster",
         collection=("databricks", "clusters"),
         pattern="{project}-{workload}-{cluster_type}-{environment}",
-        rules=(_len(1, None, _DBX_CLUSTER), Rule("forbidden", "", _DBX_CLUSTER)),
+        rules=NAME_RULES["dbx_cluster"],
         value_chars="A-Za-z0-9_.-",
         separator="-",
         unique_scope="workspace",
@@ -491,7 +447,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Job",
         collection=("databricks", "jobs"),
         pattern="{project}-{job_type}-{purpose}-{schedule}-{environment}",
-        rules=(_len(1, 4096, _DBX_JOB, "bytes"), Rule("forbidden", "", _DBX_JOB)),
+        rules=NAME_RULES["dbx_job"],
         value_chars="A-Za-z0-9_.-",
         separator="-",
         unique_scope="workspace",
@@ -514,11 +470,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Notebook path",
         collection=("databricks", "notebooks"),
         pattern="/{project}/{domain}/{purpose}/{environment}/{notebook_name}",
-        rules=(
-            _len(1, 4096, _DBX_WSPATH, "bytes"),
-            Rule("forbidden", "", _DBX_WSPATH),
-            Rule("abs_path", None, _DBX_WSPATH),
-        ),
+        rules=NAME_RULES["dbx_notebook_path"],
         value_chars="A-Za-z0-9_.-",
         separator="-",
         unique_scope="workspace",
@@ -532,11 +484,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Repo",
         collection=("databricks", "repos"),
         pattern="{project}-{repo_purpose}-{environment}",
-        rules=(
-            _len(1, 4096, _DBX_REPO, "bytes"),
-            Rule("forbidden", "", _DBX_REPO),
-            Rule("repos_path", None, _DBX_REPO),
-        ),
+        rules=NAME_RULES["dbx_repo"],
         value_chars="A-Za-z0-9_.-",
         separator="-",
         unique_scope="workspace",
@@ -549,7 +497,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Lakeflow declarative pipeline",
         collection=("databricks", "pipelines"),
         pattern="{project}-{pipeline_type}-{source}-{target}-{environment}",
-        rules=(_len(1, None, _DBX_PIPE), Rule("forbidden", "", _DBX_PIPE)),
+        rules=NAME_RULES["dbx_pipeline"],
         value_chars="A-Za-z0-9_.-",
         separator="-",
         unique_scope="workspace",
@@ -572,7 +520,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="SQL warehouse",
         collection=("databricks", "sql_warehouses"),
         pattern="{project}-sql-{purpose}-{size}-{environment}",
-        rules=(_len(1, 99, _DBX_WH), Rule("forbidden", "", _DBX_WH)),
+        rules=NAME_RULES["dbx_sql_warehouse"],
         value_chars="A-Za-z0-9_.-",
         separator="-",
         unique_scope="workspace",
@@ -587,6 +535,7 @@ _TYPES: tuple[ResourceType, ...] = (
     ),
     ResourceType(
         key="dbx_catalog",
+        rules=NAME_RULES["dbx_catalog"],
         provider="databricks",
         title="Unity Catalog catalog",
         collection=("databricks", "unity_catalog", "catalogs"),
@@ -599,6 +548,7 @@ _TYPES: tuple[ResourceType, ...] = (
     ),
     ResourceType(
         key="dbx_schema",
+        rules=NAME_RULES["dbx_schema"],
         provider="databricks",
         title="Unity Catalog schema",
         collection=("schemas",),
@@ -611,6 +561,7 @@ _TYPES: tuple[ResourceType, ...] = (
     ),
     ResourceType(
         key="dbx_table",
+        rules=NAME_RULES["dbx_table"],
         provider="databricks",
         title="Unity Catalog table",
         collection=("tables",),
@@ -630,6 +581,7 @@ _TYPES: tuple[ResourceType, ...] = (
     ),
     ResourceType(
         key="dbx_volume",
+        rules=NAME_RULES["dbx_volume"],
         provider="databricks",
         title="Unity Catalog volume",
         collection=("volumes",),
@@ -646,7 +598,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Secret scope",
         collection=("databricks", "secret_scopes"),
         pattern="{project}-{purpose}-{environment}",
-        rules=(_len(1, 128, _DBX_SECRETS), Rule("charset", "A-Za-z0-9_.-", _DBX_SECRETS)),
+        rules=NAME_RULES["dbx_secret_scope"],
         value_chars="A-Za-z0-9_.-",
         separator="-",
         unique_scope="workspace",
@@ -660,7 +612,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Instance pool",
         collection=("databricks", "instance_pools"),
         pattern="{project}-pool-{node_type}-{purpose}-{environment}",
-        rules=(_len(1, 100, _DBX_POOL), Rule("forbidden", "", _DBX_POOL)),
+        rules=NAME_RULES["dbx_instance_pool"],
         value_chars="A-Za-z0-9_-",
         separator="-",
         unique_scope="workspace",
@@ -677,7 +629,7 @@ _TYPES: tuple[ResourceType, ...] = (
         title="Cluster policy",
         collection=("databricks", "policies"),
         pattern="{project}-{target}-{policy_type}-{environment}",
-        rules=(_len(1, 100, _DBX_POLICY), Rule("forbidden", "", _DBX_POLICY)),
+        rules=NAME_RULES["dbx_policy"],
         value_chars="A-Za-z0-9_.-",
         separator="-",
         unique_scope="workspace",
@@ -726,3 +678,7 @@ KNOWN_VARIABLES = frozenset(
         "workspace",
     }
 )
+
+#: every variable of a built-in pattern (an entry of any type may carry one for a pattern of
+#: naming-patterns.yaml that uses it)
+PATTERN_VARIABLES = frozenset(v for t in _TYPES for v in t.placeholders())

@@ -13,9 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from dpn_action.findings import Finding, join_pointer
+from dpn_action.findings import Finding, did_you_mean, join_pointer
 from dpn_action.layout import CONFIG_DIR, PATTERNS_FILE, VALUES_FILE
-from dpn_action.naming.catalogue import CATALOGUE, KNOWN_VARIABLES, PLACEHOLDER
+from dpn_action.naming.catalogue import (
+    CATALOGUE,
+    KNOWN_VARIABLES,
+    PATTERN_VARIABLES,
+    PLACEHOLDER,
+)
 from dpn_action.source import Document, display_path, read_document
 from dpn_action.tree import Source, Tree, work_tree
 
@@ -175,11 +180,14 @@ class NamingConfig:
         base = t.required & frozenset(t.placeholders(self.pattern(type_key)))
         return base | self.required_variables.get(type_key, frozenset())
 
-    def value_vocabulary(self) -> set[str]:
-        """Every variable some config layer gives a value to."""
+    def value_vocabulary(self, type_key: str | None = None) -> set[str]:
+        """Every variable a config layer gives a value to for entries of `type_key` (None:
+        the layers every type shares: defaults, custom, environments and overrides)."""
         out = set(self.defaults) | set(self.custom) | set(self.overrides)
-        for layer in (*self.environments.values(), *self.resource_types.values()):
+        for layer in self.environments.values():
             out |= set(layer)
+        if type_key is not None:
+            out |= set(self.resource_types.get(type_key, {}))
         return out
 
 
@@ -388,37 +396,51 @@ def pattern_problem(pattern: str) -> str | None:
     return None
 
 
+def unknown_placeholders(cfg: NamingConfig, type_key: str) -> list[str]:
+    """The placeholders of the user's pattern for `type_key` that are no variable dpn knows.
+
+    dpn knows a variable when a built-in pattern or the values dpn knows without a config use
+    it (an entry may then carry it), when naming-values.yaml gives it a value for the type,
+    when it is a creation setting of the type, or when `validation.required_variables`
+    declares it for the type (each entry must then give it)."""
+    if type_key not in cfg.user_patterns:
+        return []
+    known = (
+        PATTERN_VARIABLES
+        | KNOWN_VARIABLES
+        | cfg.value_vocabulary(type_key)
+        | set(CATALOGUE[type_key].properties)
+        | cfg.required_variables.get(type_key, frozenset())
+    )
+    placeholders = dict.fromkeys(PLACEHOLDER.findall(cfg.patterns[type_key]))
+    return [ph for ph in placeholders if ph not in known]
+
+
 def _check_sources(cfg: NamingConfig, doc: Document | None) -> list[Finding]:
-    """A placeholder of a user pattern that nothing can fill is most likely a typo."""
+    """A placeholder of a user pattern that is no variable dpn knows is an error: nothing
+    can give it a value, so every name of the type would lose its segment quietly."""
     if doc is None:
         return []
     findings = []
-    vocab = cfg.value_vocabulary() | KNOWN_VARIABLES
     for k in sorted(cfg.user_patterns):
-        t = CATALOGUE[k]
-        known = (
-            vocab
-            | set(t.placeholders())
-            | set(t.defaults)
-            | set(t.properties)
-            | set(cfg.resource_types.get(k, {}))
-        )
-        for ph in t.placeholders(cfg.patterns[k]):
-            if ph not in known:
-                from dpn_action.findings import did_you_mean
-
-                findings.append(
-                    doc.finding(
-                        "DPN203",
-                        f"placeholder {{{ph}}} in the pattern of {k} has no value source",
-                        join_pointer("/patterns", k),
-                        hint=(
-                            did_you_mean(ph, sorted(known)).strip().capitalize() + " "
-                            if did_you_mean(ph, sorted(known))
-                            else ""
-                        )
-                        + f"give it a value in {VALUES_FILE} (defaults or resource_types.{k}) or a "
-                        f"'{ph}' field on each entry",
-                    )
+        for ph in unknown_placeholders(cfg, k):
+            known = (
+                PATTERN_VARIABLES
+                | KNOWN_VARIABLES
+                | cfg.value_vocabulary(k)
+                | cfg.required_variables.get(k, frozenset())
+            )
+            close = did_you_mean(ph, sorted(known))
+            findings.append(
+                doc.finding(
+                    "DPN203",
+                    f"placeholder {{{ph}}} in the pattern of {k} is no variable dpn knows: "
+                    f"nothing gives it a value, so every {k} name would lose its segment",
+                    join_pointer("/patterns", k),
+                    hint=(close.strip().capitalize() + " " if close else "")
+                    + f"If {{{ph}}} is a naming value of your own, give it a value in "
+                    f"{VALUES_FILE} (defaults or resource_types.{k}), or list it under "
+                    f"validation.required_variables.{k} so that each entry must give one",
                 )
+            )
     return findings

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from dpn_action.findings import Severity
 from dpn_action.naming.catalogue import PLACEHOLDER, ResourceType
 from dpn_action.naming.config import NamingConfig
 from dpn_action.naming.regions import short_region
@@ -37,9 +38,17 @@ class Issue:
     hint: str = ""
     #: the variable the issue is about (its origin is the best place to point at)
     var: str | None = None
+    #: None: the code's own severity (an advice or house rule is reported as a warning)
+    severity: Severity | None = None
     #: DPN040: the value to write instead, when writing it gives the same name with no
     #: normalisation (the configured transformations leave it as it is)
     replacement: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        from dpn_action.findings import CODES
+
+        return (self.severity or CODES[self.code].severity) is Severity.ERROR
 
 
 @dataclass(slots=True)
@@ -59,6 +68,10 @@ class NameResult:
     trace: list[Step] | None = None
     #: the name the convention gives, when an explicit `name` was used
     convention: str | None = None
+    #: placeholders without a value whose segment the rendered name left out
+    dropped: list[str] = field(default_factory=list)
+    #: the pattern the name was made with
+    pattern: str = ""
 
 
 @cache
@@ -168,8 +181,8 @@ def make_name(
     props = props or {}
     steps: list[Step] | None = [] if trace else None
     derive_values(values, cfg, steps)
-    res = NameResult(name=None, values=values, trace=steps)
-    rendered, render_issues = _render(t, values, cfg, props, on_too_long, keep, steps)
+    res = NameResult(name=None, values=values, trace=steps, pattern=cfg.pattern(t.key))
+    rendered, render_issues = _render(t, values, cfg, props, on_too_long, keep, steps, res.dropped)
     if explicit is not None:
         res.name = explicit
         res.convention = rendered if not any(i.code != "DPN040" for i in render_issues) else None
@@ -207,6 +220,7 @@ def _render(
     on_too_long: str | None,
     keep: frozenset[str],
     steps: list[Step] | None,
+    dropped: list[str],
 ) -> tuple[str | None, list[Issue]]:
     pattern = cfg.pattern(t.key)
     issues: list[Issue] = []
@@ -239,6 +253,7 @@ def _render(
                 missing.append(text)
             else:
                 segs.append(["", "-drop-"])
+                dropped.append(text)
                 if steps is not None:
                     steps.append(
                         Step(
@@ -321,7 +336,7 @@ def _drop_separators(segs: list[list[Any]]) -> None:
 
 
 def _limit(t: ResourceType, cfg: NamingConfig) -> int | None:
-    cloud = t.max_length
+    cloud = t.fit_length
     user = cfg.max_length.get(t.key)
     if cloud is None:
         return user
@@ -374,10 +389,13 @@ def _validate(
     if steps is not None:
         failed = {id(v.rule) for v in violations}
         for rule in t.rules:
-            mark = "fails" if id(rule) in failed else "ok"
-            steps.append(Step("rule", f"{mark:5} {rule.describe()}", rule.source))
+            mark = "ok" if id(rule) not in failed else "fails" if rule.hard else "warns"
+            whose = "" if rule.level == "cloud" else f" ({rule.level})"
+            steps.append(Step("rule", f"{mark:5} {rule.describe()}{whose}", rule.source))
     for v in violations:
-        issues.append(Issue(v.code, v.message, v.hint + f" (rule: {v.rule.source})"))
+        issues.append(
+            Issue(v.code, v.message, v.hint + f" (rule: {v.rule.source})", severity=v.severity)
+        )
     user_max = cfg.max_length.get(t.key)
     if user_max is not None and measure(name, t.length_unit) > user_max:
         issues.append(

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dpn_action.inputs import size_text
 from dpn_action.naming.catalogue import CATALOGUE
+from dpn_action.naming.rules import CLOUD, Rule
+from dpn_action.naming.sources import DISAGREEMENTS, MODEL_NAMES
 
 _SCOPES = {
     "global": "every AWS account (global)",
@@ -22,8 +24,24 @@ def render() -> str:
     lines = [
         "# Resource types",
         "",
-        "Generated from `dpn_action/naming/catalogue.py` by "
-        "`python -m dpn_action.naming.reference`; a test fails when it drifts.",
+        "Generated from `dpn_action/naming/catalogue.py` (with `name_rules.py`, `ranges.py` "
+        "and `sources.py`) by `python -m dpn_action.naming.reference`; a test fails when it "
+        "drifts.",
+        "",
+        "Each naming rule says whose it is:",
+        "",
+        "- **cloud**: a hard rule of the cloud; a create call with a name that breaks it is "
+        "refused, so breaking it is an error.",
+        "- **advice**: what the cloud's documentation recommends; **house**: dpn's own rule. "
+        "Both are warnings, unless the rule's note gives the reason a name that breaks it "
+        "would not work as planned: then they are errors, and say so.",
+        "",
+        "The AWS rules are taken from the API reference and botocore's service model of each "
+        "type's create call (the name parameter's `min`, `max` and `pattern`); "
+        "`tests/test_rule_sources.py` reads the installed botocore models and fails when a "
+        "bound or pattern there differs from the cloud rules here without a recorded reason. "
+        "The Databricks rules are taken from the REST API reference and the SDK's docstrings. "
+        "Where sources disagree, dpn takes the stricter reading; each type lists the cases.",
         "",
         "| type | blueprint collection | default pattern | unique in |",
         "|---|---|---|---|",
@@ -63,9 +81,20 @@ def render() -> str:
                 f"- `{f.label}` names a file: relative to the blueprint, inside the repository, "
                 f"a regular file of at most {size_text(f.max_bytes)} ([source]({f.source}))"
             )
+        model = MODEL_NAMES.get(t.key)
+        if model is not None:
+            lines.append(
+                f"- Name parameter: `{model.label}` in botocore's service model "
+                f"([API reference]({model.reference}))"
+            )
         lines.append("- Rules:")
         for r in t.rules:
-            lines.append(f"  - {r.describe()} ([source]({r.source}))")
+            lines.append(f"  - {_rule_line(r)}")
+        disagreements = DISAGREEMENTS.get(t.key, ())
+        if disagreements:
+            lines.append("- Where sources disagree:")
+            for d in disagreements:
+                lines.append(f"  - {d.aspect}: {d.says}. dpn: {d.choice}, because {d.reason}.")
         lines.append("")
         if t.ranges:
             lines += [
@@ -81,6 +110,13 @@ def render() -> str:
                 )
             lines.append("")
     return "\n".join(lines)
+
+
+def _rule_line(r: Rule) -> str:
+    line = f"{r.describe()} ([source]({r.source}))"
+    if r.level == CLOUD:
+        return line
+    return f"*{r.level}, {r.severity.value}*: {line}: {r.note}"
 
 
 if __name__ == "__main__":

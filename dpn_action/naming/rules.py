@@ -11,14 +11,29 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from dpn_action.findings import Severity
+
+#: whose rule it is (`Rule.level`)
+CLOUD = "cloud"  # the cloud refuses a name that breaks it
+ADVICE = "advice"  # the cloud's documentation recommends it
+HOUSE = "house"  # dpn's own, for names that work well everywhere dpn puts them
+LEVELS = (CLOUD, ADVICE, HOUSE)
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One documented naming rule of a cloud.
+    """One naming rule, with the page that documents it.
 
     kind      what is checked (a key of `CHECKS`)
     arg       the rule's parameter (a length, a character class, a list of prefixes, ...)
-    source    the page where the cloud documents the rule
+    source    the page that documents the rule
+    level     `cloud` (a hard rule: the cloud refuses the name, an error), `advice` (the
+              cloud's documentation recommends it) or `house` (dpn's own); advice and house
+              rules are warnings unless `error` is set
+    note      for advice and house rules: what the source says about the rule and why it
+              matters (shown in the hint and in docs/resource-types.md)
+    error     an advice or house rule that is an error all the same, because `note` says why
+              a name that breaks it would not work as planned
     """
 
     kind: str
@@ -26,10 +41,22 @@ class Rule:
     source: str = ""
     #: extra parameters of the rule kind (for example the length unit)
     opts: dict[str, Any] = field(default_factory=dict)
+    level: str = CLOUD
+    note: str = ""
+    error: bool = False
 
     @property
     def code(self) -> str:
         return CHECKS[self.kind].code
+
+    @property
+    def severity(self) -> Severity:
+        return Severity.ERROR if self.level == CLOUD or self.error else Severity.WARNING
+
+    @property
+    def hard(self) -> bool:
+        """A rule a name must keep (the cloud's, or another that is an error)."""
+        return self.severity is Severity.ERROR
 
     def describe(self) -> str:
         return CHECKS[self.kind].describe(self)
@@ -42,9 +69,19 @@ class Violation:
     hint: str
     rule: Rule
 
+    @property
+    def severity(self) -> Severity:
+        return self.rule.severity
+
 
 def _measure(name: str, unit: str) -> int:
     return len(name.encode("utf-8")) if unit == "bytes" else len(name)
+
+
+def _units(n: int, unit: str) -> str:
+    """'1 character', '2 characters', '1 UTF-8 byte', ... without the number."""
+    word = "UTF-8 byte" if unit == "bytes" else "character"
+    return word if n == 1 else word + "s"
 
 
 def charset_regex(chars: str) -> re.Pattern[str]:
@@ -77,7 +114,7 @@ class _Length(_Check):
         lo, hi = rule.arg
         unit = rule.opts.get("unit", "chars")
         n = _measure(name, unit)
-        unit_word = "UTF-8 bytes" if unit == "bytes" else "characters"
+        unit_word = _units(n, unit)
         if n < lo:
             return (
                 f"'{name}' is {n} {unit_word}; the minimum is {lo}",
@@ -107,35 +144,43 @@ class _Charset(_Check):
         m = charset_regex(rule.arg).search(body)
         if m is None:
             return None
+        allowed = rule.opts.get("label") or f"[{rule.arg}]"
+        which = "allowed" if rule.level == CLOUD else "advised"
         return (
             f"'{name}' has {_show(m.group())} at position {m.start() + 1}; "
-            f"allowed characters are [{rule.arg}]",
+            f"{which} characters are {allowed}",
             "use only the allowed characters (values are normalised; an explicit `name` is not)",
         )
 
     def describe(self, rule: Rule) -> str:
-        return f"characters [{rule.arg}]"
+        label = rule.opts.get("label")
+        return f"characters: {label}" if label else f"characters [{rule.arg}]"
 
 
 class _Forbidden(_Check):
-    """None of the given characters (and no control characters)."""
+    """None of the given characters, and (unless `controls` is false) no character that is
+    not printable: control, format, private-use and unassigned code points, surrogates,
+    and every space but ' '."""
 
     code = "DPN102"
 
     def __call__(self, rule: Rule, name: str, props: dict[str, Any]) -> tuple[str, str] | None:
+        controls = rule.opts.get("controls", True)
         for i, ch in enumerate(name):
-            if ch in rule.arg or not ch.isprintable():
+            if ch in rule.arg or (controls and not ch.isprintable()):
+                verdict = ", which is not allowed" if rule.level == CLOUD else ""
                 return (
-                    f"'{name}' has {_show(ch)} at position {i + 1}, which is not allowed",
-                    "remove it or use '_' instead",
+                    f"'{name}' has {_show(ch)} at position {i + 1}{verdict}",
+                    rule.opts.get("instead", "remove it or use '_' instead"),
                 )
         return None
 
     def describe(self, rule: Rule) -> str:
+        controls = rule.opts.get("controls", True)
         if not rule.arg:
-            return "no control characters"
+            return "no control or other invisible characters"
         shown = ", ".join(_show(c) for c in rule.arg)
-        return f"no {shown} or control characters"
+        return f"no {shown}" + (" or control characters" if controls else "")
 
 
 class _Edges(_Check):
@@ -234,12 +279,18 @@ class _Lowercase(_Check):
 
 
 class _Fifo(_Check):
-    """A FIFO queue or topic must end in `.fifo`; a standard one must not."""
+    """A FIFO queue or topic must end in `.fifo` after a name of its own; a standard one
+    must not end in `.fifo`."""
 
     code = "DPN105"
 
     def __call__(self, rule: Rule, name: str, props: dict[str, Any]) -> tuple[str, str] | None:
         fifo = props.get("fifo") is True
+        if name == ".fifo":
+            return (
+                "'.fifo' is only the FIFO suffix: the name before it is empty",
+                "give the name a base before '.fifo' (at least one character)",
+            )
         if fifo and not name.endswith(".fifo"):
             return (
                 f"'{name}' is FIFO (fifo: true) but does not end with '.fifo'",
@@ -253,7 +304,7 @@ class _Fifo(_Check):
         return None
 
     def describe(self, rule: Rule) -> str:
-        return "'.fifo' suffix exactly when fifo: true"
+        return "'.fifo' suffix, after a base of at least 1 character, exactly when fifo: true"
 
 
 class _AbsPath(_Check):
@@ -315,10 +366,16 @@ CHECKS: dict[str, _Check] = {
 
 
 def check(rules: tuple[Rule, ...], name: str, props: dict[str, Any]) -> list[Violation]:
+    """Every rule the name breaks, in rule order. An advice or house rule says so in its
+    message, and its hint carries the rule's note."""
     out: list[Violation] = []
     for rule in rules:
         result = CHECKS[rule.kind](rule, name, props)
         if result is not None:
             msg, hint = result
+            if rule.level != CLOUD:
+                whose = "the cloud's advice" if rule.level == ADVICE else "a dpn house rule"
+                msg = f"{msg} ({whose})"
+                hint = f"{rule.note}; {hint}" if rule.note else hint
             out.append(Violation(rule.code, msg, hint, rule))
     return out
