@@ -21,6 +21,7 @@ from dpn_action.providers.base import (
     Operation,
     Provider,
     ResourceState,
+    create_absent,
     locate,
     marked_after_create,
     not_ours,
@@ -54,6 +55,7 @@ from dpn_action.txn.model import (
     TxnResult,
     TxnStatus,
 )
+from dpn_action.txn.survey import survey
 from dpn_action.txn.wal import Record, WalWriter
 
 
@@ -89,25 +91,18 @@ def preflight(
     max_parallel: int,
     progress: ProgressCallback | None,
 ) -> Preflight:
-    """Read every operation's resource; sort them into absent, adopted and conflicting."""
-    found: dict[str, ResourceState | None] = {}
-    by_key = {op.key: op for op in ops}
-
-    def read(key: str) -> None:
-        op = by_key[key]
-        found[key] = providers[op.provider].read(op.type_key, op.name, op.scope)
-
+    """Find every operation's resource (`txn.survey`: by listing where the provider can);
+    sort them into absent, adopted and conflicting."""
     out = Preflight()
     counter = _Counter("preflight", len(ops), txn_id, progress)
-    result = walk(
-        [op.key for op in ops],
-        {},
-        read,
+    result = survey(
+        ops,
+        providers,
         max_parallel=max_parallel,
-        stop_on_failure=False,
         on_start=counter.start,
-        on_finish=lambda key, exc: counter.finish(key, _preflight_event(exc, found.get(key))),
+        on_finish=lambda key, exc, state: counter.finish(key, _preflight_event(exc, state)),
     )
+    found = result.found
     for key, exc in result.failed.items():
         out.errors[key] = describe(exc)
     for op in ops:
@@ -220,6 +215,8 @@ class Run:
         self.cancel = cancel or Cancel()
         self._lock = threading.Lock()
         self._dependents: dict[str, list[str]] = {}
+        #: the keys this run's own pre-flight found free (`providers.base.create_absent`)
+        self._free: set[str] = set()
 
     @property
     def txn_id(self) -> str:
@@ -267,6 +264,7 @@ class Run:
                 "errors": pre.errors,
             },
         )
+        self._free = set(pre.absent)
         for key, state in pre.ours.items():
             # Only possible after a lost record: the cloud has it, tagged with this txn.
             self.record(RESOLVED, {"key": key, "exists": True, "resource": state_to_json(state)})
@@ -339,7 +337,10 @@ class Run:
         self.record(INTENT, {"key": key, "action": CREATE})
         crash_point("after-intent")
         try:
-            state = provider.create(op, self.txn_id, resolved)
+            if key in self._free:
+                state = create_absent(provider, op, self.txn_id, resolved)
+            else:
+                state = provider.create(op, self.txn_id, resolved)
         except Exception as exc:
             # The cloud may still have done it (a lost response): rollback resolves it by
             # reading, so the failure is recorded as an outcome without a resource.
@@ -362,22 +363,15 @@ class Run:
         """
         log = self.log
         ops = list(log.ops.values())
-        found: dict[str, ResourceState | None] = {}
-
-        def read(key: str) -> None:
-            op, provider = self._provider(key)
-            found[key] = provider.read(op.type_key, op.name, op.scope)
-
         counter = _Counter("preflight", len(ops), self.txn_id, self.progress)
-        walked = walk(
-            [op.key for op in ops],
-            {},
-            read,
+        walked = survey(
+            ops,
+            self.providers,
             max_parallel=self.max_parallel,
-            stop_on_failure=False,
             on_start=counter.start,
-            on_finish=lambda key, exc: counter.finish(key, _preflight_event(exc, found.get(key))),
+            on_finish=lambda key, exc, state: counter.finish(key, _preflight_event(exc, state)),
         )
+        found = walked.found
         errors = {k: describe(e) for k, e in walked.failed.items()}
         targets, kept = (
             ([], {}) if errors else delete_targets(ops, found, only=only, can_archive=can_archive)
