@@ -49,10 +49,20 @@ class Listing:
     found: Callable[[Any], Kw] | None = None
 
 
+class ListingTooLong(Exception):
+    """The listing has more pages than it was allowed to fetch."""
+
+
 def pages(
-    c: Client, listing: Listing, target: Target, prefix: str, page_size: int | None
+    c: Client,
+    listing: Listing,
+    target: Target,
+    prefix: str,
+    page_size: int | None,
+    max_pages: int | None = None,
 ) -> Iterator[list[Listed]]:
-    """The listing's pages, each as the resources it holds, one request per page."""
+    """The listing's pages, each as the resources it holds, one request per page; with
+    `max_pages`, `ListingTooLong` instead of a request for one more."""
     kw: Kw = dict(listing.params(target.scope))
     if listing.page_size is not None:
         param, largest = listing.page_size
@@ -60,8 +70,12 @@ def pages(
     if listing.prefix is not None and prefix:
         kw[listing.prefix] = prefix
     call = getattr(c, listing.method)
+    fetched = 0
     while True:
+        if max_pages is not None and fetched >= max_pages:
+            raise ListingTooLong(listing.method)
         page = call(**kw)
+        fetched += 1
         items = page.get(listing.items) or []
         yield [_listed(listing, item, target) for item in items]
         if listing.token is not None:

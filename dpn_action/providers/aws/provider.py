@@ -68,7 +68,7 @@ from dpn_action.providers.aws.errors import (
     error_code,
     has_code,
 )
-from dpn_action.providers.aws.listing import pages
+from dpn_action.providers.aws.listing import ListingTooLong, pages
 from dpn_action.providers.aws.registry import (
     ARCHIVE_TYPES,
     HANDLED,
@@ -253,16 +253,16 @@ class AwsProvider:
         prefix = "" if fold is str.lower else _common_prefix(names)
         target = Target(self, "", scope)
         seen: dict[str, ResourceState | None] = {}
+        client = self.client(api.service)
         try:
-            for i, page in enumerate(
-                pages(self.client(api.service), listing, target, prefix, self.page_size)
-            ):
-                if i > len(names):
-                    return {}  # longer than reading each name
+            # at most as many requests as reading each name would take
+            for page in pages(client, listing, target, prefix, self.page_size, len(names)):
                 for item in page:
                     name = wanted.get(fold(item.name))
                     if name is not None:
                         seen[name] = self._listed_state(api, type_key, name, scope, item)
+        except ListingTooLong:
+            return {}
         except Exception as exc:
             if not has_code(exc, NOT_FOUND, api.service):  # a Glue table's database
                 raise
