@@ -223,11 +223,14 @@ class Run:
         return self.log.txn_id
 
     def record(self, record_type: str, fields: Mapping[str, Any] | None = None) -> Record:
-        """Append a durable record and apply it to the log, atomically for other threads."""
+        """Append a record and apply it to the log, atomically for other threads; return once
+        it is durable. The fsync happens outside the lock that orders the records, so the
+        records of several threads are made durable by one (group commit)."""
         with self._lock:
-            record = self.writer.append(record_type, fields)
+            record, end = self.writer.write(record_type, fields)
             self.log.feed(record)
-            return record
+        self.writer.sync_to(end)
+        return record
 
     def _provider(self, key: str) -> tuple[Operation, Provider]:
         op = self.log.ops[key]
