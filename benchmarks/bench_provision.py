@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections import defaultdict
 from collections.abc import Callable
@@ -94,23 +95,131 @@ def blueprint(project: str) -> dict[str, Any]:
     }
 
 
-class Latency:
-    """`before-send`: sleep, and count the request against the resource being worked on."""
+#: Two latency models. `flat`: every request takes the same time. `cloud`: each operation
+#: its own latency, and an IAM role usable by the services that assume it only some seconds
+#: after it was made. Sources, and which figures are estimates, in MODELS below and in
+#: docs/provisioning.md#speed.
+FLAT_MS = 50.0
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+#: `cloud` model, per request (ms). AWS publishes no per-operation latencies; these are
+#: estimates of an in-region client with a warm connection (one TLS round trip is reused):
+#: reads and listings of a regional control plane ~40 ms, writes ~80 ms; IAM is served from
+#: one global endpoint in us-east-1, writes ~150 ms; S3 CreateBucket ~250 ms and Lambda
+#: CreateFunction ~400 ms (it uploads and validates the code archive).
+CLOUD_MS_DEFAULT = {"read": 40.0, "write": 80.0}
+CLOUD_MS: dict[tuple[str, str], float] = {
+    ("iam", "CreateRole"): 150.0,
+    ("iam", "CreatePolicy"): 150.0,
+    ("iam", "ListRoles"): 120.0,
+    ("iam", "ListPolicies"): 120.0,
+    ("s3", "CreateBucket"): 250.0,
+    ("lambda", "CreateFunction"): 400.0,
+}
+#: `cloud` model: seconds from CreateRole until Lambda, Glue and Step Functions accept the
+#: role. AWS documents IAM as eventually consistent without a figure ("changes are not
+#: always immediately visible"); tools wait for it: Terraform's AWS provider retries such
+#: creates for up to 2 minutes, Ansible roles sleep 5-6 s after creating a role. 8 s is an
+#: estimate in that range.
+IAM_PROPAGATION_S = 8.0
+#: the creates that assume a role, how each names it, and how each refuses one too young
+ROLE_USERS: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("lambda", "CreateFunction"): (
+        "Role",
+        "InvalidParameterValueException",
+        "The role defined for the function cannot be assumed by Lambda.",
+    ),
+    ("glue", "CreateCrawler"): (
+        "Role",
+        "InvalidInputException",
+        "Service is unable to assume provided role. Please verify role's TrustPolicy",
+    ),
+    ("stepfunctions", "CreateStateMachine"): (
+        "roleArn",
+        "AccessDeniedException",
+        "Neither the global service principal states.amazonaws.com, nor the regional one is "
+        "authorized to assume the provided role.",
+    ),
+}
+
+
+def is_read(operation: str) -> bool:
+    return operation.startswith(("Get", "List", "Describe", "Head"))
+
+
+class Model:
+    """A latency model: how long each request takes, and how long a new role stays unusable."""
+
+    def __init__(self, name: str, flat_ms: float | None) -> None:
+        self.name = name
+        self.flat = None if flat_ms is None else flat_ms / 1000
+        self.propagation = 0.0 if flat_ms is not None else IAM_PROPAGATION_S
+
+    def latency(self, service: str, operation: str) -> float:
+        if self.flat is not None:
+            return self.flat
+        default = CLOUD_MS_DEFAULT["read" if is_read(operation) else "write"]
+        return CLOUD_MS.get((service, operation), default) / 1000
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self.data
+
+
+class Latency:
+    """`before-send`: sleep as the model says, refuse a role too young, and count each
+    request (and its latency) against the resource being worked on."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
         self.current = threading.local()
         self.calls: dict[tuple[str, str], int] = defaultdict(int)  # (key, phase) -> calls
+        #: (key, phase) -> seconds of latency of its requests (refused ones apart)
+        self.spent: dict[tuple[str, str], float] = defaultdict(float)
+        self.refused: dict[str, int] = defaultdict(int)  # key -> creates refused: role too young
+        self.total_latency = 0.0
+        self._roles: dict[str, float] = {}  # role name -> when it is usable
         self._lock = threading.Lock()
         #: of the run that used this hook: wall time, CPU of this process and of moto
         self.wall = self.own_cpu = self.server_cpu = 0.0
 
-    def __call__(self, **_: Any) -> None:
+    def __call__(self, request: Any = None, event_name: str = "", **_: Any) -> Any:
+        _, service, operation = event_name.split(".", 2)
+        seconds = self.model.latency(service, operation)
         where = getattr(self.current, "where", None)
-        if where is not None:
-            with self._lock:
+        answer = None
+        if self.model.propagation and (service, operation) in ROLE_USERS:
+            answer = self._too_young(request, *ROLE_USERS[(service, operation)])
+        with self._lock:
+            self.total_latency += seconds
+            if where is not None:
                 self.calls[where] += 1
-        time.sleep(self.seconds)
+                if answer is None:
+                    self.spent[where] += seconds
+                else:
+                    self.refused[where[0]] += 1
+            if (service, operation) == ("iam", "CreateRole") and self.model.propagation:
+                body = request.body
+                body = body.decode() if isinstance(body, bytes) else body
+                name = urllib.parse.parse_qs(body)["RoleName"][0]
+                self._roles[name] = time.monotonic() + seconds + self.model.propagation
+        time.sleep(seconds)
+        return answer
+
+    def _too_young(self, request: Any, field: str, code: str, message: str) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        role = json.loads(request.body)[field].rsplit("/", 1)[-1]
+        with self._lock:
+            usable = self._roles.get(role, 0.0)
+        if time.monotonic() >= usable:
+            return None
+        body = json.dumps({"__type": code, "message": message}).encode()
+        headers = {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.1"}
+        return AWSResponse(request.url, 400, headers, _Body(body))
 
 
 def counting_provider(aws: Any, latency: Latency) -> Any:
@@ -121,6 +230,8 @@ def counting_provider(aws: Any, latency: Latency) -> Any:
         tag_types = aws.tag_types
         archive_types = aws.archive_types
         late_marked_types = aws.late_marked_types
+        survey_types = aws.survey_types
+        trusts_preflight = aws.trusts_preflight
 
         def _in(self, key: str, phase: str, fn: Callable[[], Any]) -> Any:
             latency.current.where = (key, phase)
@@ -129,12 +240,16 @@ def counting_provider(aws: Any, latency: Latency) -> Any:
             finally:
                 latency.current.where = None
 
-        def create(self, op: Any, txn_id: str, resolved: Any) -> Any:
-            return self._in(op.key, "create", lambda: aws.create(op, txn_id, resolved))
+        def create(self, op: Any, txn_id: str, resolved: Any, **kw: Any) -> Any:
+            return self._in(op.key, "create", lambda: aws.create(op, txn_id, resolved, **kw))
 
         def read(self, type_key: str, name: str, scope: dict[str, str]) -> Any:
             key = f"{type_key}:{'.'.join([*scope.values(), name])}"
             return self._in(key, "read", lambda: aws.read(type_key, name, scope))
+
+        def survey(self, type_key: str, scope: dict[str, str], names: list[str]) -> Any:
+            key = f"list:{type_key}:{'.'.join(scope.values())}"
+            return self._in(key, "read", lambda: aws.survey(type_key, scope, names))
 
         def delete(self, state: Any) -> None:
             aws.delete(state)
@@ -167,14 +282,26 @@ def plan(work: Path) -> list[Any]:
     return items
 
 
-def critical_path(items: list[Any], calls: dict[tuple[str, str], int], latency: float) -> float:
-    """Longest chain of create calls (each resource: its own count), plus the longest read."""
+#: the types whose create assumes a role (`role_ref`)
+ROLE_USER_TYPES = frozenset({"aws_lambda_function", "aws_glue_crawler", "aws_step_function"})
+
+
+def critical_path(items: list[Any], counted: Latency) -> tuple[float, float]:
+    """(pre-flight, create) parts of the critical-path bound: the slowest pre-flight request
+    chain of one key or listing, plus the longest dependency chain of creates, each costing
+    the latency of its own requests, a create that assumes a role starting no earlier than
+    the role's create + the IAM propagation time. The wall time with unlimited parallelism,
+    free CPU and a perfect wait."""
+    pre = max((t for (_, phase), t in counted.spent.items() if phase == "read"), default=0.0)
     finish: dict[str, float] = {}
     for p in items:  # planned() is in dependency order
-        start = max((finish[d] for d in p.depends_on), default=0.0)
-        finish[p.key] = start + calls.get((p.key, "create"), 0) * latency
-    reads = max(calls.get((p.key, "read"), 0) for p in items) * latency
-    return reads + max(finish.values())
+        start = 0.0
+        for d in p.depends_on:
+            ready = counted.model.propagation if p.type in ROLE_USER_TYPES else 0.0
+            role = d.startswith("aws_iam_role:")
+            start = max(start, finish[d] + (ready if role else 0.0))
+        finish[p.key] = start + counted.spent.get((p.key, "create"), 0.0)
+    return pre, max(finish.values())
 
 
 def depth(items: list[Any]) -> int:
@@ -195,7 +322,7 @@ def server_cpu(pid: int) -> float:
 
 
 def run(
-    aws_url: str, work: Path, latency_s: float, max_parallel: int, fsync: bool
+    aws_url: str, work: Path, model: Model, max_parallel: int, fsync: bool
 ) -> tuple[float, Latency, list[Any]]:
     import boto3
 
@@ -204,12 +331,16 @@ def run(
     from dpn_action.txn.model import TxnStatus
 
     os.environ["DPN_WAL_FSYNC"] = "1" if fsync else "0"
+    # a clean account for every run: listings see only what this run plans
+    urllib.request.urlopen(urllib.request.Request(f"{aws_url}/moto-api/reset", method="POST"))
     items = plan(work)
     session = boto3.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
-    aws = AwsProvider(session, "us-east-1", aws_url, settle_delay=0)
-    latency = Latency(latency_s)
+    # the real IAM propagation wait is a retry every 2 s (the provider's default)
+    settle = 2.0 if model.propagation else 0.0
+    aws = AwsProvider(session, "us-east-1", aws_url, settle_delay=settle)
+    latency = Latency(model)
     for service in ("s3", "glue", "iam", "lambda", "sqs", "sns", "dynamodb", "stepfunctions"):
         aws.client(service).meta.events.register("before-send", latency)
     aws.client("sts").get_caller_identity()  # account id: once per provider, not per resource
@@ -252,68 +383,86 @@ def moto_server() -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("moto server did not start")
 
 
+def report(
+    model: Model, parallel: int, runs: dict[int, tuple[float, Latency, list[Any]]], nosync: float
+) -> None:
+    t_par, counted, items = runs[parallel]
+    creates = [counted.calls.get((p.key, "create"), 0) for p in items]
+    total = sum(counted.calls.values())
+    preflight = total - sum(creates)
+    pre, chain = critical_path(items, counted)
+    span = pre + chain
+    work_bound = counted.total_latency / parallel
+    bound = max(span, work_bound)
+    refused = sum(counted.refused.values())
+    print(f"== model {model.name}")
+    print(
+        f"requests per resource     : {total / len(items):.2f} ({total} in all): create "
+        f"{statistics.mean(creates):.2f} (max {max(creates)}), pre-flight "
+        f"{preflight / len(items):.2f}; of the creates, {refused} refused while a role was "
+        "too young"
+    )
+    for p, (t, _, _) in sorted(runs.items()):
+        tag = " (default)" if p == parallel else ""
+        print(f"--max-parallel {p:<3}{tag:10}: {t:6.2f} s")
+    print(
+        f"critical-path bound       : {span:6.2f} s  (pre-flight {pre:.2f} s + longest chain "
+        f"{chain:.2f} s, waits included)"
+    )
+    print(f"request latency / {parallel:<8}: {work_bound:6.2f} s  ({counted.total_latency:.2f} s)")
+    print(f"default vs max(bounds)    : {t_par / bound:.2f}x of {bound:.2f} s")
+    print(
+        f"WAL fsync                 : on {t_par:.2f} s, off {nosync:.2f} s "
+        f"({(t_par - nosync) / t_par * 100:+.1f}% of the wall time)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--latency-ms", type=float, default=50.0)
+    ap.add_argument("--latency-ms", type=float, default=FLAT_MS, help="the flat model's")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--wide", type=int, default=64, help="a wide --max-parallel to compare")
+    ap.add_argument(
+        "--parallel", default="1,8,16,32", help="--max-parallel values to time (flat model)"
+    )
+    ap.add_argument("--cloud-parallel", default="8,16,32", help="the same, cloud model")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from dpn_action.txn.model import DEFAULT_MAX_PARALLEL
 
     parallel = DEFAULT_MAX_PARALLEL
-    latency = args.latency_ms / 1000
     os.environ.pop("AWS_PROFILE", None)
     os.environ["AWS_CONFIG_FILE"] = os.devnull
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
     server, url = moto_server()
+    models = [
+        (Model(f"flat ({args.latency_ms:.0f} ms a request)", args.latency_ms), args.parallel),
+        (Model("cloud (per-operation latency, IAM propagation)", None), args.cloud_parallel),
+    ]
     try:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
 
-            def median(p: int, lat: float, fsync: bool = True) -> tuple[float, Latency, list[Any]]:
-                runs = [run(url, work, lat, p, fsync) for _ in range(args.runs)]
+            def median(
+                model: Model, p: int, fsync: bool = True
+            ) -> tuple[float, Latency, list[Any]]:
+                runs = [run(url, work, model, p, fsync) for _ in range(args.runs)]
                 runs.sort(key=lambda r: r[0])
                 return runs[len(runs) // 2]
 
-            run(url, work, 0.0, parallel, True)  # warm up moto's backends and the imports
-            _, zero, _ = median(parallel, 0.0)
-            t_cpu, own_cpu, moto_cpu = zero.wall, zero.own_cpu, zero.server_cpu
-            t_seq = median(1, latency)[0]
-            t_par, counted, items = median(parallel, latency)
-            t_nosync = median(parallel, latency, fsync=False)[0]
-            t_wide = median(args.wide, latency)[0]
+            run(url, work, Model("warm-up", 0.0), parallel, True)  # imports, moto's backends
+            _, zero, _ = median(Model("none", 0.0), parallel)
+            for model, values in models:
+                wanted = sorted({parallel, *(int(v) for v in values.split(","))})
+                timed = {p: median(model, p) for p in wanted}
+                nosync = median(model, parallel, fsync=False)[0]
+                report(model, parallel, timed, nosync)
     finally:
         server.terminate()
         server.wait()
         os.environ.pop("DPN_WAL_FSYNC", None)
-
-    creates = [counted.calls.get((p.key, "create"), 0) for p in items]
-    reads = [counted.calls.get((p.key, "read"), 0) for p in items]
-    total = sum(counted.calls.values())
-    span = critical_path(items, counted.calls, latency)
-    work_bound = total * latency / parallel
-    bound = max(span, work_bound)
-    print(f"resources                 : {len(items)}, dependency depth {depth(items)}")
     print(
-        f"calls per resource        : create {statistics.mean(creates):.2f} on average "
-        f"(max {max(creates)}), pre-flight read {statistics.mean(reads):.2f} (max {max(reads)}); "
-        f"{total} calls in all"
-    )
-    print(f"latency added per call    : {args.latency_ms:.0f} ms; median of {args.runs} runs")
-    print(f"--max-parallel 1          : {t_seq:6.2f} s")
-    print(f"--max-parallel {parallel} (default): {t_par:6.2f} s  ({t_seq / t_par:.1f}x faster)")
-    print(f"--max-parallel {args.wide:<11}: {t_wide:6.2f} s  ({t_seq / t_wide:.1f}x faster)")
-    print(f"critical-path bound       : {span:6.2f} s  (longest chain + slowest read)")
-    print(f"calls x latency / {parallel}      : {work_bound:6.2f} s")
-    print(f"default vs max(bounds)    : {t_par / bound:.2f}x of {bound:.2f} s")
-    print(
-        f"no latency, default       : {t_cpu:6.2f} s  (CPU in that time: dpn + botocore "
-        f"{own_cpu:.2f} s, moto {moto_cpu:.2f} s)"
-    )
-    print(
-        f"WAL fsync                 : on {t_par:.2f} s, off {t_nosync:.2f} s "
-        f"({(t_par - t_nosync) / t_par * 100:+.1f}% of the wall time)"
+        f"== no latency, default    : {zero.wall:6.2f} s  (CPU in that time: dpn + botocore "
+        f"{zero.own_cpu:.2f} s, moto {zero.server_cpu:.2f} s)"
     )
 
 

@@ -498,27 +498,26 @@ def read_plan(
     max_parallel: int = DEFAULT_MAX_PARALLEL,
     providers: Mapping[str, Provider] | None = None,
 ) -> list[Observed]:
-    """Read every planned resource (in parallel); a failed read is reported, not raised."""
-    from dpn_action.txn.graph import walk
+    """Read every planned resource (by listing where a provider can, in parallel); a failed
+    read is reported, not raised."""
     from dpn_action.txn.runner import describe
+    from dpn_action.txn.survey import survey
 
     provs = providers
     if provs is None:
         provs = build_providers({p.provider for p in items}, plan_regions=aws_regions(items))
     check_regions(items, provs)
     where(provs)
-    by_key = {p.key: p for p in items}
-    found: dict[str, ResourceState | None] = {}
-
-    def read(key: str) -> None:
-        p = by_key[key]
-        found[key] = provs[p.provider].read(p.type, p.name, dict(p.scope))
-
-    walked = walk(list(by_key), {}, read, max_parallel=max_parallel, stop_on_failure=False)
+    # what a read needs of each (its properties are not read, so no file is resolved)
+    ops = [
+        Operation(p.key, p.type, p.provider, p.name, depends_on=tuple(p.depends_on), scope=p.scope)
+        for p in items
+    ]
+    walked = survey(ops, provs, max_parallel=max_parallel)
     return [
-        Observed(p, found.get(p.key), describe(walked.failed[p.key]))
+        Observed(p, walked.found.get(p.key), describe(walked.failed[p.key]))
         if p.key in walked.failed
-        else Observed(p, found.get(p.key))
+        else Observed(p, walked.found.get(p.key))
         for p in items
     ]
 

@@ -1051,11 +1051,11 @@ class FailFirst:
         return AWSResponse(request.url, self.status, self.headers, _Body(self.body))
 
 
-def test_clients_retry_throttling_and_5xx_in_standard_mode(
+def test_clients_retry_throttling_and_5xx_in_adaptive_mode(
     cloud: Cloud, fresh_aws: AwsProvider
 ) -> None:
     sqs = fresh_aws.client("sqs")
-    assert sqs.meta.config.retries["mode"] == "standard"
+    assert sqs.meta.config.retries["mode"] == "adaptive"
     unavailable = FailFirst(2, 503, {}, b"")
     sqs.meta.events.register("before-send.sqs.CreateQueue", unavailable)
     throttled = FailFirst(

@@ -24,6 +24,7 @@ from dpn_action.cli.common import (
     naming_configs,
     sources,
 )
+from dpn_action.txn.model import DEFAULT_MAX_PARALLEL
 
 if TYPE_CHECKING:
     from dpn_action.txn.model import TxnResult
@@ -59,7 +60,7 @@ def _parallel_option(fn: F) -> F:
     return click.option(
         "--max-parallel",
         type=click.IntRange(1, 64),
-        default=8,
+        default=DEFAULT_MAX_PARALLEL,
         show_default=True,
         help="Cloud calls at most at once.",
     )(fn)

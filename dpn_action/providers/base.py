@@ -7,7 +7,9 @@ imports a cloud SDK, and it does so lazily.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -173,6 +175,48 @@ class SettingsUpdater(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """One resource a listing found: its name, and its id as `Provider.read` gives it."""
+
+    name: str
+    resource_id: str
+    #: the item as the listing gave it, for the provider that listed it
+    raw: Any = field(default=None, compare=False, repr=False)
+
+
+@runtime_checkable
+class Surveyor(Protocol):
+    """An optional capability of a provider: find out which of many names exist with one
+    paginated listing per type and scope, instead of one read per name.
+
+    `survey` answers for the names it can decide: None for a name the listing shows to be
+    free, the whole `ResourceState` where the listing carries everything a read would give.
+    A name it leaves out (it exists, or the type has no listing that decides, or the listing
+    was longer than reading each name) is read with `Provider.read`. A listing that fails
+    decides nothing: every name is then read. `listing` is the listing itself, for a search
+    of every resource of a type in a scope (`dpn sweep`), with `read_tags` for each found.
+    """
+
+    survey_types: frozenset[str]
+
+    def survey(
+        self, type_key: str, scope: dict[str, str], names: list[str]
+    ) -> dict[str, ResourceState | None]:
+        """Of `names` (all of `type_key`, within `scope`): None for each one that is free,
+        the state of each one the listing fully describes; the others are left out."""
+        ...
+
+    def listing(self, type_key: str, scope: dict[str, str], prefix: str = "") -> list[Listed]:
+        """Every resource of `type_key` within `scope` whose name starts with `prefix` (a
+        listing filters by it where the API can; the rest is filtered here)."""
+        ...
+
+    def read_tags(self, type_key: str, found: Listed, scope: dict[str, str]) -> dict[str, str]:
+        """The tags (dpn's marks included) of a resource a listing found."""
+        ...
+
+
 class Declared(Mapping[str, Any]):
     """Properties of an operation, of which only the declared ones may be read: what a
     provider's code for a type reads is what that type declares it handles (`Handled`), so
@@ -194,6 +238,49 @@ class Declared(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+_waits = threading.local()
+
+
+@contextlib.contextmanager
+def waiting() -> Iterator[None]:
+    """Mark a stretch in which a provider only waits (a readiness waiter, a pause before a
+    retry): the transaction's walk lets another call run meanwhile, so `max_parallel`
+    bounds the calls in flight, not the resources waiting to be usable."""
+    hooks: tuple[Callable[[], None], Callable[[], None]] | None = getattr(_waits, "hooks", None)
+    if hooks is None:
+        yield
+        return
+    hooks[0]()
+    try:
+        yield
+    finally:
+        hooks[1]()
+
+
+def set_wait_hooks(hooks: tuple[Callable[[], None], Callable[[], None]] | None) -> None:
+    """For the thread that runs a walk's work: what `waiting` calls on entry and exit."""
+    _waits.hooks = hooks
+
+
+def survey_types(provider: object) -> frozenset[str]:
+    """The types `provider` can survey by listing (none unless it has `Surveyor.survey`)."""
+    types: frozenset[str] = getattr(provider, "survey_types", frozenset())
+    return types if callable(getattr(provider, "survey", None)) else frozenset()
+
+
+def create_absent(
+    provider: Provider, op: Operation, txn_id: str, resolved: dict[str, ResourceState]
+) -> ResourceState:
+    """`Provider.create`, saying that the transaction's own pre-flight, moments ago, found the
+    name free: a provider that declares `trusts_preflight = True` then skips the read it
+    would otherwise make before a create whose API answers an existing name with success
+    (the name could only have been taken since, by someone racing this transaction)."""
+    if getattr(provider, "trusts_preflight", False):
+        state: ResourceState = provider.create(op, txn_id, resolved, absent=True)  # type: ignore[call-arg]
+        return state
+    return provider.create(op, txn_id, resolved)
 
 
 def not_ours(recorded: ResourceState, current: ResourceState) -> str | None:

@@ -11,8 +11,10 @@ from typing import Any
 
 from dpn_action.providers.base import ResourceState
 
-#: How many cloud calls run at once unless the caller says otherwise.
-DEFAULT_MAX_PARALLEL = 8
+#: How many cloud calls run at once unless the caller says otherwise: chosen against the
+#: services' published request rates, throttling past them being left to the SDKs' own
+#: adaptive retries (docs/provisioning.md#the-default---max-parallel).
+DEFAULT_MAX_PARALLEL = 16
 
 
 class TxnStatus(StrEnum):

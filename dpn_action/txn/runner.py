@@ -21,6 +21,7 @@ from dpn_action.providers.base import (
     Operation,
     Provider,
     ResourceState,
+    create_absent,
     locate,
     marked_after_create,
     not_ours,
@@ -55,6 +56,7 @@ from dpn_action.txn.model import (
     TxnStatus,
     summarise_errors,
 )
+from dpn_action.txn.survey import survey
 from dpn_action.txn.wal import Record, WalWriter
 
 
@@ -90,25 +92,18 @@ def preflight(
     max_parallel: int,
     progress: ProgressCallback | None,
 ) -> Preflight:
-    """Read every operation's resource; sort them into absent, adopted and conflicting."""
-    found: dict[str, ResourceState | None] = {}
-    by_key = {op.key: op for op in ops}
-
-    def read(key: str) -> None:
-        op = by_key[key]
-        found[key] = providers[op.provider].read(op.type_key, op.name, op.scope)
-
+    """Find every operation's resource (`txn.survey`: by listing where the provider can);
+    sort them into absent, adopted and conflicting."""
     out = Preflight()
     counter = _Counter("preflight", len(ops), txn_id, progress)
-    result = walk(
-        [op.key for op in ops],
-        {},
-        read,
+    result = survey(
+        ops,
+        providers,
         max_parallel=max_parallel,
-        stop_on_failure=False,
         on_start=counter.start,
-        on_finish=lambda key, exc: counter.finish(key, _preflight_event(exc, found.get(key))),
+        on_finish=lambda key, exc, state: counter.finish(key, _preflight_event(exc, state)),
     )
+    found = result.found
     for key, exc in result.failed.items():
         out.errors[key] = describe(exc)
     for op in ops:
@@ -221,17 +216,22 @@ class Run:
         self.cancel = cancel or Cancel()
         self._lock = threading.Lock()
         self._dependents: dict[str, list[str]] = {}
+        #: the keys this run's own pre-flight found free (`providers.base.create_absent`)
+        self._free: set[str] = set()
 
     @property
     def txn_id(self) -> str:
         return self.log.txn_id
 
     def record(self, record_type: str, fields: Mapping[str, Any] | None = None) -> Record:
-        """Append a durable record and apply it to the log, atomically for other threads."""
+        """Append a record and apply it to the log, atomically for other threads; return once
+        it is durable. The fsync happens outside the lock that orders the records, so the
+        records of several threads are made durable by one (group commit)."""
         with self._lock:
-            record = self.writer.append(record_type, fields)
+            record, end = self.writer.write(record_type, fields)
             self.log.feed(record)
-            return record
+        self.writer.sync_to(end)
+        return record
 
     def _provider(self, key: str) -> tuple[Operation, Provider]:
         op = self.log.ops[key]
@@ -268,6 +268,7 @@ class Run:
                 "errors": pre.errors,
             },
         )
+        self._free = set(pre.absent)
         for key, state in pre.ours.items():
             # Only possible after a lost record: the cloud has it, tagged with this txn.
             self.record(RESOLVED, {"key": key, "exists": True, "resource": state_to_json(state)})
@@ -338,7 +339,10 @@ class Run:
         self.record(INTENT, {"key": key, "action": CREATE})
         crash_point("after-intent")
         try:
-            state = provider.create(op, self.txn_id, resolved)
+            if key in self._free:
+                state = create_absent(provider, op, self.txn_id, resolved)
+            else:
+                state = provider.create(op, self.txn_id, resolved)
         except Exception as exc:
             # The cloud may still have done it (a lost response): rollback resolves it by
             # reading, so the failure is recorded as an outcome without a resource.
@@ -361,22 +365,15 @@ class Run:
         """
         log = self.log
         ops = list(log.ops.values())
-        found: dict[str, ResourceState | None] = {}
-
-        def read(key: str) -> None:
-            op, provider = self._provider(key)
-            found[key] = provider.read(op.type_key, op.name, op.scope)
-
         counter = _Counter("preflight", len(ops), self.txn_id, self.progress)
-        walked = walk(
-            [op.key for op in ops],
-            {},
-            read,
+        walked = survey(
+            ops,
+            self.providers,
             max_parallel=self.max_parallel,
-            stop_on_failure=False,
             on_start=counter.start,
-            on_finish=lambda key, exc: counter.finish(key, _preflight_event(exc, found.get(key))),
+            on_finish=lambda key, exc, state: counter.finish(key, _preflight_event(exc, state)),
         )
+        found = walked.found
         errors = {k: describe(e) for k, e in walked.failed.items()}
         targets, kept = (
             ([], {}) if errors else delete_targets(ops, found, only=only, can_archive=can_archive)

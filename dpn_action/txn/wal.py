@@ -295,6 +295,16 @@ class WalWriter:
         it started, so a thread whose line an fsync already covered returns without its own,
         and no thread waits for the disk while holding the lock that orders the records.
         """
+        record, end = self.write(record_type, fields)
+        self.sync_to(end)
+        return record
+
+    def write(
+        self, record_type: str, fields: Mapping[str, Any] | None = None
+    ) -> tuple[Record, int]:
+        """Write one record, not yet durable: the record and the size of the log with it,
+        for `sync_to`. A caller that orders records under a lock of its own writes under it
+        and makes them durable after it, so the fsyncs of several threads can be one."""
         with self._lock:
             self._refuse_if_broken()
             record = _envelope(self._next_seq, self.txn_id, record_type, fields or {})
@@ -307,10 +317,12 @@ class WalWriter:
             self._size += len(line)
             self._next_seq += 1
             self._prev_crc = record["crc"]
-            end = self._size
+            return record, self._size
+
+    def sync_to(self, end: int) -> None:
+        """Return once the log is durable up to byte `end` (see `append`)."""
         if self._fsync:
             self._sync_to(end)
-        return record
 
     def _cut_back(self, exc: OSError) -> str:
         """After a failed write: restore the file to its last complete record (called under

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dpn_action.providers.aws.errors import AwsInputError
 from dpn_action.providers.base import (
@@ -30,6 +30,9 @@ from dpn_action.providers.base import (
     Operation,
     ResourceState,
 )
+
+if TYPE_CHECKING:
+    from dpn_action.providers.aws.listing import Listing
 
 Tags = dict[str, str]
 Kw = dict[str, Any]
@@ -172,12 +175,25 @@ class Api:
     #: the blueprint's reference fields the type takes (the catalogue's `ResourceType.refs`)
     refs: frozenset[str] = field(default_factory=frozenset)
     created: Callable[[Kw, Target], str] | None = None  # id from create's answer, if it has it
-    exclusive: bool = True  # create fails on an existing name (else `create` reads first)
+    #: create fails on an existing name; where it answers one with success instead (a
+    #: callable: for some requests), `create` reads first, unless the transaction's
+    #: pre-flight has just found the name free and no call after the create writes marks
+    exclusive: bool | Callable[[New], bool] = True
     whole_tag_set: bool = False  # `tag` replaces all tags, so merge with the current ones
     retag: bool = False  # tag again after create: some endpoints drop create-time tags
-    ready: Waiter | None = None  # waiter after create
+    #: waiter until usable. Run only when someone needs it: before `configure` does
+    #: anything, before a create of a type that lists the reference in `needs_ready`, and
+    #: before a delete the cloud refuses while the resource is still being made
+    ready: Waiter | None = None
     gone: Waiter | None = None  # waiter after delete
+    #: reference fields whose resource must be usable (its `ready`) before this create
+    needs_ready: frozenset[str] = field(default_factory=frozenset)
     configure: Callable[[Client, New, Target], None] | None = None  # idempotent, after create
+    #: whether `configure` has anything to do for a request (None: always); it runs only
+    #: then, after `ready`
+    configure_when: Callable[[New], bool] | None = None
+    #: how the type is listed (`listing.Listing`); None: it is read name by name
+    listing: Listing | None = None
     clear: Callable[[Client, Target, ResourceState], None] | None = None  # before delete
     #: keeps a restorable copy before an archiving delete (`dpn delete --archive`)
     archive: Callable[[Client, Target], object] | None = None
@@ -191,6 +207,11 @@ class Api:
         if self.settings is not None and not self.settings.names <= self.properties:
             extra = sorted(self.settings.names - self.properties)
             raise ValueError(f"settings {extra} are not properties the type takes")
+        if not self.needs_ready <= self.refs:
+            raise ValueError(f"needs_ready {sorted(self.needs_ready - self.refs)} are not refs")
+
+    def exclusive_for(self, new: New) -> bool:
+        return self.exclusive(new) if callable(self.exclusive) else self.exclusive
 
     @property
     def handled(self) -> Handled:

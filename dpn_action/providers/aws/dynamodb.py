@@ -24,6 +24,7 @@ from dpn_action.providers.aws.api import (
     words,
 )
 from dpn_action.providers.aws.errors import AwsInputError
+from dpn_action.providers.aws.listing import Listing
 from dpn_action.providers.aws.waiters import WAIT_DELAY
 
 _ATTRIBUTE_TYPES = {"string": "S", "number": "N", "binary": "B", "s": "S", "n": "N", "b": "B"}
@@ -157,6 +158,15 @@ APIS: dict[str, Api] = {
         ready=("table_exists", lambda t: {"TableName": t.name}),
         gone=("table_not_exists", lambda t: {"TableName": t.name}),
         configure=_dynamodb_configure,
+        configure_when=lambda n: bool(n.props.get("ttl_attribute")),
+        listing=Listing(
+            "list_tables",
+            "TableNames",
+            name=lambda n: n,
+            ident=lambda n, t: t.arn("dynamodb", f"table/{t.name}"),
+            page_size=("Limit", 100),
+            token=("LastEvaluatedTableName", "ExclusiveStartTableName"),
+        ),
         archive=_ddb_backup,
         incarnation=lambda r: r["Table"].get("TableId") or r["Table"].get("CreationDateTime"),
         settings=settings(

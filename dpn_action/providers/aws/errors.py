@@ -68,14 +68,24 @@ ALREADY_EXISTS: dict[str, frozenset[str]] = {
     "stepfunctions": frozenset({"StateMachineAlreadyExists"}),
 }
 
+#: codes a delete answers with while the resource is still being made (wait, then delete)
+BUSY: dict[str, frozenset[str]] = {
+    "dynamodb": frozenset({"ResourceInUseException"}),
+    "kinesis": frozenset({"ResourceInUseException"}),
+    "firehose": frozenset({"ResourceInUseException"}),
+}
+
 #: (code, message fragment) of a create refused because a role made moments ago is not
-#: visible to the service yet; retried a bounded number of times
+#: visible to the service yet; retried every `AwsProvider.settle_delay` seconds (2), at most
+#: `SETTLE_ATTEMPTS` times (about 30 s): this retry is dpn's wait for IAM propagation, and
+#: it runs only for a create that uses a role
 SETTLING: dict[str, tuple[str, str]] = {
     "lambda": ("InvalidParameterValueException", "cannot be assumed"),
     "firehose": ("InvalidArgumentException", "assume role"),
     "stepfunctions": ("AccessDeniedException", "assume the provided role"),
+    "glue": ("InvalidInputException", "unable to assume"),
 }
-SETTLE_ATTEMPTS = 6
+SETTLE_ATTEMPTS = 16
 
 
 def error_code(exc: BaseException) -> str | None:

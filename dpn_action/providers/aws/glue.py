@@ -28,6 +28,7 @@ from dpn_action.providers.aws.api import (
     words,
 )
 from dpn_action.providers.aws.errors import AwsInputError, AwsProviderError
+from dpn_action.providers.aws.listing import Listing
 from dpn_action.providers.base import ResourceState
 
 _HIVE = "org.apache.hadoop.hive"
@@ -234,6 +235,14 @@ APIS: dict[str, Api] = {
         created=lambda r, t: t.name,
         clear=_glue_database_clear,
         incarnation=lambda r: r["Database"].get("CreateTime"),
+        listing=Listing(
+            "get_databases",
+            "DatabaseList",
+            name=lambda d: d["Name"],
+            ident=lambda d, t: t.name,
+            page_size=("MaxResults", 100),
+            token=("NextToken", "NextToken"),
+        ),
         settings=settings(
             "description location_uri",
             lambda n: _glue_database_settings(_glue_database_input(n)),
@@ -253,6 +262,17 @@ APIS: dict[str, Api] = {
         delete=lambda c, t: c.delete_table(DatabaseName=t.database, Name=t.name),
         created=lambda r, t: f"{t.database}.{t.name}",
         incarnation=lambda r: r["Table"].get("CreateTime"),
+        # a listed table is all a read gives, its marks included
+        listing=Listing(
+            "get_tables",
+            "TableList",
+            name=lambda x: x["Name"],
+            ident=lambda x, t: f"{t.database}.{t.name}",
+            page_size=("MaxResults", 100),
+            params=lambda scope: {"DatabaseName": scope["database"]},
+            token=("NextToken", "NextToken"),
+            found=lambda x: {"Table": x},
+        ),
         settings=settings(
             "columns partition_keys format location description",
             lambda n: _glue_table_settings(_glue_table_input(n)),
@@ -272,5 +292,13 @@ APIS: dict[str, Api] = {
         delete=lambda c, t: c.delete_crawler(Name=t.name),
         created=lambda r, t: t.name,
         incarnation=lambda r: r["Crawler"].get("CreationTime"),
+        listing=Listing(
+            "list_crawlers",
+            "CrawlerNames",
+            name=lambda n: n,
+            ident=lambda n, t: t.name,
+            page_size=("MaxResults", 1000),
+            token=("NextToken", "NextToken"),
+        ),
     ),
 }

@@ -15,6 +15,7 @@ from typing import Any
 
 from dpn_action.providers.aws.api import Api, Client, Kw, New, Target, from_kv, kv, settings, words
 from dpn_action.providers.aws.errors import NOT_FOUND, AwsProviderError, has_code
+from dpn_action.providers.aws.listing import Listing
 from dpn_action.providers.base import MANAGED_BY_KEY, MANAGED_BY_VALUE, ResourceState
 
 DEFAULT_ROLE_SERVICES = ("lambda", "glue")
@@ -228,6 +229,15 @@ APIS: dict[str, Api] = {
         configure=_role_configure,
         clear=_role_clear,
         incarnation=lambda r: r["Role"].get("RoleId"),
+        # every path: a role's name is unique in the account whatever its path
+        listing=Listing(
+            "list_roles",
+            "Roles",
+            name=lambda r: r["RoleName"],
+            ident=lambda r, t: r["Arn"],
+            page_size=("MaxItems", 1000),
+            token=("Marker", "Marker"),
+        ),
         settings=settings(
             "trust_policy assume_role_service description max_session_duration managed_policy_arns",
             _role_wanted,
@@ -247,6 +257,15 @@ APIS: dict[str, Api] = {
         created=lambda r, t: r["Policy"]["Arn"],
         clear=_policy_clear,
         incarnation=lambda r: r["Policy"].get("PolicyId"),
+        listing=Listing(
+            "list_policies",
+            "Policies",
+            name=lambda p: p["PolicyName"],
+            ident=lambda p, t: p["Arn"],
+            page_size=("MaxItems", 1000),
+            params=lambda scope: {"Scope": "Local"},
+            token=("Marker", "Marker"),
+        ),
         settings=settings("policy_document", _policy_document, _policy_current, _policy_apply),
     ),
 }

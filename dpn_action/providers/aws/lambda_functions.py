@@ -16,6 +16,7 @@ from typing import Any
 
 from dpn_action.providers.aws.api import Api, Client, Kw, New, Target, settings, words
 from dpn_action.providers.aws.errors import AwsInputError
+from dpn_action.providers.aws.listing import Listing
 
 #: runtime family -> (file suffix, source of a handler that does nothing)
 _STUB_CODE = {
@@ -189,6 +190,14 @@ APIS: dict[str, Api] = {
         delete=lambda c, t: c.delete_function(FunctionName=t.name),
         created=lambda r, t: r["FunctionArn"],
         ready=("function_active_v2", lambda t: {"FunctionName": t.name}),
+        listing=Listing(
+            "list_functions",
+            "Functions",
+            name=lambda f: f["FunctionName"],
+            ident=lambda f, t: f["FunctionArn"],
+            page_size=("MaxItems", 50),
+            token=("NextMarker", "Marker"),
+        ),
         settings=settings(
             " ".join(_LAMBDA_SETTINGS),
             _lambda_wanted,

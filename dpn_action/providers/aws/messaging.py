@@ -22,6 +22,7 @@ from dpn_action.providers.aws.api import (
     settings,
     words,
 )
+from dpn_action.providers.aws.listing import Listing, last_part
 
 
 def _flag(value: Any) -> str:
@@ -120,6 +121,13 @@ APIS: dict[str, Api] = {
         delete=lambda c, t: c.delete_topic(TopicArn=t.id),
         created=lambda r, t: r["TopicArn"],
         exclusive=False,
+        listing=Listing(
+            "list_topics",
+            "Topics",
+            name=lambda x: last_part(x["TopicArn"], ":"),
+            ident=lambda x, t: x["TopicArn"],
+            token=("NextToken", "NextToken"),
+        ),
         settings=settings(
             "display_name content_based_deduplication",
             _attributes_wanted(_SNS_ATTRIBUTES),
@@ -141,6 +149,15 @@ APIS: dict[str, Api] = {
         delete=lambda c, t: c.delete_queue(QueueUrl=t.id),
         created=lambda r, t: r["QueueUrl"],
         exclusive=False,
+        listing=Listing(
+            "list_queues",
+            "QueueUrls",
+            name=last_part,
+            ident=lambda url, t: url,
+            page_size=("MaxResults", 1000),
+            prefix="QueueNamePrefix",
+            token=("NextToken", "NextToken"),
+        ),
         settings=settings(
             "visibility_timeout message_retention_seconds delay_seconds "
             "content_based_deduplication",

@@ -5,21 +5,36 @@ assembled by `registry`); this class drives every entry the same way.
 
 Idempotent create. When the create call says the resource already exists (for instance
 because botocore retried a create whose first response was lost), `create` reads it: if it
-carries this transaction's id it is adopted (waited for, configured, returned); otherwise
+carries this transaction's id it is adopted (configured, returned); otherwise
 `AwsConflictError` is raised. A type whose create answers an existing name with the existing
-resource (S3 in us-east-1, SNS, SQS, Step Functions: `Api.exclusive` is false) is read
-first; a create racing another writer between that read and the create call is the one case
-this cannot see. The executor tells "ours" from "not ours" with
+resource (S3 in us-east-1, SNS, SQS, Step Functions: `Api.exclusive`) is read first, unless
+the transaction's pre-flight has just found the name free (`absent`) and no call after the
+create writes dpn's marks (S3 does: it is always read first). A create racing another writer
+between that read (or the pre-flight) and the create call is the one case this cannot see;
+what it can cost is bounded: such a resource carries no marks of ours, so no delete path
+touches it. The executor tells "ours" from "not ours" with
 `ResourceState.managed_by_dpn` / `transaction_id` on what `read` returns: a resource that
 exists without `managed-by: dpn` was not made by dpn.
 
-Retries and timeouts. Clients use botocore's `standard` retry mode (throttling, 5xx,
-dropped connections) with short timeouts: `CONNECT_TIMEOUT` to open a connection (a healthy
-endpoint answers in well under a second) and `READ_TIMEOUT` for an answer (every call here is
-a control-plane call that answers at once; what takes long, a stream or table becoming
-active, is polled by waiters, each poll a quick call). One extra, bounded retry covers a
+Pre-flight by listing (`survey`): one paginated listing per type and scope tells which
+planned names are free (`listing.Listing`, one per type, as data); only the names it holds
+are read. `listing` and `read_tags` are the same listing and the tag read on their own, for
+finding every resource of a type that carries dpn's mark.
+
+Waiting. A create returns as soon as the resource exists. Its readiness waiter (`Api.ready`:
+a DynamoDB table or Kinesis stream ACTIVE, ...) runs only when something needs it: before
+settings that need it (`configure_when`), before a create that reads from it
+(`needs_ready`), and before a delete the cloud refuses while it is being made.
+
+Retries and timeouts. Clients use botocore's `adaptive` retry mode (throttling, 5xx and
+dropped connections, and a client-side rate limiter that slows a client down once it is
+throttled) with short timeouts: `CONNECT_TIMEOUT` to open a connection (a healthy endpoint
+answers in well under a second) and `READ_TIMEOUT` for an answer (every call here is a
+control-plane call that answers at once; what takes long, a stream or table becoming active,
+is polled by waiters, each poll a quick call). One extra, bounded retry covers a
 known gap: a role created a moment ago is not yet visible to Lambda, Firehose or Step
-Functions (IAM is eventually consistent; `errors.SETTLING`).
+Functions (IAM is eventually consistent; `errors.SETTLING`). That retry is the wait for IAM
+propagation, so it happens only when a dependent uses the role.
 
 Access check. `caller()` asks STS who the credentials are, once, with shorter timeouts and
 one retry (`CHECK_*`), so a wrong endpoint, missing or refused credentials fail within
@@ -30,6 +45,7 @@ seconds, before any transaction begins, as one `CloudAccessError`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -49,6 +65,7 @@ from dpn_action.providers.aws.api import (
 )
 from dpn_action.providers.aws.errors import (
     ALREADY_EXISTS,
+    BUSY,
     NOT_FOUND,
     SETTLE_ATTEMPTS,
     SETTLING,
@@ -60,11 +77,13 @@ from dpn_action.providers.aws.errors import (
     error_code,
     has_code,
 )
+from dpn_action.providers.aws.listing import ListingTooLong, pages
 from dpn_action.providers.aws.registry import (
     ARCHIVE_TYPES,
     HANDLED,
     LATE_MARKED_TYPES,
     SETTINGS_TYPES,
+    SURVEY_TYPES,
     TAG_TYPES,
     api_of,
 )
@@ -73,8 +92,10 @@ from dpn_action.providers.base import (
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
     TXN_TAG_KEY,
+    Listed,
     Operation,
     ResourceState,
+    waiting,
 )
 
 if TYPE_CHECKING:
@@ -109,6 +130,9 @@ class AwsProvider:
     late_marked_types = LATE_MARKED_TYPES
     settings_types = SETTINGS_TYPES
     handled = HANDLED
+    survey_types = SURVEY_TYPES
+    #: `create(..., absent=True)`: see `providers.base.create_absent`
+    trusts_preflight = True
 
     def __init__(
         self,
@@ -121,6 +145,7 @@ class AwsProvider:
         max_attempts: int = 8,
         wait_timeout: float = 600.0,
         settle_delay: float = 2.0,
+        page_size: int | None = None,
     ) -> None:
         import boto3
         from botocore.config import Config
@@ -151,12 +176,9 @@ class AwsProvider:
         self.endpoint_url = endpoint_url
         self.wait_timeout = wait_timeout
         self.settle_delay = settle_delay
-        self._config = Config(
-            connect_timeout=CONNECT_TIMEOUT,
-            read_timeout=READ_TIMEOUT,
-            retries={"mode": "standard", "max_attempts": max_attempts},
-            user_agent_extra="dpn",
-        )
+        #: items per page of a listing (default: the most each API gives)
+        self.page_size = page_size
+        self._config = client_config(max_attempts)
         self._check_config = Config(
             connect_timeout=CHECK_CONNECT_TIMEOUT,
             read_timeout=CHECK_READ_TIMEOUT,
@@ -166,6 +188,8 @@ class AwsProvider:
         self._clients: dict[tuple[str, str], Client] = {}
         self._lock = threading.Lock()
         self._caller: dict[str, str] | None = None
+        #: ids of resources known to be usable (their `ready` waiter succeeded)
+        self._ready: set[str] = set()
 
     # --- configuration ---------------------------------------------------------------
 
@@ -228,17 +252,27 @@ class AwsProvider:
     # --- the Provider protocol -------------------------------------------------------
 
     def create(
-        self, op: Operation, txn_id: str, resolved: dict[str, ResourceState]
+        self,
+        op: Operation,
+        txn_id: str,
+        resolved: dict[str, ResourceState],
+        *,
+        absent: bool = False,
     ) -> ResourceState:
+        """`absent`: the transaction's pre-flight has just found the name free."""
         api = api_of(op.type_key)
         tags = {**op.tags, MANAGED_BY_KEY: MANAGED_BY_VALUE, TXN_TAG_KEY: txn_id}
         target = Target(self, op.name, op.scope)
         new = New(target, op, tags, resolved, api.handled)
         client = self.client(api.service, new.region)
-        if not api.exclusive:
+        if not api.exclusive_for(new) and (not absent or api.retag):
             existing = self.read(op.type_key, op.name, op.scope)
             if existing is not None:
                 return self._adopt(api, client, new, existing)
+        for ref in sorted(api.needs_ready):
+            parent = new.ref(ref)
+            if parent is not None:
+                self.ensure_ready(parent)
         try:
             answer = self._settled(api, lambda: api.create(client, new))
         except Exception as exc:
@@ -248,7 +282,6 @@ class AwsProvider:
             if existing is None:
                 raise
             return self._adopt(api, client, new, existing)
-        self._wait(client, api.ready, target)
         resource_id = api.created(answer, target) if api.created else None
         if resource_id is None:
             resource_id = api.ident(api.find(client, target), target)
@@ -274,6 +307,84 @@ class AwsProvider:
         incarnation = incarnation_text(api.incarnation(found)) if api.incarnation else None
         return ResourceState(type_key, name, resource_id, tags, dict(scope), incarnation)
 
+    def survey(
+        self, type_key: str, scope: dict[str, str], names: list[str]
+    ) -> dict[str, ResourceState | None]:
+        """Of `names`, those one listing shows to be free (None), and those it fully describes
+        (a Glue table); the rest exist and are left to `read`. Nothing is decided when the
+        listing would take more requests than reading each name."""
+        api = api_of(type_key)
+        listing = api.listing
+        if listing is None or not listing.decides:
+            return {}
+        fold = _fold(type_key)
+        wanted = {fold(n): n for n in names}
+        prefix = "" if fold is str.lower else _common_prefix(names)
+        target = Target(self, "", scope)
+        seen: dict[str, ResourceState | None] = {}
+        client = self.client(api.service)
+        try:
+            # at most as many requests as reading each name would take
+            for page in pages(client, listing, target, prefix, self.page_size, len(names)):
+                for item in page:
+                    name = wanted.get(fold(item.name))
+                    if name is not None:
+                        seen[name] = self._listed_state(api, type_key, name, scope, item)
+        except ListingTooLong:
+            return {}
+        except Exception as exc:
+            if not has_code(exc, NOT_FOUND, api.service):  # a Glue table's database
+                raise
+        out: dict[str, ResourceState | None] = {n: None for n in names if n not in seen}
+        out.update({n: s for n, s in seen.items() if s is not None})
+        return out
+
+    def listing(self, type_key: str, scope: dict[str, str], prefix: str = "") -> list[Listed]:
+        """Every resource of `type_key` within `scope` whose name starts with `prefix`: one
+        paginated listing (S3 buckets: this account's)."""
+        api = api_of(type_key)
+        if api.listing is None:
+            raise AwsInputError(f"{type_key} cannot be listed")
+        target = Target(self, "", scope)
+        client = self.client(api.service)
+        found = pages(client, api.listing, target, prefix, self.page_size)
+        fold = _fold(type_key)
+        return [x for page in found for x in page if fold(x.name).startswith(fold(prefix))]
+
+    def read_tags(self, type_key: str, found: Listed, scope: dict[str, str]) -> dict[str, str]:
+        """The tags of a resource `listing` found (a Glue table: dpn's marks)."""
+        api = api_of(type_key)
+        client = self.client(api.service)
+        target = Target(self, found.name, scope, found.resource_id)
+        answer = api.find(client, target) if api.tag is None else {}
+        return api.tags(client, target, answer)
+
+    def _listed_state(
+        self, api: Api, type_key: str, name: str, scope: dict[str, str], item: Listed
+    ) -> ResourceState | None:
+        """The whole state of a listed resource, for a listing whose items carry everything a
+        read gives (`Listing.found`); None: it is to be read."""
+        listing = api.listing
+        if listing is None or listing.found is None or item.raw is None:
+            return None
+        answer = listing.found(item.raw)
+        target = Target(self, name, scope, item.resource_id)
+        resource_id = api.ident(answer, target)
+        if resource_id is None:
+            return None
+        tags = api.tags(self.client(api.service), target, answer)
+        incarnation = incarnation_text(api.incarnation(answer)) if api.incarnation else None
+        return ResourceState(type_key, name, resource_id, tags, dict(scope), incarnation)
+
+    def ensure_ready(self, state: ResourceState) -> None:
+        """Block until `state`'s resource is usable (its type's `ready` waiter), once."""
+        api = api_of(state.type_key)
+        if api.ready is None or state.resource_id in self._ready:
+            return
+        client = self.client(api.service)
+        self._wait(client, api.ready, Target(self, state.name, state.scope, state.resource_id))
+        self._ready.add(state.resource_id)
+
     def identity(self) -> dict[str, str]:
         """The account and region this provider acts in (STS `GetCallerIdentity`, once):
         proves that the endpoint answers and accepts the credentials (`caller`)."""
@@ -286,7 +397,14 @@ class AwsProvider:
         try:
             if api.clear is not None:
                 api.clear(client, target, state)
-            api.delete(client, target)
+            try:
+                api.delete(client, target)
+            except Exception as exc:
+                # refused while it is still being made (a rollback right after the create)
+                if api.ready is None or not has_code(exc, BUSY, api.service):
+                    raise
+                self._settle(client, api.ready, target)
+                api.delete(client, target)
         except Exception as exc:
             if has_code(exc, NOT_FOUND, api.service):
                 return
@@ -355,14 +473,15 @@ class AwsProvider:
             raise AwsConflictError(
                 f"{new.op.type_key} {new.name} already exists, created by {owner}", existing
             )
-        self._wait(client, api.ready, new.t)
         return self._finish(api, client, new, existing.resource_id)
 
     def _finish(self, api: Api, client: Client, new: New, resource_id: str) -> ResourceState:
         target = replace(new.t, id=resource_id)
         if api.retag and api.tag is not None:
             api.tag(client, target, new.tags)
-        if api.configure is not None:
+        if api.configure is not None and (api.configure_when is None or api.configure_when(new)):
+            self._wait(client, api.ready, target)  # settings are refused until it is usable
+            self._ready.add(resource_id)
             api.configure(client, new, target)
         tags = new.tags if api.tag is not None else markers(new.tags)
         return ResourceState(new.op.type_key, new.name, resource_id, tags, dict(new.op.scope))
@@ -376,12 +495,53 @@ class AwsProvider:
                 settling = code and error_code(exc) == code and fragment in str(exc)
                 if not settling or attempt == SETTLE_ATTEMPTS:
                     raise
-            time.sleep(self.settle_delay * attempt)
+            with waiting():
+                time.sleep(self.settle_delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, client: Client, spec: Waiter | None, target: Target) -> None:
         """Block until a botocore waiter succeeds, at most `wait_timeout` seconds."""
-        wait(client, spec, target, self.wait_timeout)
+        if spec is None:
+            return
+        with waiting():
+            wait(client, spec, target, self.wait_timeout)
+
+    def _settle(self, client: Client, spec: Waiter, target: Target) -> None:
+        """Wait until the resource is no longer being made, whichever way it ended (a
+        resource whose creation failed can be deleted too)."""
+        from botocore.exceptions import WaiterError
+
+        with contextlib.suppress(WaiterError):
+            self._wait(client, spec, target)
+
+
+def client_config(max_attempts: int) -> Any:
+    """The botocore configuration of every client: short timeouts, `adaptive` retries (a
+    token bucket that slows a client down once AWS throttles it), dpn in the user agent."""
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        user_agent_extra="dpn",
+    )
+
+
+def _common_prefix(names: list[str]) -> str:
+    """The longest start all `names` share (character by character)."""
+    first, last = min(names, default=""), max(names, default="")
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
+
+
+def _fold(type_key: str) -> Callable[[str], str]:
+    """How names of `type_key` compare: ignoring case where the cloud does (IAM, Glue)."""
+    from dpn_action.naming.catalogue import CATALOGUE
+
+    return str.lower if CATALOGUE[type_key].case_insensitive else str
 
 
 if TYPE_CHECKING:

@@ -28,6 +28,7 @@ from dpn_action.providers.aws.api import (
     words,
 )
 from dpn_action.providers.aws.errors import error_code
+from dpn_action.providers.aws.listing import Listing
 from dpn_action.providers.base import MANAGED_BY_KEY, MANAGED_BY_VALUE, TXN_TAG_KEY, ResourceState
 
 
@@ -168,11 +169,22 @@ APIS: dict[str, Api] = {
         tag=lambda c, t, tags: c.put_bucket_tagging(Bucket=t.name, Tagging={"TagSet": kv(tags)}),
         delete=lambda c, t: c.delete_bucket(Bucket=t.name),
         created=lambda r, t: t.name,
-        exclusive=False,
+        # CreateBucket answers a bucket of ours with success in us-east-1 only
+        exclusive=lambda n: n.region != "us-east-1",
         whole_tag_set=True,
         retag=True,
         configure=_s3_configure,
         clear=_s3_empty_if_ours,
+        listing=Listing(
+            "list_buckets",
+            "Buckets",
+            name=lambda b: b["Name"],
+            ident=lambda b, t: t.name,
+            page_size=("MaxBuckets", 10000),
+            prefix="Prefix",
+            token=("ContinuationToken", "ContinuationToken"),
+            decides=False,  # bucket names are global: the listing holds this account's only
+        ),
         settings=settings(
             "versioning lifecycle_days encryption", _s3_wanted, _s3_current, _s3_apply
         ),

@@ -21,6 +21,7 @@ from dpn_action.providers.aws.api import (
     settings,
     words,
 )
+from dpn_action.providers.aws.listing import Listing
 
 DEFAULT_STATE_MACHINE: Kw = {
     "Comment": "Created by dpn; replace with the workflow's definition.",
@@ -75,6 +76,14 @@ APIS: dict[str, Api] = {
         created=lambda r, t: r["stateMachineArn"],
         incarnation=lambda r: r.get("creationDate"),
         exclusive=False,
+        listing=Listing(
+            "list_state_machines",
+            "stateMachines",
+            name=lambda m: m["name"],
+            ident=lambda m, t: m["stateMachineArn"],
+            page_size=("maxResults", 1000),
+            token=("nextToken", "nextToken"),
+        ),
         settings=settings("definition", _sfn_wanted, _sfn_current, _sfn_apply),
     ),
 }

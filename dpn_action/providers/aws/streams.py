@@ -24,6 +24,7 @@ from dpn_action.providers.aws.api import (
     settings,
     words,
 )
+from dpn_action.providers.aws.listing import Listing
 from dpn_action.providers.aws.waiters import WAIT_DELAY
 
 
@@ -186,11 +187,23 @@ APIS: dict[str, Api] = {
         # Consumers are registered by whoever reads the stream: a stream that has any is
         # not deleted (Kinesis refuses), rather than taking them with it.
         delete=lambda c, t: c.delete_stream(StreamName=t.name, EnforceConsumerDeletion=False),
+        # CreateStream answers nothing: the ARN is made from the name
+        created=lambda r, t: t.arn("kinesis", f"stream/{t.name}"),
         retag=True,
         incarnation=lambda r: r["StreamDescriptionSummary"].get("StreamCreationTimestamp"),
         ready=("stream_exists", lambda t: {"StreamName": t.name}),
         gone=("stream_not_exists", lambda t: {"StreamName": t.name}),
         configure=_stream_configure,
+        # a new stream keeps its records 24 hours; only a longer retention is a call
+        configure_when=lambda n: int(n.props.get("retention_hours") or 24) > 24,
+        listing=Listing(
+            "list_streams",
+            "StreamNames",
+            name=lambda n: n,
+            ident=lambda n, t: t.arn("kinesis", f"stream/{t.name}"),
+            page_size=("Limit", 10000),
+            after=("HasMoreStreams", "ExclusiveStartStreamName"),
+        ),
         settings=settings(
             "retention_hours shard_count", _stream_wanted, _stream_current, _stream_apply
         ),
@@ -213,6 +226,16 @@ APIS: dict[str, Api] = {
         delete=lambda c, t: c.delete_delivery_stream(DeliveryStreamName=t.name),
         created=lambda r, t: r["DeliveryStreamARN"],
         ready=("DeliveryStreamActive", lambda t: {"DeliveryStreamName": t.name}),
+        # reading from a stream that is still being made is refused
+        needs_ready=words("stream_ref"),
+        listing=Listing(
+            "list_delivery_streams",
+            "DeliveryStreamNames",
+            name=lambda n: n,
+            ident=lambda n, t: t.arn("firehose", f"deliverystream/{t.name}"),
+            page_size=("Limit", 10000),
+            after=("HasMoreDeliveryStreams", "ExclusiveStartDeliveryStreamName"),
+        ),
         incarnation=lambda r: r["DeliveryStreamDescription"].get("CreateTimestamp"),
         settings=settings(
             "buffer_seconds buffer_mb compression prefix",

@@ -52,6 +52,7 @@ WORKSPACE = Kind(
     },
     marks=TagMap("custom_tags", "custom_tags"),
     lister=lambda c, name: c.account_client.workspaces.list(),
+    lists_all=True,
     name_attr="workspace_name",
     id_attr="workspace_id",
     get_by_id=lambda c, workspace_id: c.account_client.workspaces.get(

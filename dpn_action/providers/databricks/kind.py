@@ -105,6 +105,9 @@ class Kind:
     own_refs: frozenset[str] = frozenset()
     #: find by listing: (clients, the wanted name) -> candidates, and their name attribute
     lister: Callable[[Context, str], Iterable[Any]] | None = None
+    #: the lister ignores the name: one (paginated) call lists every resource of the type,
+    #: which decides a pre-flight of all its planned names at once (`survey`)
+    lists_all: bool = False
     name_attr: str = "name"
     #: a listed object lacks the marks: fetch the whole of it
     detail: Callable[[Context, Any], Any] | None = None

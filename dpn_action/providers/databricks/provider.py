@@ -28,6 +28,7 @@ from dpn_action.providers.base import (
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
     TXN_TAG_KEY,
+    Listed,
     Operation,
     ResourceState,
 )
@@ -39,6 +40,7 @@ from dpn_action.providers.databricks.registry import (
     HANDLED,
     LATE_MARKED_TYPES,
     SETTINGS_TYPES,
+    SURVEY_TYPES,
     TAG_TYPES,
     kind_of,
 )
@@ -103,6 +105,9 @@ class DatabricksProvider:
     late_marked_types = LATE_MARKED_TYPES
     settings_types = SETTINGS_TYPES
     handled = HANDLED
+    survey_types = SURVEY_TYPES
+    #: `create(..., absent=True)`: see `providers.base.create_absent`
+    trusts_preflight = True
 
     def __init__(
         self,
@@ -186,10 +191,18 @@ class DatabricksProvider:
     # --- the protocol ----------------------------------------------------------------------
 
     def create(
-        self, op: Operation, txn_id: str, resolved: dict[str, ResourceState]
+        self,
+        op: Operation,
+        txn_id: str,
+        resolved: dict[str, ResourceState],
+        *,
+        absent: bool = False,
     ) -> ResourceState:
+        """Read first, unless the transaction's pre-flight has just found the name free
+        (`absent`): a name taken since is refused by the create (unique names), or becomes a
+        second resource of that name that is not dpn's and is never touched."""
         kind = kind_of(op.type_key)
-        existing = self.read(op.type_key, op.name, op.scope)
+        existing = None if absent else self.read(op.type_key, op.name, op.scope)
         if existing is not None:
             return self._ours_or_conflict(kind, op, existing, txn_id)
         marks = {MANAGED_BY_KEY: MANAGED_BY_VALUE, TXN_TAG_KEY: txn_id}
@@ -218,6 +231,46 @@ class DatabricksProvider:
         states = self._find(kind_of(type_key), name, scope)
         owned = [s for s in states if s.managed_by_dpn]
         return (owned or states)[0] if states else None
+
+    def survey(
+        self, type_key: str, scope: dict[str, str], names: list[str]
+    ) -> dict[str, ResourceState | None]:
+        """What one listing of the type says of each of `names`: None where it holds none of
+        that name, else the resource (ours first, as `read` answers)."""
+        kind = kind_of(type_key)
+        if not kind.lists_all or kind.lister is None:
+            return {}
+        listed = list(kind.lister(self, ""))
+        out: dict[str, ResourceState | None] = {}
+        for name in names:
+            objs = [o for o in listed if kind.named(name, attr(o, kind.name_attr))]
+            if objs and kind.detail is not None:
+                continue  # a listed object lacks the marks: `read` fetches it whole
+            states = [self._state(kind, o, name, scope) for o in objs]
+            owned = [s for s in states if s.managed_by_dpn]
+            out[name] = (owned or states)[0] if states else None
+        return out
+
+    def listing(self, type_key: str, scope: dict[str, str], prefix: str = "") -> list[Listed]:
+        """Every resource of a type one call lists (`Kind.lists_all`) whose name starts with
+        `prefix`."""
+        kind = kind_of(type_key)
+        if not kind.lists_all or kind.lister is None:
+            raise ValueError(f"{type_key} is not listed in one call")
+        out = []
+        for o in kind.lister(self, prefix):
+            name = attr(o, kind.name_attr)
+            if isinstance(name, str) and name.startswith(prefix):
+                out.append(Listed(name, str(attr(o, kind.id_attr)), o))
+        return out
+
+    def read_tags(self, type_key: str, found: Listed, scope: dict[str, str]) -> dict[str, str]:
+        """The tags (or, for a type without tags, dpn's marks) of a listed resource."""
+        kind = kind_of(type_key)
+        obj = found.raw if found.raw is not None else self._get(kind, found.resource_id)
+        if kind.detail is not None:
+            obj = kind.detail(self, obj)
+        return kind.marks.get(self, obj, found.name)
 
     def locate(self, state: ResourceState) -> ResourceState | None:
         """What holds `state`'s name now: the resource with its id when there is one (some
@@ -388,16 +441,11 @@ class DatabricksProvider:
             objs = [o for o in listed if kind.named(name, attr(o, kind.name_attr))]
             if kind.detail is not None:
                 objs = [kind.detail(self, o) for o in objs]
-        return [
-            ResourceState(
-                kind.type_key,
-                name,
-                str(attr(o, kind.id_attr)),
-                kind.marks.get(self, o, name),
-                dict(scope),
-            )
-            for o in objs
-        ]
+        return [self._state(kind, o, name, scope) for o in objs]
+
+    def _state(self, kind: Kind, obj: Any, name: str, scope: dict[str, str]) -> ResourceState:
+        tags = kind.marks.get(self, obj, name)
+        return ResourceState(kind.type_key, name, str(attr(obj, kind.id_attr)), tags, dict(scope))
 
     def _ours_or_conflict(
         self, kind: Kind, op: Operation, found: ResourceState, txn_id: str

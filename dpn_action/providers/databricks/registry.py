@@ -46,6 +46,8 @@ SETTINGS_TYPES: dict[str, frozenset[str]] = {
 ARCHIVE_TYPES = frozenset(k for k, kind in KINDS.items() if kind.archive is not None)
 #: types marked in a call after the create call; see `providers.base.marked_after_create`
 LATE_MARKED_TYPES = frozenset(k for k, kind in KINDS.items() if kind.marks.late)
+#: the types whose pre-flight one listing decides (`DatabricksProvider.survey`)
+SURVEY_TYPES = frozenset(k for k, kind in KINDS.items() if kind.lists_all)
 #: type -> the blueprint properties and reference fields it takes
 HANDLED: dict[str, Handled] = {
     k: Handled(kind.handled_properties, kind.handled_refs) for k, kind in KINDS.items()

@@ -71,6 +71,7 @@ SECRET_SCOPE = Kind(
     own_properties=frozenset({"initial_manage_principal", "backend_type"}),
     marks=ScopeMarks(),
     lister=lambda c, name: c.workspace_client.secrets.list_scopes(),
+    lists_all=True,
     id_attr="name",
     delete=lambda c, scope: c.workspace_client.secrets.delete_scope(scope=scope),
 )

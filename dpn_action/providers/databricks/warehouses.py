@@ -81,6 +81,7 @@ SQL_WAREHOUSE = Kind(
     defaults={"cluster_size": "2X-Small", "max_num_clusters": 1},
     marks=TagPairs("tags", "tags.custom_tags"),
     lister=lambda c, name: c.workspace_client.warehouses.list(),
+    lists_all=True,
     id_attr="id",
     get_by_id=lambda c, warehouse_id: c.workspace_client.warehouses.get(id=warehouse_id),
     delete=lambda c, warehouse_id: c.workspace_client.warehouses.delete(id=warehouse_id),
