@@ -8,7 +8,7 @@ that cloud is actually needed.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -26,11 +26,13 @@ from dpn_action.providers.base import (
     carries_tags,
     settings_of,
 )
+from dpn_action.txn.lock.file import DEFAULT_LOCK_TIMEOUT
 from dpn_action.txn.model import DEFAULT_MAX_PARALLEL, Cancel, ProgressCallback, TxnResult
 
 if TYPE_CHECKING:
     from dpn_action.source import Document
     from dpn_action.txn.history import Planned
+    from dpn_action.txn.lock import Shared
 
 #: tags that are dpn's ownership marks: `dpn update` never changes them
 MARKS = frozenset({MANAGED_BY_KEY, TXN_TAG_KEY})
@@ -147,16 +149,19 @@ def remove_operations(
     on_progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
     items: list[PlannedResource] | None = None,
+    shared: Shared | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> TxnResult:
     """Delete (or archive) the resources of `ops` that exist and are dpn's (and, with
     `only`, are listed there), as one delete transaction
     (`dpn_action.txn.executor.destroy`). `items`, the planned resources `ops` come from
-    when there are some, are checked for their region and recorded in the log."""
+    when there are some, are checked for their region and recorded in the log. `shared`:
+    team mode (`dpn_action.team.shared_from`)."""
     from dpn_action.txn.executor import destroy
 
     return destroy(
         ops,
-        _providers_for(ops, Path(wal_dir), providers, items or ()),
+        _providers_for(ops, providers, items or ()),
         wal_dir=wal_dir,
         only=None if only is None else set(only),
         archive=archive,
@@ -165,6 +170,8 @@ def remove_operations(
         on_progress=on_progress,
         context=context(items) if items else None,
         cancel=cancel,
+        shared=shared,
+        lock_timeout=lock_timeout,
     )
 
 
@@ -190,6 +197,29 @@ def build_providers(names: Iterable[str]) -> dict[str, Provider]:
         except Exception as exc:
             raise ProviderSetupError(f"cannot set up the {name} provider: {exc}") from exc
     return out
+
+
+class LazyProviders(Mapping[str, Provider]):
+    """Every cloud's provider, each set up (`build_providers`) when first asked for: a
+    transaction recovered from the WAL mirror may name a cloud no plan here does."""
+
+    KNOWN = ("aws", "databricks")
+
+    def __init__(self, built: Mapping[str, Provider] | None = None) -> None:
+        self._built = dict(built or {})
+
+    def __getitem__(self, name: str) -> Provider:
+        if name not in self.KNOWN:
+            raise KeyError(name)
+        if name not in self._built:
+            self._built.update(build_providers([name]))
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.KNOWN)
+
+    def __len__(self) -> int:
+        return len(self.KNOWN)
 
 
 def where(providers: Mapping[str, Provider]) -> dict[str, dict[str, str]]:
@@ -244,6 +274,9 @@ def check_regions(items: Iterable[PlannedResource], providers: Mapping[str, Prov
     configuration points at: each is created (and looked for) in the configured region, so
     `...-euw1` would otherwise land in us-east-1. An S3 bucket with its own `region`
     property is created in that region and is not checked."""
+    items = list(items)
+    if not any(p.provider == "aws" for p in items):
+        return
     configured = getattr(providers.get("aws"), "region", None)
     if not isinstance(configured, str):
         return
@@ -268,15 +301,15 @@ def check_regions(items: Iterable[PlannedResource], providers: Mapping[str, Prov
 
 def _providers_for(
     ops: list[Operation],
-    wal_dir: Path,
     given: Mapping[str, Provider] | None,
     items: Iterable[PlannedResource] = (),
 ) -> Mapping[str, Provider]:
     """The given providers, or those the operations and any unfinished transaction need;
     checked against the regions `items` were named for."""
     if given is None:
-        wanted = {o.provider for o in ops} | providers_in_wal(wal_dir, unfinished=True)
-        given = build_providers(wanted)
+        # what the plan needs now; an earlier transaction's (from the WAL directory or the
+        # mirror, read under the lock) when it is recovered first
+        given = LazyProviders(build_providers({o.provider for o in ops}))
     check_regions(items, given)
     return given
 
@@ -290,6 +323,8 @@ def apply_plan(
     providers: Mapping[str, Provider] | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
+    shared: Shared | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> TxnResult:
     """Create every planned resource as one transaction (see `dpn_action.txn.executor`)."""
     from dpn_action.txn.executor import apply
@@ -297,7 +332,7 @@ def apply_plan(
     ops = to_operations(items)
     return apply(
         ops,
-        _providers_for(ops, Path(wal_dir), providers, items),
+        _providers_for(ops, providers, items),
         wal_dir=wal_dir,
         max_parallel=max_parallel,
         dry_run=dry_run,
@@ -305,6 +340,8 @@ def apply_plan(
         origins={p.key: origin(p) for p in items},
         context=context(items),
         cancel=cancel,
+        shared=shared,
+        lock_timeout=lock_timeout,
     )
 
 
@@ -319,6 +356,8 @@ def delete_plan(
     providers: Mapping[str, Provider] | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
+    shared: Shared | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> TxnResult:
     """Delete (or archive) the planned resources that are ours, as one delete transaction
     (`remove_operations`)."""
@@ -333,6 +372,8 @@ def delete_plan(
         on_progress=on_progress,
         cancel=cancel,
         items=items,
+        shared=shared,
+        lock_timeout=lock_timeout,
     )
 
 
@@ -344,18 +385,22 @@ def recover(
     providers: Mapping[str, Provider] | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
+    shared: Shared | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> list[TxnResult]:
-    """Finish every unfinished transaction in `wal_dir` with the providers its WAL names."""
+    """Finish every unfinished transaction in `wal_dir` with the providers its WAL names
+    (with a WAL mirror in `shared`, also those only the mirror has: a lost runner's)."""
     from dpn_action.txn.recovery import recover as txn_recover
 
-    provs = providers if providers is not None else build_providers(providers_in_wal(Path(wal_dir)))
     return txn_recover(
-        provs,
+        providers if providers is not None else LazyProviders(),
         wal_dir=wal_dir,
         forward=forward,
         max_parallel=max_parallel,
         on_progress=on_progress,
         cancel=cancel,
+        shared=shared,
+        lock_timeout=lock_timeout,
     )
 
 
