@@ -10,7 +10,7 @@ from dpn_action.providers.base import Provider, identity
 from dpn_action.txn.crash import crash_point
 from dpn_action.txn.errors import PlanError, TxnError, WalCorruptError
 from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, Guard, Shared
-from dpn_action.txn.log import KIND_DELETE, RECOVER, SKIPPED, TxnLog
+from dpn_action.txn.log import KIND_ADOPT, KIND_DELETE, MARK, MARKED, RECOVER, SKIPPED, TxnLog
 from dpn_action.txn.model import (
     DEFAULT_MAX_PARALLEL,
     IN_DOUBT,
@@ -164,6 +164,8 @@ def _recover_one(run: Run, *, forward: bool) -> TxnResult:
     with run.writer:
         if log.kind == KIND_DELETE:
             return _recover_delete(run)
+        if log.kind == KIND_ADOPT:
+            return _recover_adopt(run)
         mode = "forward" if forward and log.abort_reason is None else "rollback"
         run.record(RECOVER, {"mode": mode, "torn": log.torn, **host_info()})
         crash_point("recovery-after-start")
@@ -202,6 +204,20 @@ def _recover_delete(run: Run) -> TxnResult:
             "interrupted before it chose what to delete; nothing was deleted (run it again)",
         )
     return run.abort_and_roll_back("dpn delete: finishing an interrupted delete")
+
+
+def _recover_adopt(run: Run) -> TxnResult:
+    """An interrupted adopt (`txn.adopt`) is ended as it stands: marks are never taken
+    back. It ends FAILED, saying what was marked and what is in doubt."""
+    records = read_wal(run.writer.path).records
+    marked = [str(r["key"]) for r in records if r.get("type") == MARKED]
+    doubt = [str(r["key"]) for r in records if r.get("type") == MARK and r["key"] not in marked]
+    run.record(RECOVER, {"mode": "adopt", "torn": run.log.torn, **host_info()})
+    parts = [f"interrupted; marked: {', '.join(marked) or 'nothing'}"]
+    if doubt:
+        parts.append(f"may or may not be marked: {', '.join(doubt)} (`dpn read` shows which)")
+    parts.append("run `dpn adopt` again for the rest")
+    return run.end(TxnStatus.FAILED, "; ".join(parts))
 
 
 def continue_rollback(

@@ -27,6 +27,7 @@ from dpn_action.providers.databricks.registry import (
     ARCHIVE_TYPES,
     HANDLED,
     LATE_MARKED_TYPES,
+    MARK_TYPES,
     SETTINGS_TYPES,
     TAG_TYPES,
     kind_of,
@@ -80,6 +81,7 @@ class DatabricksProvider:
     late_marked_types = LATE_MARKED_TYPES
     settings_types = SETTINGS_TYPES
     handled = HANDLED
+    mark_types = MARK_TYPES
 
     def __init__(
         self,
@@ -217,6 +219,17 @@ class DatabricksProvider:
         merged = {**kind.marks.get(self, current, state.name), **tags}
         fields = {kind.marks.param: kind.marks.shape(merged)}
         self._change(kind, kind.change, state.resource_id, current, fields)
+
+    def mark(self, state: ResourceState, marks: dict[str, str]) -> ResourceState:
+        """Add dpn's ownership marks to an existing resource's tags (`dpn adopt`); the other
+        tags and every setting stay as they are."""
+        if state.type_key not in self.mark_types:
+            raise ValueError(f"{state.type_key} keeps no tags dpn can add marks to")
+        self.tag(state, {k: marks[k] for k in MARK_KEYS if k in marks})
+        found = self.locate(state)
+        if found is None:
+            raise ValueError(f"{state.type_key} {state.name}: gone while it was marked")
+        return found
 
     def update_settings(
         self,
