@@ -2,10 +2,11 @@
 
 `common` holds the command group and what the commands share; `naming` the naming commands
 (lint, plan, config, explain), `provision` the cloud ones (create, read, update, delete,
-status, recover), `action` the GitHub Action's entry. Importing this package registers them.
+status, recover), `team` adopt, `action` the GitHub Action's entry. Importing this package
+registers them.
 """
 
-from dpn_action.cli import action, naming, provision
+from dpn_action.cli import action, naming, provision, team
 from dpn_action.cli.common import main
 
-__all__ = ["action", "main", "naming", "provision"]
+__all__ = ["action", "main", "naming", "provision", "team"]

@@ -173,7 +173,7 @@ def _report(result: TxnResult, fmt: str) -> None:
     removed = "archived" if result.archived else "deleted"
     for label, keys in (
         ("created", result.created),
-        ("adopted" if result.kind == "create" else "kept", result.adopted),
+        ("kept" if result.kind == "delete" else "adopted", result.adopted),
         ("would create", result.to_create),
         ("rolled back", result.rolled_back),
         (removed, result.deleted),
