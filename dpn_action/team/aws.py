@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from dpn_action.txn.errors import ConditionFailed, LockBackendError
@@ -30,25 +31,36 @@ def error_code(exc: BaseException) -> str:
     return ""
 
 
+#: clients made so far, by service, region and endpoint (boto3's are thread-safe)
+_CLIENTS: dict[tuple[str, ...], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 class Clients:
-    """One boto3 client of one service, from the standard AWS configuration (environment,
-    profile, `AWS_ENDPOINT_URL`); `region` overrides the configured region."""
+    """The boto3 client of one service, from the standard AWS configuration (environment,
+    profile, `AWS_ENDPOINT_URL`); `region` overrides the configured region. Made on first
+    use, and shared by every store of the process."""
 
     def __init__(self, service: str, region: str | None = None) -> None:
         self.service = service
         self.region = region
-        self._client: Any = None
-        self._lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint the environment names for the service ("" for AWS's own)."""
+        own = os.environ.get(f"AWS_ENDPOINT_URL_{self.service.upper()}")
+        return own or os.environ.get("AWS_ENDPOINT_URL", "")
 
     def get(self) -> Any:
-        with self._lock:
-            if self._client is None:
+        region = self.region or os.environ.get("AWS_REGION") or None
+        key = (self.service, region or "", self.endpoint)
+        with _CLIENTS_LOCK:
+            client = _CLIENTS.get(key)
+            if client is None:
                 import boto3
                 from botocore.config import Config
 
-                region = self.region or os.environ.get("AWS_REGION") or None
-                session = boto3.Session(region_name=region)
-                self._client = session.client(
+                client = boto3.Session(region_name=region).client(
                     self.service,
                     config=Config(
                         retries={"mode": "standard", "max_attempts": 5},
@@ -57,7 +69,23 @@ class Clients:
                         user_agent_extra="dpn-team",
                     ),
                 )
-            return self._client
+                _CLIENTS[key] = client
+            return client
+
+
+#: stores whose self-test passed in this process: (service, endpoint, bucket or table)
+_TESTED: set[tuple[str, ...]] = set()
+_TESTED_LOCK = threading.Lock()
+
+
+def self_tested(clients: Clients, where: str, test: Callable[[], None]) -> None:
+    """Run `test` once per process for each bucket or table (`where`) at its endpoint."""
+    key = (clients.service, clients.endpoint, where)
+    with _TESTED_LOCK:
+        if key in _TESTED:
+            return
+        test()
+        _TESTED.add(key)
 
 
 def call(url: str, what: str, fn: Any, /, **kwargs: Any) -> Any:

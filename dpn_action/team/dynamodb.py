@@ -15,11 +15,10 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-import threading
 from collections.abc import Mapping
 from typing import Any
 
-from dpn_action.team.aws import Clients, call, refuse
+from dpn_action.team.aws import Clients, call, refuse, self_tested
 from dpn_action.txn.errors import ConditionFailed, LockBackendError
 
 KEY_ATTRIBUTE = "LockID"
@@ -33,8 +32,6 @@ class DynamoLeaseStore:
         self.key = key
         self.url = f"dynamodb://{table}/{key}"
         self.clients = Clients("dynamodb", region)
-        self._tested = False
-        self._test_lock = threading.Lock()
 
     @property
     def ddb(self) -> Any:
@@ -103,22 +100,23 @@ class DynamoLeaseStore:
         return str(int(answer["Attributes"]["version"]["N"]))
 
     def self_test(self) -> None:
-        with self._test_lock:
-            if self._tested:
-                return
-            probe = f"{self.key}#dpn-probe-{secrets.token_hex(6)}"
-            self._put(probe, {"probe": True})
+        """Write a probe item twice on `attribute_not_exists`: the second must fail. Once
+        per table and process."""
+        self_tested(self.clients, self.table, self._probe)
+
+    def _probe(self) -> None:
+        probe = f"{self.key}#dpn-probe-{secrets.token_hex(6)}"
+        self._put(probe, {"probe": True})
+        try:
             try:
-                try:
-                    self._put(probe, {"probe": "again"})
-                except ConditionFailed:
-                    pass
-                else:
-                    raise refuse(self.url, "a second conditional PutItem of one key succeeded")
-            finally:
-                with contextlib.suppress(Exception):  # a probe left behind costs nothing
-                    self.ddb.delete_item(TableName=self.table, Key={KEY_ATTRIBUTE: {"S": probe}})
-            self._tested = True
+                self._put(probe, {"probe": "again"})
+            except ConditionFailed:
+                pass
+            else:
+                raise refuse(self.url, "a second conditional PutItem of one key succeeded")
+        finally:
+            with contextlib.suppress(Exception):  # a probe left behind costs nothing
+                self.ddb.delete_item(TableName=self.table, Key={KEY_ATTRIBUTE: {"S": probe}})
 
 
 def _json(record: Mapping[str, Any]) -> str:

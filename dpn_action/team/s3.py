@@ -16,11 +16,10 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-import threading
 from collections.abc import Mapping
 from typing import Any
 
-from dpn_action.team.aws import Clients, call, refuse
+from dpn_action.team.aws import Clients, call, refuse, self_tested
 from dpn_action.txn.errors import ConditionFailed, LockBackendError
 from dpn_action.txn.wal import WAL_PREFIX, WAL_SUFFIX
 
@@ -36,8 +35,6 @@ class S3Object:
         self.bucket = bucket
         self.url = url
         self.clients = Clients("s3", region)
-        self._tested = False
-        self._test_lock = threading.Lock()
 
     @property
     def s3(self) -> Any:
@@ -78,29 +75,29 @@ class S3Object:
 
     def self_test(self, probe_prefix: str) -> None:
         """Write a probe object twice with `If-None-Match: *` and once with a wrong
-        `If-Match`: the second and the third must fail on their condition. Once per store."""
-        with self._test_lock:
-            if self._tested:
-                return
-            key = f"{probe_prefix}.dpn-probe-{secrets.token_hex(6)}"
-            self.put(key, b"probe")
+        `If-Match`: the second and the third must fail on their condition. Once per bucket
+        and process."""
+        self_tested(self.clients, self.bucket, lambda: self._probe(probe_prefix))
+
+    def _probe(self, probe_prefix: str) -> None:
+        key = f"{probe_prefix}.dpn-probe-{secrets.token_hex(6)}"
+        self.put(key, b"probe")
+        try:
             try:
-                try:
-                    self.put(key, b"probe again")
-                except ConditionFailed:
-                    pass
-                else:
-                    raise refuse(self.url, "a second If-None-Match: * write of one key succeeded")
-                try:
-                    self.put(key, b"probe", if_match=NO_SUCH_ETAG)
-                except ConditionFailed:
-                    pass
-                else:
-                    raise refuse(self.url, "a write with an If-Match that did not match succeeded")
-            finally:
-                with contextlib.suppress(Exception):  # a probe left behind costs nothing
-                    self.s3.delete_object(Bucket=self.bucket, Key=key)
-            self._tested = True
+                self.put(key, b"probe again")
+            except ConditionFailed:
+                pass
+            else:
+                raise refuse(self.url, "a second If-None-Match: * write of one key succeeded")
+            try:
+                self.put(key, b"probe", if_match=NO_SUCH_ETAG)
+            except ConditionFailed:
+                pass
+            else:
+                raise refuse(self.url, "a write with an If-Match that did not match succeeded")
+        finally:
+            with contextlib.suppress(Exception):  # a probe left behind costs nothing
+                self.s3.delete_object(Bucket=self.bucket, Key=key)
 
 
 class S3LeaseStore:
