@@ -199,10 +199,16 @@ def _literal_dir(globs: list[str]) -> str:
 def cloud_errors() -> Iterator[None]:
     """Refusals of the transaction core and provider set-up problems: one line, exit 1."""
     from dpn_action.provision import ProviderSetupError
-    from dpn_action.txn.errors import TxnError, WalWriteError
+    from dpn_action.txn.errors import FencedError, TxnError, WalWriteError
 
     try:
         yield
+    except FencedError as exc:
+        raise click.ClickException(
+            f"{exc}\nThis run lost the lock, so it made no further cloud call; the run that "
+            "holds the lock now finishes the transaction (or `dpn recover` with the same "
+            "--lock and --wal-mirror does)."
+        ) from exc
     except WalWriteError as exc:
         raise click.ClickException(
             f"{exc}\nThe transaction is unfinished: once the disk has room again, run "
