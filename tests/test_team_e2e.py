@@ -121,7 +121,7 @@ def test_the_team_crash_points_are_covered_here() -> None:
 def test_a_holder_stopped_past_its_lease_is_taken_over_and_fenced_out(
     clouds: Clouds, tmp_path: Path
 ) -> None:
-    """A stops (SIGSTOP, a hung runner) right before its 5th copy to the mirror, the intent
+    """A stops (SIGSTOP, a hung runner) right before its 4th copy to the mirror, the intent
     of its second create, having created one queue. B, on another machine, waits out A's
     lease, takes the lock over, finishes A's transaction from the mirror (rolling it back),
     and creates everything. A, resumed, is refused by the mirror and creates nothing."""
@@ -129,7 +129,7 @@ def test_a_holder_stopped_past_its_lease_is_taken_over_and_fenced_out(
     b = queues_workdir(tmp_path / "b", token=a.token)
     options = team(a.token, lease=10)  # still A's when B starts: B must wait it out
     create = ("create", "--blueprint", "blueprint.json", "--max-parallel", "1")
-    held = start(clouds, a, *create, *options, **{STOP_ENV: "before-mirror:5"})
+    held = start(clouds, a, *create, *options, **{STOP_ENV: "before-mirror:4"})
     try:
         wait_stopped(held)
         (stopped_txn,) = [txn_id_of(p) for p in list_wal_files(a.wal)]

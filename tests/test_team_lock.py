@@ -5,7 +5,10 @@ Races run in real processes; the stores are dpn's own (`dpn_action.team`) with b
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -379,6 +382,34 @@ def test_pull_restores_completes_and_replaces_logs_and_keeps_what_it_replaced(
     assert not wal_path(here, ids[4]).exists()
 
 
+def test_the_transaction_core_names_no_cloud_and_team_mode_loads_no_sdk_until_used() -> None:
+    """txn/ talks to stores through protocols; `dpn_action.team` imports boto3 only when a
+    store is first used, so parsing the URLs loads no SDK."""
+    import ast
+
+    txn = Path(__file__).resolve().parents[1] / "dpn_action" / "txn"
+    for path in txn.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                assert not name.startswith(("boto3", "botocore", "databricks")), (path, name)
+                assert not name.startswith(("dpn_action.team", "dpn_action.providers.")) or (
+                    name == "dpn_action.providers.base"
+                ), (path, name)
+    code = (
+        "import sys; from dpn_action.team import shared_from; import dpn_action.txn;"
+        "shared_from('s3://bucket-ok/k', 's3://bucket-ok/wal');"
+        "assert not {'boto3', 'botocore'} & set(sys.modules), 'cloud SDK imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_a_guard_takes_the_file_lock_and_the_lease_and_pulls_the_mirror(
     aws: Moto, tmp_path: Path
 ) -> None:
@@ -393,3 +424,36 @@ def test_a_guard_takes_the_file_lock_and_the_lease_and_pulls_the_mirror(
         assert wal_path(tmp_path / "wal", txn).read_bytes() == data
         assert (tmp_path / "wal" / ".lock.holder").exists()
     assert said == [f"dpn: transaction {txn}: log restored from the mirror"]
+
+
+def test_every_record_that_announces_a_call_is_mirrored_before_the_append_returns(
+    aws: Moto, tmp_path: Path
+) -> None:
+    """An intent is in the mirror when its append returns; a `done` alone announces no call
+    and rides along with the next copy; the end is copied and marks the log finished."""
+    _, url = prefix_url()
+    store = mirror_store(url)
+    txn = "20250101T000000000000Z-0000000a"
+
+    def mirrored() -> list[str]:
+        found = store.get(txn)
+        assert found is not None
+        return [json.loads(line)["type"] for line in unframe(found[0], "copy")[1].splitlines()]
+
+    hook = Mirror(store, fence=3).hook(txn, new=True)
+    with WalWriter.create(tmp_path, txn, {"ops": []}, hook) as writer:
+        assert mirrored() == ["begin"]
+        writer.append("intent", {"key": "q", "action": "create"})
+        assert mirrored() == ["begin", "intent"]
+        writer.append("done", {"key": "q", "action": "create"})
+        assert mirrored() == ["begin", "intent"]
+        writer.append("intent", {"key": "r", "action": "create"})
+        assert mirrored() == ["begin", "intent", "done", "intent"]
+        assert store.list() == ({txn}, set())
+        writer.append("end", {"status": "COMMITTED"})
+    assert mirrored()[-1] == "end"
+    assert store.list() == ({txn}, {txn})
+    found = store.get(txn)
+    assert (
+        found is not None and unframe(found[0], "copy")[1] == wal_path(tmp_path, txn).read_bytes()
+    )

@@ -1,6 +1,7 @@
 """The WAL mirror: each transaction's log copied off the machine, fenced by the lease.
 
-After every group commit of a WAL file (`wal.SyncHook`), and so before the cloud calls its
+After every group commit of a WAL file (`wal.SyncHook`) that holds a record other than an
+outcome (the begin, an intent, an abort, the end...), and so before the cloud calls its
 records announce, the whole file is written to one object of a shared store
 (`MirrorStore`, S3 in `dpn_action.team`), behind a header line:
 
@@ -25,6 +26,11 @@ the lock, before recovery reads it: a log the directory lacks is copied in; one 
 mirror has more of (the directory's is a prefix of it) is replaced; one that differs
 otherwise is replaced too, its local bytes kept as `<file>.replaced-<n>` (the mirror's is
 the newer holder's story; the local records it lacks were never let through to a cloud).
+
+A group commit of outcomes only (`done`, `failed`, `resolved`, ...: how calls ended)
+announces no call and is not copied on its own; the next copy takes it along. A runner lost
+in between leaves those calls in doubt in the mirror, and recovery settles them by asking
+the cloud, as it does for any intent without an outcome.
 
 The mirror holds what the WAL holds: digests, never secret values.
 """
@@ -51,6 +57,10 @@ from dpn_action.txn.wal import (
     read_wal,
     wal_path,
 )
+
+#: records that only say how a cloud call ended: a group commit of nothing else announces no
+#: call, so it rides along with the next copy instead of making one of its own
+OUTCOMES = frozenset({"done", "failed", "resolved", "not-ours", "marked", "mark-failed"})
 
 HEADER_KEY = "dpn-mirror"
 FORMAT = 1
@@ -189,11 +199,15 @@ class _Copier:
         self.writer = secrets.token_hex(8)
         self.version: str | None = None
         self.finished = False
+        #: bytes of the log in the mirror
+        self.copied = 0
 
     def __call__(self, size: int, data: Callable[[], bytes]) -> None:
         self.mirror.check()
-        crash_point("before-mirror")
         wal = data()
+        if self.version is not None and _only_outcomes(wal[self.copied :]):
+            return  # announces no cloud call: the next copy takes it along
+        crash_point("before-mirror")
         fence = self.mirror.fence
         header = {"fence": fence, "size": len(wal), "txn": self.txn_id, "writer": self.writer}
         body = frame(header, wal)
@@ -211,6 +225,7 @@ class _Copier:
                         "records are refused, and this run stops"
                     ) from None
                 self.version = mine
+        self.copied = len(wal)
         if not self.finished and finished(wal):
             self.finished = True
             # only an optimisation: without the mark, a run elsewhere reads the log instead
@@ -253,6 +268,18 @@ class _Copier:
             f"the mirror of transaction {self.txn_id} kept changing while this run took it "
             "over: another run is writing it; this run stops"
         )
+
+
+def _only_outcomes(new: bytes) -> bool:
+    """Whether the records in `new` (whole lines) all only report how a call ended."""
+    for line in new.splitlines():
+        try:
+            kind = json.loads(line).get("type")
+        except (ValueError, AttributeError):
+            return False
+        if kind not in OUTCOMES:
+            return False
+    return True
 
 
 def _check_log(wal_dir: Path, txn_id: str, wal: bytes, where: str) -> None:
