@@ -457,3 +457,25 @@ def test_every_record_that_announces_a_call_is_mirrored_before_the_append_return
     assert (
         found is not None and unframe(found[0], "copy")[1] == wal_path(tmp_path, txn).read_bytes()
     )
+
+
+def test_a_log_that_ended_here_but_not_in_the_mirror_is_completed_there(
+    aws: Moto, tmp_path: Path
+) -> None:
+    _, url = prefix_url()
+    store = mirror_store(url)
+    txn = "20250101T000000000000Z-0000000b"
+    with WalWriter.create(tmp_path, txn, {"ops": []}, Mirror(store, fence=1).hook(txn, new=True)):
+        pass
+    with WalWriter.open(wal_path(tmp_path, txn))[0] as unmirrored:  # its copy failed, say
+        unmirrored.append("end", {"status": "NOTHING_TO_DO"})
+    assert store.list() == ({txn}, set())
+
+    notes = Mirror(store, fence=2).pull(tmp_path)
+
+    assert notes == [f"transaction {txn}: its end, missing from the mirror, was copied there"]
+    assert store.list() == ({txn}, {txn})
+    found = store.get(txn)
+    assert (
+        found is not None and unframe(found[0], "copy")[1] == wal_path(tmp_path, txn).read_bytes()
+    )

@@ -21,7 +21,8 @@ bytes). A copy whose condition failed is checked once more: if the store holds e
 what was sent, the write had succeeded and only its answer was lost.
 
 A finished transaction gets a marker (`MirrorStore.finish`), so a run elsewhere fetches
-only the logs of unfinished ones. `Mirror.pull` brings them into the WAL directory, under
+only the logs of unfinished ones (a log that ended here but whose last copy failed is
+completed in the mirror by the next pull). `Mirror.pull` brings them into the WAL directory, under
 the lock, before recovery reads it: a log the directory lacks is copied in; one the
 mirror has more of (the directory's is a prefix of it) is replaced; one that differs
 otherwise is replaced too, its local bytes kept as `<file>.replaced-<n>` (the mirror's is
@@ -164,7 +165,11 @@ class Mirror:
         for txn_id in sorted(ids):
             path = wal_path(wal_dir, txn_id)
             local = path.read_bytes() if path.exists() else None
-            if (local is None and txn_id in done) or (local is not None and finished(local)):
+            if local is not None and finished(local):
+                if txn_id not in done:
+                    notes.extend(self._complete(txn_id, local))
+                continue
+            if local is None and txn_id in done:
                 continue
             found = self.store.get(txn_id)
             if found is None:
@@ -186,6 +191,24 @@ class Mirror:
                 )
             _install(wal_dir, txn_id, wal)
         return notes
+
+    def _complete(self, txn_id: str, local: bytes) -> list[str]:
+        """A log that ended here but whose end never reached the mirror (its last copy
+        failed): the mirror gets the whole log, so no run elsewhere takes it for unfinished."""
+        found = self.store.get(txn_id)
+        if found is None:
+            return []
+        _, wal = unframe(found[0], f"{self.store.url} (transaction {txn_id})")
+        if wal == local:
+            self.store.finish(txn_id)
+            return []
+        if not local.startswith(wal):
+            return []  # another story: left to recovery, which reads the mirror's
+        try:
+            self.hook(txn_id, new=False)(len(local), lambda: local)
+        except FencedError as exc:
+            return [f"transaction {txn_id}: its end could not be copied to the mirror: {exc}"]
+        return [f"transaction {txn_id}: its end, missing from the mirror, was copied there"]
 
 
 class _Copier:
