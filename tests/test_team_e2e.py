@@ -399,3 +399,38 @@ def prd_resources(clouds: Clouds) -> list[str]:
     return [
         n for n in buckets + tables if n.startswith("acme-") and n.endswith(("prd-use1", "state"))
     ]
+
+
+def test_adopt_marks_a_databricks_pool_and_changes_nothing_else(
+    clouds: Clouds, tmp_path: Path
+) -> None:
+    work = workdir(tmp_path / "w")
+    data = {
+        "version": "1.0",
+        "metadata": {"environment": "dev", "project": work.token, "region": "us-east-1"},
+        "resources": {
+            "databricks": {
+                "instance_pools": [
+                    {"node_type": "i3", "purpose": "general", "node_type_id": "i3.xlarge"}
+                ]
+            }
+        },
+    }
+    work.blueprint.write_text(json.dumps(data), encoding="utf-8")
+    name = f"{work.token}-pool-i3-general-dev"
+    made = clouds.workspace.instance_pools.create(
+        instance_pool_name=name, node_type_id="i3.xlarge", custom_tags={"team": "them"}
+    )
+    before = clouds.workspace.instance_pools.get(made.instance_pool_id).as_dict()
+
+    proc = dpn(clouds, work, "adopt", "--blueprint", "blueprint.json", "--yes")
+
+    no_traceback(proc)
+    assert proc.returncode == 0, proc.stderr
+    after = clouds.workspace.instance_pools.get(made.instance_pool_id).as_dict()
+    (txn,) = [txn_id_of(p) for p in list_wal_files(work.wal)]
+    assert after["custom_tags"] == {"team": "them", "managed-by": "dpn", "dpn-transaction": txn}
+    unchanged = {k: v for k, v in after.items() if k != "custom_tags"}
+    assert unchanged == {k: v for k, v in before.items() if k != "custom_tags"}
+    created = dpn(clouds, work, "create", "--blueprint", "blueprint.json", "--format", "json")
+    assert json.loads(created.stdout)["adopted"] == [f"dbx_instance_pool:{name}"]
