@@ -479,3 +479,20 @@ def test_a_log_that_ended_here_but_not_in_the_mirror_is_completed_there(
     assert (
         found is not None and unframe(found[0], "copy")[1] == wal_path(tmp_path, txn).read_bytes()
     )
+
+
+def test_the_actions_lock_and_wal_mirror_inputs_are_checked_before_any_work() -> None:
+    from dpn_action.github.inputs import ActionError, parse_inputs
+
+    good = parse_inputs(
+        [], {"DPN_LOCK": " dynamodb://dpn-locks/prd ", "DPN_WAL_MIRROR": "s3://bucket-ok/wal/prd"}
+    )
+    assert (good.lock, good.wal_mirror) == ("dynamodb://dpn-locks/prd", "s3://bucket-ok/wal/prd")
+    assert (parse_inputs([], {}).lock, parse_inputs([], {}).wal_mirror) == ("", "")
+    for env, message in (
+        ({"DPN_LOCK": "s3://bucket-ok"}, "lock: s3://bucket-ok: name the lock's object"),
+        ({"DPN_WAL_MIRROR": "gs://b/p"}, "wal-mirror: gs://b/p: the WAL mirror is s3://"),
+    ):
+        with pytest.raises(ActionError, match=message) as refused:
+            parse_inputs([], env)
+        assert refused.value.reason == "usage"

@@ -227,12 +227,18 @@ class Lease:
         return version if same else None
 
     def set_txn(self, txn_id: str | None) -> None:
-        """Name the transaction in the record, for anyone waiting."""
+        """Name the transaction in the record, for anyone waiting (written with the next
+        renewal when the store cannot be reached now; `LeaseLostError` if the lease is lost)."""
         with self._write:
             if not self.held:
                 return
             self._record["txn"] = txn_id
-        self.renew()
+        try:
+            self.renew()
+        except LeaseLostError:
+            raise
+        except Exception:
+            pass  # only a courtesy to those waiting; the renewal thread writes it later
 
     def renew(self) -> None:
         """Extend the lease (the background thread calls this). `LeaseLostError` when the
