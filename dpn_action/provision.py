@@ -26,11 +26,13 @@ from dpn_action.providers.base import (
     carries_tags,
     settings_of,
 )
+from dpn_action.txn.lock.file import DEFAULT_LOCK_TIMEOUT
 from dpn_action.txn.model import DEFAULT_MAX_PARALLEL, Cancel, ProgressCallback, TxnResult
 
 if TYPE_CHECKING:
     from dpn_action.source import Document
     from dpn_action.txn.history import Planned
+    from dpn_action.txn.lock import Shared
 
 #: tags that are dpn's ownership marks: `dpn update` never changes them
 MARKS = frozenset({MANAGED_BY_KEY, TXN_TAG_KEY})
@@ -147,11 +149,14 @@ def remove_operations(
     on_progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
     items: list[PlannedResource] | None = None,
+    shared: Shared | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> TxnResult:
     """Delete (or archive) the resources of `ops` that exist and are dpn's (and, with
     `only`, are listed there), as one delete transaction
     (`dpn_action.txn.executor.destroy`). `items`, the planned resources `ops` come from
-    when there are some, are checked for their region and recorded in the log."""
+    when there are some, are checked for their region and recorded in the log. `shared`:
+    team mode (`dpn_action.team.shared_from`)."""
     from dpn_action.txn.executor import destroy
 
     return destroy(
@@ -165,6 +170,8 @@ def remove_operations(
         on_progress=on_progress,
         context=context(items) if items else None,
         cancel=cancel,
+        shared=shared,
+        lock_timeout=lock_timeout,
     )
 
 
@@ -220,6 +227,34 @@ def build_providers(
         except Exception as exc:
             raise ProviderSetupError(f"cannot set up the {name} provider: {exc}") from exc
     return out
+
+
+class LazyProviders(Mapping[str, Provider]):
+    """Every cloud's provider, each set up (`build_providers`) when first asked for: a
+    transaction recovered from the WAL mirror may name a cloud no plan here does."""
+
+    KNOWN = ("aws", "databricks")
+
+    def __init__(self, built: Mapping[str, Provider] | None = None) -> None:
+        self._built = dict(built or {})
+
+    @property
+    def built(self) -> dict[str, Provider]:
+        """The providers set up so far."""
+        return dict(self._built)
+
+    def __getitem__(self, name: str) -> Provider:
+        if name not in self.KNOWN:
+            raise KeyError(name)
+        if name not in self._built:
+            self._built.update(build_providers([name]))
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.KNOWN)
+
+    def __len__(self) -> int:
+        return len(self.KNOWN)
 
 
 def where(providers: Mapping[str, Provider]) -> dict[str, dict[str, str]]:
@@ -290,6 +325,9 @@ def check_regions(items: Iterable[PlannedResource], providers: Mapping[str, Prov
     configuration points at: each is created (and looked for) in the configured region, so
     `...-euw1` would otherwise land in us-east-1. An S3 bucket with its own `region`
     property is created in that region and is not checked."""
+    items = list(items)
+    if not any(p.provider == "aws" for p in items):
+        return
     configured = getattr(providers.get("aws"), "region", None)
     if not isinstance(configured, str):
         return
@@ -325,9 +363,11 @@ def _providers_for(
     items = list(items)
     if given is None:
         wanted = {o.provider for o in ops} | providers_in_wal(wal_dir, unfinished=True)
-        given = build_providers(wanted, plan_regions=aws_regions(items))
+        # what the plan needs now and what an unfinished transaction here needs; one only
+        # the mirror has (read under the lock) is set up when it is recovered first
+        given = LazyProviders(build_providers(wanted, plan_regions=aws_regions(items)))
     check_regions(items, given)
-    where(given)
+    where(given.built if isinstance(given, LazyProviders) else given)
     return given
 
 
@@ -345,6 +385,8 @@ def apply_plan(
     providers: Mapping[str, Provider] | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
+    shared: Shared | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> TxnResult:
     """Create every planned resource as one transaction (see `dpn_action.txn.executor`)."""
     from dpn_action.txn.executor import apply
@@ -360,6 +402,8 @@ def apply_plan(
         origins={p.key: origin(p) for p in items},
         context=context(items),
         cancel=cancel,
+        shared=shared,
+        lock_timeout=lock_timeout,
     )
 
 
@@ -374,6 +418,8 @@ def delete_plan(
     providers: Mapping[str, Provider] | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
+    shared: Shared | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> TxnResult:
     """Delete (or archive) the planned resources that are ours, as one delete transaction
     (`remove_operations`)."""
@@ -388,6 +434,8 @@ def delete_plan(
         on_progress=on_progress,
         cancel=cancel,
         items=items,
+        shared=shared,
+        lock_timeout=lock_timeout,
     )
 
 
@@ -399,18 +447,22 @@ def recover(
     providers: Mapping[str, Provider] | None = None,
     on_progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
+    shared: Shared | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> list[TxnResult]:
-    """Finish every unfinished transaction in `wal_dir` with the providers its WAL names."""
+    """Finish every unfinished transaction in `wal_dir` with the providers its WAL names
+    (with a WAL mirror in `shared`, also those only the mirror has: a lost runner's)."""
     from dpn_action.txn.recovery import recover as txn_recover
 
-    provs = providers if providers is not None else wal_providers(Path(wal_dir))
     return txn_recover(
-        provs,
+        providers if providers is not None else LazyProviders(wal_providers(Path(wal_dir))),
         wal_dir=wal_dir,
         forward=forward,
         max_parallel=max_parallel,
         on_progress=on_progress,
         cancel=cancel,
+        shared=shared,
+        lock_timeout=lock_timeout,
     )
 
 

@@ -22,6 +22,7 @@ from dpn_action.findings import Finding, Severity
 if TYPE_CHECKING:
     from dpn_action.naming.config import Configs
     from dpn_action.tree import Source, Tree
+    from dpn_action.txn.lock import Shared
 
 F = TypeVar("F", bound=Callable[..., Any])
 FINDING_FORMATS = ("text", "json", "github", "sarif")
@@ -47,6 +48,61 @@ def config_options(fn: F) -> F:
         help="naming-values.yaml to use (default: discovered).",
     )(fn)
     return fn
+
+
+def team_options(fn: F) -> F:
+    """--lock, --wal-mirror and --lock-timeout, shared by every command that writes to a
+    cloud (team mode: docs/team-mode.md)."""
+    fn = click.option(
+        "--lock-timeout",
+        type=click.FloatRange(0, 86400),
+        default=300.0,
+        show_default=True,
+        envvar="DPN_LOCK_TIMEOUT",
+        metavar="SECONDS",
+        help="How long to wait for the lock held by another run before giving up.",
+    )(fn)
+    fn = click.option(
+        "--wal-mirror",
+        metavar="s3://BUCKET/PREFIX",
+        envvar="DPN_WAL_MIRROR",
+        help="Copy every write-ahead log here before the cloud calls it announces; recovery "
+        "on any machine reads it (env DPN_WAL_MIRROR).",
+    )(fn)
+    fn = click.option(
+        "--lock",
+        metavar="URL",
+        envvar="DPN_LOCK",
+        help="A lease lock shared by every runner: s3://BUCKET/KEY or dynamodb://TABLE/KEY, "
+        "optionally ?lease=SECONDS (default: the WAL directory's file lock; env DPN_LOCK).",
+    )(fn)
+    return fn
+
+
+class Team:
+    """What `team_options` gave: team mode for the core (None: local only), and how long to
+    wait for the lock."""
+
+    def __init__(self, shared: Shared | None, lock_timeout: float) -> None:
+        self.shared = shared
+        self.lock_timeout = lock_timeout
+
+
+def team_mode(lock: str | None, wal_mirror: str | None, lock_timeout: float) -> Team:
+    """Team mode from the options; a URL dpn cannot use is a usage error (exit 2)."""
+    if not (lock or "").strip() and not (wal_mirror or "").strip():
+        return Team(None, lock_timeout)
+    from dpn_action.extras import MissingExtra
+    from dpn_action.team import TeamUrlError, shared_from
+
+    try:
+        shared = shared_from(lock, wal_mirror, say=lambda text: click.echo(text, err=True))
+    except MissingExtra as exc:
+        raise NotInstalled(str(exc)) from exc
+    except TeamUrlError as exc:
+        hint = "--lock" if lock and str(exc).startswith(lock.strip()) else "--wal-mirror"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+    return Team(shared, lock_timeout)
 
 
 def findings_format_option(fn: F) -> F:
@@ -155,12 +211,18 @@ def cloud_errors() -> Iterator[None]:
     cloud SDK that is not installed: one line naming the extra to install, exit 2."""
     from dpn_action.extras import MissingExtra
     from dpn_action.provision import ProviderSetupError
-    from dpn_action.txn.errors import TxnError, WalWriteError
+    from dpn_action.txn.errors import FencedError, TxnError, WalWriteError
 
     try:
         yield
     except MissingExtra as exc:
         raise NotInstalled(str(exc)) from exc
+    except FencedError as exc:
+        raise click.ClickException(
+            f"{exc}\nThis run lost the lock, so it made no further cloud call; the run that "
+            "holds the lock now finishes the transaction (or `dpn recover` with the same "
+            "--lock and --wal-mirror does)."
+        ) from exc
     except WalWriteError as exc:
         raise click.ClickException(
             f"{exc}\nThe transaction is unfinished: once the disk has room again, run "

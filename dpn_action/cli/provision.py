@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from dpn_action.cli.common import (
+    Team,
     cloud_errors,
     config_options,
     emit,
@@ -23,6 +24,8 @@ from dpn_action.cli.common import (
     main,
     naming_configs,
     sources,
+    team_mode,
+    team_options,
 )
 from dpn_action.txn.model import DEFAULT_MAX_PARALLEL
 
@@ -171,7 +174,7 @@ def _report(result: TxnResult, fmt: str) -> None:
     removed = "archived" if result.archived else "deleted"
     for label, keys in (
         ("created", result.created),
-        ("adopted" if result.kind == "create" else "kept", result.adopted),
+        ("kept" if result.kind == "delete" else "adopted", result.adopted),
         ("would create", result.to_create),
         ("rolled back", result.rolled_back),
         (removed, result.deleted),
@@ -235,6 +238,7 @@ def _create_options(fn: F) -> F:
     """What `create` and `apply` take alike."""
     for option in (
         config_options,
+        team_options,
         _wal_option,
         _format_option,
         _parallel_option,
@@ -251,7 +255,7 @@ def _create_options(fn: F) -> F:
 
 
 def _create(
-    items: list[Any], wal_dir: Path, max_parallel: int, dry_run: bool
+    items: list[Any], wal_dir: Path, max_parallel: int, dry_run: bool, team: Team
 ) -> tuple[TxnResult, _Run]:
     """Create the planned resources as one transaction, signals and errors handled."""
     from dpn_action.provision import apply_plan
@@ -264,6 +268,8 @@ def _create(
             dry_run=dry_run,
             on_progress=run.progress,
             cancel=run.cancel,
+            shared=team.shared,
+            lock_timeout=team.lock_timeout,
         )
     return result, run
 
@@ -278,16 +284,21 @@ def create(
     max_parallel: int,
     fmt: str,
     wal_dir: Path,
+    lock: str | None,
+    wal_mirror: str | None,
+    lock_timeout: float,
     values_config: str | None,
     patterns_config: str | None,
     overrides: tuple[str, ...],
 ) -> None:
     """Create every resource of the blueprints as one transaction (all or nothing).
 
-    Unfinished earlier transactions in the WAL directory are recovered first.
+    Unfinished earlier transactions in the WAL directory (and, with --wal-mirror, in the
+    mirror) are recovered first.
     """
+    team = team_mode(lock, wal_mirror, lock_timeout)
     items = _plan(blueprints, values_config, patterns_config, overrides, strict=strict)
-    result, run = _create(items, wal_dir, max_parallel, dry_run)
+    result, run = _create(items, wal_dir, max_parallel, dry_run, team)
     _conclude(result, fmt, run.seen)
 
 
@@ -311,6 +322,9 @@ def apply_command(
     max_parallel: int,
     fmt: str,
     wal_dir: Path,
+    lock: str | None,
+    wal_mirror: str | None,
+    lock_timeout: float,
     values_config: str | None,
     patterns_config: str | None,
     overrides: tuple[str, ...],
@@ -320,8 +334,9 @@ def apply_command(
     no longer describe, as a delete transaction of its own (--on-removed)."""
     from dpn_action.provision import remove_operations, stale_operations
 
+    team = team_mode(lock, wal_mirror, lock_timeout)
     items = _plan(blueprints, values_config, patterns_config, overrides, strict=strict)
-    created, run = _create(items, wal_dir, max_parallel, dry_run)
+    created, run = _create(items, wal_dir, max_parallel, dry_run, team)
     stale = stale_operations(items, wal_dir) if created.ok else []
     removed = None
     if stale and on_removed != "keep":
@@ -334,6 +349,8 @@ def apply_command(
                 dry_run=dry_run,
                 on_progress=removing.progress,
                 cancel=removing.cancel,
+                shared=team.shared,
+                lock_timeout=team.lock_timeout,
             )
         if removing.seen.signum is not None:
             run = removing
@@ -463,6 +480,7 @@ def _print_updates(outcomes: list[Any], dry_run: bool) -> None:
 @_parallel_option
 @_format_option
 @_wal_option
+@team_options
 @config_options
 def delete(
     blueprints: tuple[Path, ...],
@@ -472,6 +490,9 @@ def delete(
     max_parallel: int,
     fmt: str,
     wal_dir: Path,
+    lock: str | None,
+    wal_mirror: str | None,
+    lock_timeout: float,
     values_config: str | None,
     patterns_config: str | None,
     overrides: tuple[str, ...],
@@ -485,6 +506,7 @@ def delete(
     """
     from dpn_action.provision import delete_plan
 
+    team = team_mode(lock, wal_mirror, lock_timeout)
     items = _plan(blueprints, values_config, patterns_config, overrides)
     with cloud_errors():
         planned_delete = delete_plan(
@@ -531,6 +553,8 @@ def delete(
             max_parallel=max_parallel,
             on_progress=run.progress,
             cancel=run.cancel,
+            shared=team.shared,
+            lock_timeout=team.lock_timeout,
         )
     _conclude(result, fmt, run.seen)
 
@@ -558,6 +582,7 @@ def delete(
 )
 @_format_option
 @_wal_option
+@team_options
 def recover(
     forward: bool,
     continue_rollback: bool,
@@ -565,30 +590,55 @@ def recover(
     retain: tuple[str, ...],
     fmt: str,
     wal_dir: Path,
+    lock: str | None,
+    wal_mirror: str | None,
+    lock_timeout: float,
 ) -> None:
-    """Finish every unfinished transaction (after a crash or a failed rollback)."""
+    """Finish every unfinished transaction (after a crash or a failed rollback).
+
+    With --wal-mirror, the mirror's logs of unfinished transactions are brought into the
+    WAL directory first: a transaction whose runner was lost is finished here, on any
+    machine and in any directory.
+    """
     from dpn_action import provision
 
     if (skip or retain) and not continue_rollback:
         raise click.UsageError("--skip and --retain go with --continue-rollback")
-    if not wal_dir.is_dir():
+    team = team_mode(lock, wal_mirror, lock_timeout)
+    mirrored = team.shared is not None and team.shared.mirror is not None
+    if not wal_dir.is_dir() and not mirrored:
         click.echo(f"no transactions in {wal_dir}")
         return
     with cloud_errors():
         if continue_rollback:
             from dpn_action.txn.recovery import continue_rollback as cont
-            from dpn_action.txn.recovery import status
+            from dpn_action.txn.recovery import pull_mirror, status
 
+            if mirrored:
+                pull_mirror(wal_dir, team.shared, lock_timeout=team.lock_timeout)
             stuck = [r for r in status(wal_dir) if str(r.status) == "ROLLBACK_FAILED"]
-            providers = provision.wal_providers(wal_dir)
+            providers = provision.LazyProviders(provision.wal_providers(wal_dir))
             results = [
-                cont(r.txn_id or "", providers, wal_dir=wal_dir, skip=skip, retain=retain)
+                cont(
+                    r.txn_id or "",
+                    providers,
+                    wal_dir=wal_dir,
+                    skip=skip,
+                    retain=retain,
+                    shared=team.shared,
+                    lock_timeout=team.lock_timeout,
+                )
                 for r in stuck
             ]
         else:
             with _transaction() as run:
                 results = provision.recover(
-                    wal_dir=wal_dir, forward=forward, on_progress=run.progress, cancel=run.cancel
+                    wal_dir=wal_dir,
+                    forward=forward,
+                    on_progress=run.progress,
+                    cancel=run.cancel,
+                    shared=team.shared,
+                    lock_timeout=team.lock_timeout,
                 )
     if not results:
         click.echo("nothing to recover")

@@ -197,6 +197,7 @@ class ApplyRun(WalArtifacts):
                 archive=mode == "archive",
                 max_parallel=self.inputs.max_parallel,
                 providers=self._providers,
+                shared=self.shared,
             )
         except Exception as exc:
             raise ActionError("apply-failed", f"removing old resources failed: {exc}") from exc
@@ -335,6 +336,7 @@ class ApplyRun(WalArtifacts):
                     dry_run=self.inputs.dry_run,
                     providers=providers,
                     cancel=cancel,
+                    shared=self.shared,
                 )
         except Exception as exc:  # every failure of the transaction core is reported
             raise ActionError("apply-failed", f"the transaction could not run: {exc}") from exc
@@ -358,7 +360,9 @@ class ApplyRun(WalArtifacts):
         return result
 
     def _restore_and_recover(self, wal_dir: Path) -> None:
-        """Fetch the latest WAL artifact of earlier runs and finish what it left unfinished."""
+        """Fetch the latest WAL artifact of earlier runs and finish what it left unfinished;
+        with `wal-mirror`, also what only the mirror holds (a runner lost before its upload).
+        The local log comes first, then the artifact, then the mirror (`txn.mirror`)."""
         from dpn_action.txn import TxnStatus, status
 
         gh = self.gh
@@ -368,13 +372,17 @@ class ApplyRun(WalArtifacts):
         pending = [
             r for r in status(wal_dir) if r.status in (TxnStatus.UNFINISHED, TxnStatus.CORRUPT)
         ]
-        if not pending:
+        shared = self.shared
+        if not pending and (shared is None or shared.mirror is None):
             return
         from dpn_action import provision
 
-        self.wf.echo(f"dpn: recovering {len(pending)} unfinished transaction(s)")
+        if pending:
+            self.wf.echo(f"dpn: recovering {len(pending)} unfinished transaction(s)")
         try:
-            results = provision.recover(wal_dir=wal_dir, max_parallel=self.inputs.max_parallel)
+            results = provision.recover(
+                wal_dir=wal_dir, max_parallel=self.inputs.max_parallel, shared=shared
+            )
         except MissingExtra:
             raise
         except Exception as exc:
@@ -471,7 +479,7 @@ class ApplyRun(WalArtifacts):
     def recover_only(self) -> int:
         wal_dir = self.inputs.wal_dir
         gh = self.gh
-        if gh is not None and not self._wal_artifacts(gh):
+        if gh is not None and not self.inputs.wal_mirror and not self._wal_artifacts(gh):
             # nothing of this environment to recover: no need to reach any cloud
             self.wf.echo("dpn: no WAL artifact of this environment: nothing left unfinished")
             return 0

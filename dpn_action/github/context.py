@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from dpn_action.github.api import GitHub
@@ -13,6 +13,9 @@ from dpn_action.github.event import read_payload
 from dpn_action.github.git import Repo
 from dpn_action.github.inputs import ActionError, Inputs
 from dpn_action.github.workflow import Workflow
+
+if TYPE_CHECKING:
+    from dpn_action.txn.lock import Shared
 
 #: The author of comments made with a workflow's GITHUB_TOKEN (which may not ask `GET /user`).
 ACTIONS_BOT = "github-actions[bot]"
@@ -59,6 +62,22 @@ class Context:
         if not self.repository or not run_id.isdigit():
             return None
         return f"{server}/{quote(self.repository)}/actions/runs/{run_id}"
+
+    @property
+    def shared(self) -> Shared | None:
+        """Team mode from the `lock` and `wal-mirror` inputs (None: the WAL directory's file
+        lock and the artifact only). The lock's holder is this run (its URL), and what the
+        lock's holder and the mirror say is printed as untrusted text."""
+        if not self.inputs.lock and not self.inputs.wal_mirror:
+            return None
+        from dpn_action.team import shared_from
+
+        return shared_from(
+            self.inputs.lock,
+            self.inputs.wal_mirror,
+            say=lambda text: self.wf.untrusted([text]),
+            env=self.env,
+        )
 
     def commit(self, repo: Repo) -> str:
         sha = self.env.get("GITHUB_SHA", "")

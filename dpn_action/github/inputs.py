@@ -11,6 +11,8 @@ from pathlib import Path
 from dpn_action.github.preview import DEFAULT_BLUEPRINTS, Settings
 from dpn_action.plan import ON_REMOVED
 
+#: A new mode (a scheduled `sweep`, say) is one name here, one branch in `action.main`, and
+#: a run class over `Context`; `Context.shared` gives it the lock and the mirror.
 MODES = ("auto", "preview", "apply", "recover", "comment")
 
 
@@ -48,6 +50,10 @@ class Inputs:
     on_removed: str = "keep"
     #: preview: read the cloud (read-only) and mark each resource new, adopt or conflict
     cloud_check: bool = False
+    #: team mode: a lease lock shared by every runner (`s3://...`, `dynamodb://...`)
+    lock: str = ""
+    #: team mode: where every WAL is copied before its cloud calls (`s3://BUCKET/PREFIX`)
+    wal_mirror: str = ""
 
     @property
     def settings(self) -> Settings:
@@ -80,7 +86,10 @@ def parse_inputs(argv: Sequence[str], env: Mapping[str, str]) -> Inputs:
     p.add_argument("--wal-dir", default=e("WAL_DIR", ".dpn-wal") or ".dpn-wal")
     p.add_argument("--on-removed", default=e("ON_REMOVED", "keep") or "keep")
     p.add_argument("--cloud-check", default=e("CLOUD_CHECK", "false"))
+    p.add_argument("--lock", default=e("LOCK"))
+    p.add_argument("--wal-mirror", default=e("WAL_MIRROR"))
     a = p.parse_args(list(argv))
+    _check_team(a.lock, a.wal_mirror)
     on_removed = a.on_removed.strip().lower()
     if on_removed not in ON_REMOVED:
         raise ActionError(
@@ -108,4 +117,19 @@ def parse_inputs(argv: Sequence[str], env: Mapping[str, str]) -> Inputs:
         wal_dir=Path(a.wal_dir),
         on_removed=on_removed,
         cloud_check=_bool(a.cloud_check, "cloud-check"),
+        lock=a.lock.strip(),
+        wal_mirror=a.wal_mirror.strip(),
     )
+
+
+def _check_team(lock: str, wal_mirror: str) -> None:
+    """A `lock` or `wal-mirror` URL dpn cannot use is a usage error before any work."""
+    if not lock.strip() and not wal_mirror.strip():
+        return
+    from dpn_action.team import TeamUrlError, shared_from
+
+    try:
+        shared_from(lock, wal_mirror)
+    except TeamUrlError as exc:
+        name = "lock" if lock.strip() and str(exc).startswith(lock.strip()) else "wal-mirror"
+        raise ActionError("usage", f"{name}: {exc}") from None

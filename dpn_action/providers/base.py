@@ -217,6 +217,28 @@ class Surveyor(Protocol):
         ...
 
 
+@runtime_checkable
+class Marker(Protocol):
+    """An optional capability of a provider: write dpn's ownership marks on a resource dpn did
+    not create (`dpn adopt`), changing nothing else about it.
+
+    `mark_types` are the types it can mark (those whose marks live where an existing
+    resource can take them: its tags). `mark` adds `managed-by: dpn` and the adopting
+    transaction's id to what the resource carries and returns it as it is now.
+    """
+
+    mark_types: frozenset[str]
+
+    def mark(self, state: ResourceState, marks: dict[str, str]) -> ResourceState:
+        """Write `marks` on the resource; the resource as the cloud now has it."""
+        ...
+
+
+def mark_types(provider: object) -> frozenset[str]:
+    """The types `provider` can mark for `dpn adopt` (none unless it implements `Marker`)."""
+    return provider.mark_types if isinstance(provider, Marker) else frozenset()
+
+
 class Declared(Mapping[str, Any]):
     """Properties of an operation, of which only the declared ones may be read: what a
     provider's code for a type reads is what that type declares it handles (`Handled`), so

@@ -6,6 +6,9 @@ write-ahead log and the recovery algorithm are described in docs/wal.md.
 
 from dpn_action.txn.crash import CRASH_POINTS
 from dpn_action.txn.errors import (
+    FencedError,
+    LeaseLostError,
+    LockBackendError,
     LockTimeoutError,
     PlanError,
     TxnError,
@@ -13,7 +16,7 @@ from dpn_action.txn.errors import (
     WalCorruptError,
 )
 from dpn_action.txn.executor import apply, destroy
-from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT
+from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, Shared
 from dpn_action.txn.model import (
     DEFAULT_MAX_PARALLEL,
     Conflict,
@@ -33,12 +36,16 @@ __all__ = [
     "DEFAULT_MAX_PARALLEL",
     "DEFAULT_WAL_DIR",
     "Conflict",
+    "FencedError",
     "KeyState",
+    "LeaseLostError",
     "LeftResource",
+    "LockBackendError",
     "LockTimeoutError",
     "PlanError",
     "Progress",
     "ProgressCallback",
+    "Shared",
     "TxnError",
     "TxnResult",
     "TxnStatus",

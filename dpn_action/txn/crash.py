@@ -2,7 +2,9 @@
 
 Setting `DPN_TEST_CRASH_AT=<point>[:<n>]` makes the process kill itself (SIGKILL: no cleanup,
 no buffered output flushed, exactly like a lost runner) the n-th time (default 1st) the code
-passes `<point>`. Setting `DPN_TEST_DISK_FULL=<n>[-[<m>]]` makes the n-th write to a WAL
+passes `<point>`; `DPN_TEST_STOP_AT=<point>[:<n>]` makes it stop itself there instead
+(SIGSTOP, like a runner that hangs: a test resumes it with SIGCONT). Setting
+`DPN_TEST_DISK_FULL=<n>[-[<m>]]` makes the n-th write to a WAL
 file (1-based, counting every write of `txn.wal`), through the m-th (`<n>-`: every later
 one), write half its bytes and then fail with ENOSPC, as a disk that fills up does.
 The variables are read once at import; without them each hook is one comparison against
@@ -42,45 +44,57 @@ CRASH_POINTS: tuple[str, ...] = (
     "recovery-after-resolve",  # in-doubt operations resolved and recorded
 )
 
-_KNOWN = frozenset(CRASH_POINTS)
+#: Points met only in team mode (a lease, a WAL mirror); `tests/test_team_e2e.py` covers them.
+TEAM_POINTS: tuple[str, ...] = (
+    "before-mirror",  # a group commit is durable and the lease checked; not yet mirrored
+)
+
+_KNOWN = frozenset(CRASH_POINTS + TEAM_POINTS)
+
+STOP_ENV = "DPN_TEST_STOP_AT"
 
 
-def _parse(value: str | None) -> tuple[str, int] | None:
+def _parse(value: str | None, var: str = ENV_VAR) -> tuple[str, int] | None:
     if not value:
         return None
     name, _, nth = value.partition(":")
     if name not in _KNOWN:
-        known = ", ".join(CRASH_POINTS)
-        raise ValueError(f"{ENV_VAR}={value!r}: unknown crash point; known: {known}")
+        known = ", ".join(CRASH_POINTS + TEAM_POINTS)
+        raise ValueError(f"{var}={value!r}: unknown crash point; known: {known}")
     count = int(nth) if nth.isdigit() else (1 if not nth else 0)
     if count < 1:
-        raise ValueError(f"{ENV_VAR}={value!r}: the hit number must be a whole number, 1 or more")
+        raise ValueError(f"{var}={value!r}: the hit number must be a whole number, 1 or more")
     return name, count
 
 
 _target: tuple[str, int] | None = _parse(os.environ.get(ENV_VAR))
+_stop_target: tuple[str, int] | None = _parse(os.environ.get(STOP_ENV), STOP_ENV)
 _hits = 0
+_stop_hits = 0
 _hits_lock = threading.Lock()
 
 
 def crash_point(name: str) -> None:
-    """Die here if the environment asked for it; otherwise do nothing, cheaply."""
-    if _target is None:
+    """Die (or stop) here if the environment asked for it; otherwise do nothing, cheaply."""
+    if _target is None and _stop_target is None:
         return
     _hit(name)
 
 
 def _hit(name: str) -> None:
-    global _hits
+    global _hits, _stop_hits
     if name not in _KNOWN:
         raise ValueError(f"unknown crash point {name!r}; add it to CRASH_POINTS")
-    target = _target
-    if target is None or name != target[0]:
-        return
+    target, stop = _target, _stop_target
     with _hits_lock:
-        _hits += 1
-        if _hits == target[1]:
-            _die()
+        if target is not None and name == target[0]:
+            _hits += 1
+            if _hits == target[1]:
+                _die()
+        if stop is not None and name == stop[0]:
+            _stop_hits += 1
+            if _stop_hits == stop[1]:
+                os.kill(os.getpid(), signal.SIGSTOP)
 
 
 def _die() -> None:

@@ -42,3 +42,24 @@ class UnfinishedTransactionError(TxnError):
     def __init__(self, txn_ids: list[str], message: str) -> None:
         self.txn_ids = txn_ids
         super().__init__(message)
+
+
+class ConditionFailed(Exception):
+    """A conditional write found the object changed (S3 412, DynamoDB's failed condition):
+    someone else wrote it since it was read. Raised by lease and mirror stores, which the
+    lease and the mirror turn into one of the errors below."""
+
+
+class LockBackendError(TxnError):
+    """A lock or mirror store cannot be used: it is unreachable, misconfigured, or it does
+    not enforce the conditions dpn's safety rests on (its self-test failed)."""
+
+
+class FencedError(TxnError):
+    """This run may no longer write: its lease was lost, or another run took over the
+    transaction's mirror. Nothing further is sent to a cloud; the transaction is left to the
+    run that holds the lock now (or to `dpn recover`)."""
+
+
+class LeaseLostError(FencedError):
+    """The lease expired before it could be renewed, or another run took it over."""

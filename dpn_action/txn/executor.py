@@ -15,7 +15,7 @@ from dpn_action.providers.base import (
 from dpn_action.txn.crash import crash_point
 from dpn_action.txn.errors import TxnError, UnfinishedTransactionError
 from dpn_action.txn.graph import validate_plan
-from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, WalLock
+from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, Guard, Shared
 from dpn_action.txn.log import KIND_DELETE, TxnLog, op_to_json
 from dpn_action.txn.model import (
     DEFAULT_MAX_PARALLEL,
@@ -43,6 +43,7 @@ def apply(
     origins: Mapping[str, str] | None = None,
     context: Mapping[str, object] | None = None,
     cancel: Cancel | None = None,
+    shared: Shared | None = None,
 ) -> TxnResult:
     """Create `operations` as one transaction, all or nothing.
 
@@ -58,9 +59,12 @@ def apply(
     `context` (what the plan was made from: environment, blueprints) and where each
     provider acts (`providers.base.identity`), which recovery checks. `cancel`, once set
     (by a signal), stops it like a failure: nothing new starts, and it rolls back.
+    `shared` (team mode) adds a lease lock in a shared store and the WAL mirror
+    (`txn.lock.Guard`).
     Raises `PlanError` for an invalid plan, `LockTimeoutError` when another process keeps
-    the lock, `UnfinishedTransactionError` when an earlier transaction needs a person
-    (`ROLLBACK_FAILED`), `WalCorruptError` for a damaged WAL.
+    the lock, `FencedError` when the lease is lost while it runs (the transaction is left
+    to the lock's next holder), `UnfinishedTransactionError` when an earlier transaction
+    needs a person (`ROLLBACK_FAILED`), `WalCorruptError` for a damaged WAL.
     """
     ops = _checked(operations, providers, max_parallel)
     if dry_run:
@@ -81,6 +85,7 @@ def apply(
         lock_timeout=lock_timeout,
         on_progress=on_progress,
         cancel=cancel,
+        shared=shared,
     )
 
 
@@ -97,6 +102,7 @@ def destroy(
     on_progress: ProgressCallback | None = None,
     context: Mapping[str, object] | None = None,
     cancel: Cancel | None = None,
+    shared: Shared | None = None,
 ) -> TxnResult:
     """Delete the planned resources that exist and are ours, as one delete transaction.
 
@@ -141,6 +147,7 @@ def destroy(
         lock_timeout=lock_timeout,
         on_progress=on_progress,
         cancel=cancel,
+        shared=shared,
     )
 
 
@@ -167,12 +174,13 @@ def _transaction(
     lock_timeout: float,
     on_progress: ProgressCallback | None,
     cancel: Cancel | None,
+    shared: Shared | None = None,
 ) -> TxnResult:
     """Lock, finish earlier transactions, write `begin`, run `body`."""
     target = _target(ops, providers)
-    with WalLock(wal_dir, timeout=lock_timeout, purpose=purpose) as lock:
+    with Guard(wal_dir, timeout=lock_timeout, purpose=purpose, shared=shared) as guard:
         recovered = recover_locked(
-            wal_dir, providers, max_parallel=max_parallel, on_progress=on_progress
+            wal_dir, providers, max_parallel=max_parallel, on_progress=on_progress, guard=guard
         )
         stuck = [r for r in recovered if r.status is TxnStatus.ROLLBACK_FAILED]
         if stuck:
@@ -180,7 +188,7 @@ def _transaction(
                 [r.txn_id or "" for r in stuck], _stuck_message(stuck, wal_dir)
             )
         txn_id = new_txn_id()
-        lock.set_txn(txn_id)
+        guard.set_txn(txn_id)
         begin = {
             **begin_fields,
             "ops": [op_to_json(op) for op in ops],
@@ -188,7 +196,7 @@ def _transaction(
             "target": target,
             **host_info(),
         }
-        with WalWriter.create(wal_dir, txn_id, begin) as writer:
+        with WalWriter.create(wal_dir, txn_id, begin, guard.hook(txn_id, new=True)) as writer:
             log = TxnLog(txn_id, writer.path)
             log.feed(writer.begin_record)
             log.ops = {op.key: op for op in ops}  # the values, not the log's digests

@@ -39,6 +39,11 @@ RETAINED = "retained"
 SKIPPED = "skipped"
 NOT_OURS = "not-ours"
 END = "end"
+#: an adopt transaction's own records (`txn.adopt`)
+ADOPT_PREFLIGHT = "adopt-preflight"
+MARK = "mark"
+MARKED = "marked"
+MARK_FAILED = "mark-failed"
 
 CREATE = "create"
 DELETE = "delete"
@@ -46,6 +51,7 @@ DELETE = "delete"
 #: transaction kinds (the begin record's `kind`; absent means a create transaction)
 KIND_CREATE = "create"
 KIND_DELETE = "delete"
+KIND_ADOPT = "adopt"
 
 
 DIGEST_PREFIX = "sha256:"
@@ -268,6 +274,8 @@ class TxnLog:
             info.reason = record.get("reason")
         elif kind == SKIPPED:
             info.state = KeyState.SKIPPED
+        elif kind == MARKED:  # an adopt transaction marked it: existing, and dpn's now
+            self._set(key, KeyState.ADOPTED, state_from_json(record["resource"]))
 
     def _set(self, key: str, state: KeyState, resource: ResourceState | None) -> None:
         info = self.keys.get(key)

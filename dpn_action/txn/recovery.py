@@ -9,8 +9,8 @@ from pathlib import Path
 from dpn_action.providers.base import Provider, identity
 from dpn_action.txn.crash import crash_point
 from dpn_action.txn.errors import PlanError, TxnError, WalCorruptError
-from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, WalLock
-from dpn_action.txn.log import KIND_DELETE, RECOVER, SKIPPED, TxnLog
+from dpn_action.txn.lock import DEFAULT_LOCK_TIMEOUT, Guard, Shared
+from dpn_action.txn.log import KIND_ADOPT, KIND_DELETE, MARK, MARKED, RECOVER, SKIPPED, TxnLog
 from dpn_action.txn.model import (
     DEFAULT_MAX_PARALLEL,
     IN_DOUBT,
@@ -43,6 +43,7 @@ def recover(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     on_progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
+    shared: Shared | None = None,
 ) -> list[TxnResult]:
     """Finish every unfinished transaction in `wal_dir`, oldest first.
 
@@ -53,10 +54,12 @@ def recover(
     `forward` completed, unless it had already decided to roll back. A log made in another
     account or workspace than the providers' is refused (`TxnError`), never acted on.
     Returns one result per transaction that needed work, plus the `ROLLBACK_FAILED` ones,
-    which are left for `continue_rollback`.
+    which are left for `continue_rollback`. With `shared` (team mode) it holds the lease
+    too, and first brings in the WAL mirror's logs of unfinished transactions: a transaction
+    whose runner was lost is finished from the mirror, on any machine.
     """
     wal_dir = Path(wal_dir)
-    with WalLock(wal_dir, timeout=lock_timeout, purpose="recover"):
+    with Guard(wal_dir, timeout=lock_timeout, purpose="recover", shared=shared) as guard:
         return recover_locked(
             wal_dir,
             providers,
@@ -64,6 +67,7 @@ def recover(
             max_parallel=max_parallel,
             on_progress=on_progress,
             cancel=cancel,
+            guard=guard,
         )
 
 
@@ -75,8 +79,10 @@ def recover_locked(
     max_parallel: int = DEFAULT_MAX_PARALLEL,
     on_progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
+    guard: Guard | None = None,
 ) -> list[TxnResult]:
-    """`recover` for a caller that already holds the WAL lock (the executor)."""
+    """`recover` for a caller that already holds the WAL lock (the executor); `guard` is
+    what it holds, when it holds a lease or mirrors the WAL."""
     results: list[TxnResult] = []
     for path in list_wal_files(wal_dir):
         read = read_wal(path)
@@ -89,7 +95,7 @@ def recover_locked(
         if log.status is TxnStatus.ROLLBACK_FAILED:
             results.append(log.result())
             continue
-        run = _open_run(path, providers, max_parallel, on_progress, cancel)
+        run = _open_run(path, providers, max_parallel, on_progress, cancel, guard)
         results.append(_recover_one(run, forward=forward))
     return results
 
@@ -135,6 +141,7 @@ def _open_run(
     max_parallel: int,
     on_progress: ProgressCallback | None,
     cancel: Cancel | None = None,
+    guard: Guard | None = None,
 ) -> Run:
     log = TxnLog.from_read(read_wal(path))
     missing = sorted({op.provider for op in log.ops.values()} - set(providers))
@@ -144,7 +151,8 @@ def _open_run(
             "which are not configured; cannot recover it"
         )
     check_target(log, providers)
-    writer, read = WalWriter.open(path)  # repairs a torn last record, keeping a copy
+    hook = guard.hook(log.txn_id, new=False) if guard is not None else None
+    writer, read = WalWriter.open(path, hook)  # repairs a torn last record, keeping a copy
     log = TxnLog.from_read(read)
     return Run(
         log, writer, providers, max_parallel=max_parallel, progress=on_progress, cancel=cancel
@@ -156,6 +164,8 @@ def _recover_one(run: Run, *, forward: bool) -> TxnResult:
     with run.writer:
         if log.kind == KIND_DELETE:
             return _recover_delete(run)
+        if log.kind == KIND_ADOPT:
+            return _recover_adopt(run)
         mode = "forward" if forward and log.abort_reason is None else "rollback"
         run.record(RECOVER, {"mode": mode, "torn": log.torn, **host_info()})
         crash_point("recovery-after-start")
@@ -196,6 +206,20 @@ def _recover_delete(run: Run) -> TxnResult:
     return run.abort_and_roll_back("dpn delete: finishing an interrupted delete")
 
 
+def _recover_adopt(run: Run) -> TxnResult:
+    """An interrupted adopt (`txn.adopt`) is ended as it stands: marks are never taken
+    back. It ends FAILED, saying what was marked and what is in doubt."""
+    records = read_wal(run.writer.path).records
+    marked = [str(r["key"]) for r in records if r.get("type") == MARKED]
+    doubt = [str(r["key"]) for r in records if r.get("type") == MARK and r["key"] not in marked]
+    run.record(RECOVER, {"mode": "adopt", "torn": run.log.torn, **host_info()})
+    parts = [f"interrupted; marked: {', '.join(marked) or 'nothing'}"]
+    if doubt:
+        parts.append(f"may or may not be marked: {', '.join(doubt)} (`dpn read` shows which)")
+    parts.append("run `dpn adopt` again for the rest")
+    return run.end(TxnStatus.FAILED, "; ".join(parts))
+
+
 def continue_rollback(
     txn_id: str,
     providers: Mapping[str, Provider],
@@ -206,6 +230,7 @@ def continue_rollback(
     max_parallel: int = DEFAULT_MAX_PARALLEL,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     on_progress: ProgressCallback | None = None,
+    shared: Shared | None = None,
 ) -> TxnResult:
     """Finish the rollback of a `ROLLBACK_FAILED` transaction.
 
@@ -215,8 +240,9 @@ def continue_rollback(
     """
     wal_dir = Path(wal_dir)
     skip, retain = list(skip), list(retain)
-    with WalLock(wal_dir, timeout=lock_timeout, purpose="continue-rollback") as lock:
-        lock.set_txn(txn_id)
+    guarded = Guard(wal_dir, timeout=lock_timeout, purpose="continue-rollback", shared=shared)
+    with guarded as guard:
+        guard.set_txn(txn_id)
         path = wal_path(wal_dir, txn_id)
         if not path.exists():
             raise TxnError(f"no transaction {txn_id} in {wal_dir}")
@@ -236,7 +262,7 @@ def continue_rollback(
         both = set(skip) & set(retain)
         if both:
             raise TxnError(f"cannot both skip and retain {', '.join(sorted(both))}")
-        run = _open_run(path, providers, max_parallel, on_progress)
+        run = _open_run(path, providers, max_parallel, on_progress, guard=guard)
         with run.writer:
             run.record(
                 RECOVER,
@@ -249,6 +275,15 @@ def continue_rollback(
             for key in retain:
                 run.retain(key, "kept by the operator")
             return run.roll_back()
+
+
+def pull_mirror(
+    wal_dir: Path | str, shared: Shared | None, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+) -> None:
+    """Holding the locks, bring the WAL mirror's logs of unfinished transactions into
+    `wal_dir` (`txn.mirror.Mirror.pull`), so that `status` lists them too."""
+    with Guard(Path(wal_dir), timeout=lock_timeout, purpose="recover", shared=shared):
+        pass
 
 
 def status(wal_dir: Path | str = DEFAULT_WAL_DIR) -> list[TxnResult]:

@@ -24,11 +24,11 @@ import os
 import secrets
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from dpn_action.txn import crash
 from dpn_action.txn.errors import TxnError, WalCorruptError, WalWriteError
@@ -44,6 +44,15 @@ FSYNC_ENV = "DPN_WAL_FSYNC"
 ENVELOPE = frozenset({"seq", "txn", "ts", "type", "crc"})
 
 Record = dict[str, Any]
+
+
+class SyncHook(Protocol):
+    """Called after each group commit, before the appends it covers return: `size` bytes of
+    the file are durable, `data()` reads them. It may raise a `TxnError` (a lost lease, a
+    refused mirror write): the appends raise it, and the writer refuses every later one.
+    Team mode's lease check and WAL mirror (`txn.lock.Guard`) come in here."""
+
+    def __call__(self, size: int, data: Callable[[], bytes]) -> None: ...
 
 
 def new_txn_id() -> str:
@@ -202,10 +211,10 @@ def _why(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-def keep_copy(path: Path) -> Path:
-    """Copy `path` to the first free `<name>.torn-<n>`, fsynced, before it is changed."""
+def keep_copy(path: Path, why: str = "torn") -> Path:
+    """Copy `path` to the first free `<name>.<why>-<n>`, fsynced, before it is changed."""
     n = 1
-    while (copy := path.with_name(f"{path.name}.torn-{n}")).exists():
+    while (copy := path.with_name(f"{path.name}.{why}-{n}")).exists():
         n += 1
     _write_file(copy, path.read_bytes())
     fsync_dir(path.parent)
@@ -221,9 +230,19 @@ class WalWriter:
     log still reads as a valid prefix. If the cut itself fails, or an fsync fails (the
     kernel may then have dropped data it had accepted), the writer refuses every later
     append: the run must stop, and recovery reads the log as it was last made durable.
+
+    `hook` (`SyncHook`) runs after every group commit, before the appends return; when it
+    raises, so do they, and the writer refuses every later append as well.
     """
 
-    def __init__(self, path: Path, txn_id: str, next_seq: int, prev_crc: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        txn_id: str,
+        next_seq: int,
+        prev_crc: int,
+        hook: SyncHook | None = None,
+    ) -> None:
         self.path = path
         #: the begin record, when this writer created the file
         self.begin_record: Record = {}
@@ -240,14 +259,24 @@ class WalWriter:
         self._synced = self._size
         #: why appends are refused, once the log could not be kept a valid prefix
         self._broken: str | None = None
+        #: the error appends raise once refused (the hook's own, when it refused)
+        self._broken_as: type[TxnError] = WalWriteError
+        self._hook = hook
 
     @classmethod
-    def create(cls, wal_dir: Path, txn_id: str, begin: Mapping[str, Any]) -> WalWriter:
+    def create(
+        cls,
+        wal_dir: Path,
+        txn_id: str,
+        begin: Mapping[str, Any],
+        hook: SyncHook | None = None,
+    ) -> WalWriter:
         """Create the file for a new transaction, already holding its `begin` record.
 
         The record is written to a temporary file and renamed into place, so a WAL file
         never exists without its begin record; the directory is fsynced after the rename.
-        On a failed write nothing is left behind: the transaction never existed.
+        On a failed write nothing is left behind: the transaction never existed. With a
+        `hook`, it runs for the begin record before this returns.
         """
         wal_dir.mkdir(parents=True, exist_ok=True)
         path = wal_path(wal_dir, txn_id)
@@ -260,12 +289,19 @@ class WalWriter:
         _write_file(tmp, canonical(record) + b"\n")
         os.replace(tmp, path)
         fsync_dir(wal_dir)
-        writer = cls(path, txn_id, 1, record["crc"])
+        writer = cls(path, txn_id, 1, record["crc"], hook)
         writer.begin_record = record
+        if hook is not None:
+            writer._synced = 0  # on disk, but not yet through the hook
+            try:
+                writer._sync_to(writer._size, durable=True)
+            except BaseException:
+                writer.close()
+                raise
         return writer
 
     @classmethod
-    def open(cls, path: Path) -> tuple[WalWriter, WalRead]:
+    def open(cls, path: Path, hook: SyncHook | None = None) -> tuple[WalWriter, WalRead]:
         """Open an existing WAL file to append to it, repairing a torn last record first.
 
         Only call this while holding the WAL lock: a live writer's half-written last line
@@ -285,7 +321,7 @@ class WalWriter:
             except OSError as exc:
                 raise WalWriteError(f"{path}: cannot cut off its torn tail: {_why(exc)}") from exc
         prev = read.records[-1]["crc"] if read.records else 0
-        return cls(path, txn_id_of(path), len(read.records), prev), read
+        return cls(path, txn_id_of(path), len(read.records), prev, hook), read
 
     def append(self, record_type: str, fields: Mapping[str, Any] | None = None) -> Record:
         """Append one record and return only once it is durable.
@@ -321,7 +357,7 @@ class WalWriter:
 
     def sync_to(self, end: int) -> None:
         """Return once the log is durable up to byte `end` (see `append`)."""
-        if self._fsync:
+        if self._fsync or self._hook is not None:
             self._sync_to(end)
 
     def _cut_back(self, exc: OSError) -> str:
@@ -339,24 +375,37 @@ class WalWriter:
 
     def _refuse_if_broken(self) -> None:
         if self._broken is not None:
-            raise WalWriteError(
+            raise self._broken_as(
                 f"{self.path}: the log is not written to any more ({self._broken}); "
                 "the run stops here"
             )
 
-    def _sync_to(self, end: int) -> None:
-        """fsync, unless an fsync that started after byte `end` was written already ran."""
+    def _sync_to(self, end: int, *, durable: bool = False) -> None:
+        """fsync and run the hook, unless a group commit that started after byte `end` was
+        written already did (`durable`: the bytes are on disk already, only the hook runs)."""
         with self._sync_lock:
             self._refuse_if_broken()
             if self._synced >= end:
                 return
             covered = self._size  # every byte counted here was written
-            try:
-                os.fsync(self._fd)
-            except OSError as exc:
-                self._broken = f"fsync failed: {_why(exc)}"
-                self._refuse_if_broken()
+            if self._fsync and not durable:
+                try:
+                    os.fsync(self._fd)
+                except OSError as exc:
+                    self._broken = f"fsync failed: {_why(exc)}"
+                    self._refuse_if_broken()
+            if self._hook is not None:
+                try:
+                    self._hook(covered, lambda: self._read(covered))
+                except TxnError as exc:
+                    self._broken, self._broken_as = str(exc), type(exc)
+                    raise
             self._synced = max(self._synced, covered)
+
+    def _read(self, size: int) -> bytes:
+        """The first `size` bytes of the file (whole records: a cut only removes later ones)."""
+        with open(self.path, "rb") as fh:
+            return fh.read(size)
 
     def close(self) -> None:
         if self._fd >= 0:

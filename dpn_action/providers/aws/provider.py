@@ -133,6 +133,8 @@ class AwsProvider:
     survey_types = SURVEY_TYPES
     #: `create(..., absent=True)`: see `providers.base.create_absent`
     trusts_preflight = True
+    #: every type with tags carries its marks as tags, so `dpn adopt` can mark it
+    mark_types = TAG_TYPES
 
     def __init__(
         self,
@@ -435,6 +437,17 @@ class AwsProvider:
         if api.whole_tag_set:
             tags = {**api.tags(client, target, {}), **tags}
         api.tag(client, target, tags)
+
+    def mark(self, state: ResourceState, marks: dict[str, str]) -> ResourceState:
+        """Add dpn's ownership marks to an existing resource's tags (`dpn adopt`); the other
+        tags stay as they are."""
+        if state.type_key not in self.mark_types:
+            raise AwsInputError(f"{state.type_key} carries no tags: dpn cannot mark it")
+        self.tag(state, {k: marks[k] for k in (MANAGED_BY_KEY, TXN_TAG_KEY) if k in marks})
+        found = self.read(state.type_key, state.name, dict(state.scope))
+        if found is None:
+            raise AwsProviderError(f"{state.type_key} {state.name}: gone while it was marked")
+        return found
 
     def update_settings(
         self,

@@ -39,6 +39,7 @@ from dpn_action.providers.databricks.registry import (
     ARCHIVE_TYPES,
     HANDLED,
     LATE_MARKED_TYPES,
+    MARK_TYPES,
     SETTINGS_TYPES,
     SURVEY_TYPES,
     TAG_TYPES,
@@ -108,6 +109,7 @@ class DatabricksProvider:
     survey_types = SURVEY_TYPES
     #: `create(..., absent=True)`: see `providers.base.create_absent`
     trusts_preflight = True
+    mark_types = MARK_TYPES
 
     def __init__(
         self,
@@ -349,6 +351,17 @@ class DatabricksProvider:
         merged = {**kind.marks.get(self, current, state.name), **tags}
         fields = {kind.marks.param: kind.marks.shape(merged)}
         self._change(kind, kind.change, state.resource_id, current, fields)
+
+    def mark(self, state: ResourceState, marks: dict[str, str]) -> ResourceState:
+        """Add dpn's ownership marks to an existing resource's tags (`dpn adopt`); the other
+        tags and every setting stay as they are."""
+        if state.type_key not in self.mark_types:
+            raise ValueError(f"{state.type_key} keeps no tags dpn can add marks to")
+        self.tag(state, {k: marks[k] for k in MARK_KEYS if k in marks})
+        found = self.locate(state)
+        if found is None:
+            raise ValueError(f"{state.type_key} {state.name}: gone while it was marked")
+        return found
 
     def update_settings(
         self,

@@ -38,6 +38,8 @@ KINDS: dict[str, Kind] = {kind.type_key: kind for module in _MODULES for kind in
 
 #: the types that carry tags (the others keep only dpn's ownership marks)
 TAG_TYPES = frozenset(k for k, kind in KINDS.items() if kind.has_tags)
+#: the types `dpn adopt` can mark: their marks are tags, changed in place
+MARK_TYPES = frozenset(k for k in TAG_TYPES if KINDS[k].change is not None)
 #: type -> the blueprint properties `dpn update` changes in place
 SETTINGS_TYPES: dict[str, frozenset[str]] = {
     k: frozenset(kind.settings) for k, kind in KINDS.items() if kind.settings
