@@ -27,8 +27,9 @@ LOCK_COMMAND = (
     "uv pip compile pyproject.toml --extra cloud --universal --python-version 3.11 "
     "--generate-hashes -o requirements/action.txt"
 )
-CORE = {"pyyaml", "pydantic", "click", "rich", "filelock"}
-SDKS = {"boto3", "botocore", "databricks-sdk"}
+CORE = {"pyyaml", "pydantic", "click", "filelock"}
+#: what the cloud extras add: the SDKs, and rich for the progress of cloud commands
+SDKS = {"boto3", "botocore", "databricks-sdk", "rich"}
 
 
 @dataclass
@@ -100,9 +101,9 @@ def test_each_cloud_has_its_extra_and_cloud_is_both() -> None:
     def names(extra: str) -> set[str]:
         return {canonicalize_name(Requirement(e).name) for e in extras[extra]}
 
-    assert names("aws") == {"boto3"}
-    assert names("databricks") == {"databricks-sdk"}
-    assert sorted(extras["cloud"]) == sorted(extras["aws"] + extras["databricks"])
+    assert names("aws") == {"boto3", "rich"}
+    assert names("databricks") == {"databricks-sdk", "rich"}
+    assert sorted(extras["cloud"]) == sorted(set(extras["aws"] + extras["databricks"]))
     assert "dpn-action[cloud]" in extras["test"]  # the tests talk to both clouds' emulators
 
 

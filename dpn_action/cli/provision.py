@@ -132,8 +132,10 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.tty:
-            from rich.progress import Progress
-
+            try:  # rich comes with the cloud extras; without it, plain lines
+                from rich.progress import Progress
+            except ImportError:
+                return self
             self._bar = Progress(transient=True)
             self._bar.__enter__()
         return self
