@@ -195,6 +195,8 @@ class _Namer:
         self.trace_type = trace_type
         self._base: dict[tuple[int, str], dict[str, Sourced]] = {}
         self._allowed: dict[str, frozenset[str]] = {}
+        self._skip: dict[str, frozenset[str]] = {}
+        self._override_values: dict[str, Sourced] | None = None
 
     def base_values(self, bp: BlueprintFile, t: ResourceType) -> dict[str, Sourced]:
         """Values up to blueprint metadata, by precedence (cached per blueprint and type)."""
@@ -279,23 +281,26 @@ class _Namer:
     def name_blueprint(self, bp: BlueprintFile) -> list[Finding]:
         findings: list[Finding] = []
         cfg = self.cfg
+        path = bp.doc.path
+        label = f"{path} entry"
+        overrides = self._overrides()
         for r in bp.resources:
             if not r.in_scope:
                 continue
             t = r.type
             values = dict(self.base_values(bp, t))
+            skip = self._not_values(t)
+            at = (path, r.pointer)
             own: dict[str, Sourced] = {}
             for k, raw in r.entry.items():
-                sv = _scalar(raw)
-                if sv is None:
+                if k in skip:
                     continue
-                if k in _NOT_VALUES or k in t.refs:
-                    continue
-                own[k] = Sourced(
-                    sv, f"{bp.doc.path} entry", (bp.doc.path, join_pointer(r.pointer, k))
-                )
+                if isinstance(raw, str):
+                    own[k] = Sourced(raw, label, at, k)
+                elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
+                    own[k] = Sourced(str(raw), label, at, k)
             overlay(values, own)
-            overlay(values, {k: Sourced(v, "--override") for k, v in cfg.overrides.items()})
+            overlay(values, overrides)
             explicit = r.entry.get("name")
             keep = r.entry.get("keep")
             otl = r.entry.get("on_too_long")
@@ -315,6 +320,21 @@ class _Namer:
             for issue in res.issues:
                 findings.append(self.locate(r, issue))
         return findings
+
+    def _overrides(self) -> dict[str, Sourced]:
+        """The --override values, the highest layer of every name."""
+        if self._override_values is None:
+            self._override_values = {
+                k: Sourced(v, "--override") for k, v in self.cfg.overrides.items()
+            }
+        return self._override_values
+
+    def _not_values(self, t: ResourceType) -> frozenset[str]:
+        """Entry keys of type `t` that are never naming values."""
+        hit = self._skip.get(t.key)
+        if hit is None:
+            hit = self._skip[t.key] = _NOT_VALUES | frozenset(t.refs)
+        return hit
 
     def missing_cause(self, r: Resource, var: str) -> tuple[str, bool, str] | None:
         """Why the entry has no value for `var`, when the entry itself shows it: a field of

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import Any, TextIO
 
 from dpn_action.blueprint.expand import Resource, topological
 from dpn_action.blueprint.files import replace_at
 from dpn_action.naming.catalogue import CATALOGUE
+
+_CHILD_KEYS = frozenset({"schemas", "tables", "volumes"})
 
 
 def resource_key(r: Resource) -> str:
@@ -28,11 +31,17 @@ def properties(r: Resource) -> dict[str, Any]:
 
     A file the entry names (`LocalFile`) is given relative to the repository root, so the
     plan is the same wherever the repository is checked out."""
-    t = r.type
-    out = {k: v for k, v in r.entry.items() if k in t.properties and k not in _CHILD_KEYS}
-    for keys, rel in (r.files or {}).items():
-        out = replace_at(out, keys, _Const(rel))
+    wanted = _property_keys(r.type.key)
+    out = {k: v for k, v in r.entry.items() if k in wanted}
+    if r.files:
+        for keys, rel in r.files.items():
+            out = replace_at(out, keys, _Const(rel))
     return out
+
+
+@cache
+def _property_keys(type_key: str) -> frozenset[str]:
+    return frozenset(CATALOGUE[type_key].properties) - _CHILD_KEYS
 
 
 class _Const:
@@ -42,8 +51,6 @@ class _Const:
     def __call__(self, _old: Any) -> str:
         return self.value
 
-
-_CHILD_KEYS = frozenset({"schemas", "tables", "volumes"})
 
 #: naming values that become tags on every resource that supports them
 TAGGED_VALUES = ("project", "environment", "team", "cost_center", "data_classification")
@@ -124,26 +131,41 @@ class PlannedResource:
 def planned(resources: list[Resource]) -> list[PlannedResource]:
     """Named, in-scope resources in dependency order."""
     out = []
+    keys: dict[int, str] = {}  # id of a resource -> its key, each worked out once
+    files: dict[int, tuple[str, str, str]] = {}  # id of a blueprint -> environment, file, root
+
+    def key(r: Resource) -> str:
+        k = keys.get(id(r))
+        if k is None:
+            k = keys[id(r)] = resource_key(r)
+        return k
+
     for r in topological([r for r in resources if r.in_scope]):
         if r.name is None or not r.in_scope:
             continue
+        bp = r.blueprint
+        where = files.get(id(bp))
+        if where is None:
+            where = files[id(bp)] = (bp.environment, bp.doc.path, str(bp.root or ""))
+        environment, file, root = where
+        t = r.type
         out.append(
             PlannedResource(
-                key=resource_key(r),
-                type=r.type.key,
-                provider=r.type.provider,
+                key=key(r),
+                type=t.key,
+                provider=t.provider,
                 name=r.name,
                 full_name=r.full_name or r.name,
-                environment=r.blueprint.environment,
-                file=r.blueprint.doc.path,
+                environment=environment,
+                file=file,
                 pointer=r.pointer,
-                depends_on=tuple(resource_key(d) for d in r.deps if d.name is not None),
+                depends_on=tuple([key(d) for d in r.deps if d.name is not None]),
                 properties=properties(r),
-                refs={f: resource_key(t) for f, t in r.refs.items() if t.name is not None},
+                refs={f: key(d) for f, d in r.refs.items() if d.name is not None},
                 scope=_scope(r),
                 tags=tags(r),
                 region=_region(r),
-                root=str(r.blueprint.root or ""),
+                root=root,
             )
         )
     return out
@@ -177,7 +199,34 @@ def plan_hash(
     removing: Sequence[PlannedResource] = (),
     on_removed: str = "keep",
 ) -> str:
-    return hashlib.sha256(canonical_json(items, removing, on_removed).encode("utf-8")).hexdigest()
+    """The SHA-256 of `canonical_json(items, removing, on_removed)`. The operations alone
+    are hashed as they are encoded, a batch at a time, so that the canonical JSON of a large
+    plan is never held whole."""
+    if on_removed != "keep" and removing:
+        return hashlib.sha256(
+            canonical_json(items, removing, on_removed).encode("utf-8")
+        ).hexdigest()
+    digest = hashlib.sha256(b"[")
+    order = sorted(items, key=_by_key)  # stable, as `canonical_json` sorts
+    for start in range(0, len(order), _BATCH):
+        batch = [p.canonical() for p in order[start : start + _BATCH]]
+        text = _CANONICAL.encode(batch)  # "[a,b,...]": the brackets are the list's
+        if start:
+            digest.update(b",")
+        digest.update(text[1:-1].encode("utf-8"))
+    digest.update(b"]")
+    return digest.hexdigest()
+
+
+def _by_key(p: PlannedResource) -> str:
+    return p.key
+
+
+#: operations encoded at a time by `plan_hash`
+_BATCH = 2048
+#: how `canonical_json` encodes (`json.dumps(..., sort_keys=True, separators=(",", ":"),
+#: ensure_ascii=False)`)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def removals(
@@ -193,26 +242,89 @@ def removal_keys(items: Iterable[PlannedResource]) -> list[str]:
     return [p.key for p in items]
 
 
-def preview_json(items: list[PlannedResource]) -> dict[str, Any]:
+def preview_entry(p: PlannedResource) -> dict[str, Any]:
+    """One resource of a preview (`preview_json`)."""
+    return {
+        "type": p.type,
+        "name": p.name,
+        "full_name": p.full_name,
+        "environment": p.environment,
+        "file": p.file,
+        "pointer": p.pointer,
+        "depends_on": list(p.depends_on),
+    }
+
+
+def preview_summary(items: Sequence[PlannedResource]) -> dict[str, Any]:
     by_type: dict[str, int] = {}
     for p in items:
         by_type[p.type] = by_type.get(p.type, 0) + 1
+    return {"total": len(items), "by_type": dict(sorted(by_type.items()))}
+
+
+def preview_json(items: list[PlannedResource]) -> dict[str, Any]:
     return {
         "plan_hash": plan_hash(items),
-        "resources": [
-            {
-                "type": p.type,
-                "name": p.name,
-                "full_name": p.full_name,
-                "environment": p.environment,
-                "file": p.file,
-                "pointer": p.pointer,
-                "depends_on": list(p.depends_on),
-            }
-            for p in items
-        ],
-        "summary": {"total": len(items), "by_type": dict(sorted(by_type.items()))},
+        "resources": [preview_entry(p) for p in items],
+        "summary": preview_summary(items),
     }
+
+
+def write_preview_json(
+    out: TextIO,
+    items: list[PlannedResource],
+    *,
+    cloud: Mapping[str, str] | None = None,
+    findings: Sequence[dict[str, Any]] = (),
+) -> None:
+    """`preview_json(items)` (each resource with its `cloud` status when `cloud` is given,
+    then the `findings`) as JSON with one list item per line, written as it is made: the
+    resources of a large plan are never held as one text, nor as dicts."""
+    out.write('{\n  "plan_hash": ' + json.dumps(plan_hash(items)) + ",\n")
+    if items:
+        out.write('  "resources": [\n    ')
+        for start in range(0, len(items), _BATCH):
+            lines = [_entry_line(p, cloud) for p in items[start : start + _BATCH]]
+            out.write((",\n    " if start else "") + ",\n    ".join(lines))
+        out.write("\n  ],\n")
+    else:
+        out.write('  "resources": [],\n')
+    out.write('  "summary": ' + _dumps(preview_summary(items)) + ",\n")
+    if findings:
+        out.write('  "findings": [\n    ' + ",\n    ".join(map(_dumps, findings)) + "\n  ]")
+    else:
+        out.write('  "findings": []')
+    out.write("\n}\n")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+#: how `json.dumps(..., ensure_ascii=False)` writes a string
+_STRING: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _entry_line(p: PlannedResource, cloud: Mapping[str, str] | None) -> str:
+    """`_dumps(preview_entry(p))` (with its `cloud` status), written directly: the strings
+    by the encoder `json.dumps` uses, the rest as it lays them out."""
+    e = _STRING
+    try:
+        line = (
+            '{"type": ' + e(p.type) + ', "name": ' + e(p.name) + ', "full_name": '
+            + e(p.full_name) + ', "environment": ' + e(p.environment) + ', "file": '
+            + e(p.file) + ', "pointer": ' + e(p.pointer) + ', "depends_on": ['
+            + ", ".join([e(d) for d in p.depends_on]) + "]"
+        )  # fmt: skip
+    except TypeError:  # not a string somewhere: the general encoder
+        entry = preview_entry(p)
+        if cloud is not None:
+            entry["cloud"] = cloud.get(p.key)
+        return _dumps(entry)
+    if cloud is None:
+        return line + "}"
+    status = cloud.get(p.key)
+    return line + ', "cloud": ' + (e(status) if isinstance(status, str) else _dumps(status)) + "}"
 
 
 def type_title(key: str) -> str:

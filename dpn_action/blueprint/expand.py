@@ -17,7 +17,7 @@ from dpn_action.source import Document
 from dpn_action.tree import Source, source_of
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Resource:
     type: ResourceType
     blueprint: BlueprintFile
@@ -318,6 +318,9 @@ def _find_cycles(bp: BlueprintFile) -> list[Finding]:
     for start in bp.resources:
         if state.get(id(start)):
             continue
+        if not start.deps:  # nothing to follow (most resources)
+            state[id(start)] = 2
+            continue
         stack: list[tuple[Resource, int]] = [(start, 0)]
         path: list[Resource] = [start]
         state[id(start)] = 1
@@ -356,10 +359,13 @@ def topological(resources: list[Resource]) -> list[Resource]:
     out: list[Resource] = []
     seen: set[int] = set()
     for r in resources:
-        stack = [(r, iter(r.deps))]
         if id(r) in seen:
             continue
         seen.add(id(r))
+        if not r.deps:  # nothing to put first (most resources)
+            out.append(r)
+            continue
+        stack = [(r, iter(r.deps))]
         while stack:
             node, it = stack[-1]
             nxt = next(it, None)

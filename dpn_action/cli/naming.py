@@ -118,7 +118,7 @@ def plan_preview(
     import fnmatch
 
     from dpn_action.analysis import analyse
-    from dpn_action.plan import planned, preview_json
+    from dpn_action.plan import planned, write_preview_json
 
     result = analyse(naming_configs(values_config, patterns_config, overrides), sources(files))
     findings = result.findings
@@ -133,12 +133,12 @@ def plan_preview(
             statuses, found = cloud_check(items, {bp.doc.path: bp.doc for bp in result.blueprints})
         findings = findings + found
     if fmt == "json":
-        doc = preview_json(items)
-        if cloud:
-            for entry, p in zip(doc["resources"], items, strict=True):
-                entry["cloud"] = statuses.get(p.key)
-        doc["findings"] = [_finding_dict(f) for f in findings]
-        sys.stdout.write(_json_lines(doc))
+        write_preview_json(
+            sys.stdout,
+            items,
+            cloud=statuses if cloud else None,
+            findings=[_finding_dict(f) for f in findings],
+        )
     elif failed(findings) and (not items or any(f.code in _UNREAD for f in findings)):
         # a file that cannot be read, or nothing to show: the errors alone, no partial plan
         emit(findings, "text", stream=sys.stderr)
@@ -151,19 +151,6 @@ def plan_preview(
 
 #: findings about a file that could not be read at all
 _UNREAD = frozenset({"DPN001", "DPN003", "DPN004", "DPN005", "DPN006"})
-
-
-def _json_lines(doc: dict[str, Any]) -> str:
-    """JSON with one list item per line: readable, and written by the C encoder (an
-    indented dump of 10,000 resources takes several times longer)."""
-    parts = []
-    for key, value in doc.items():
-        if isinstance(value, list) and value:
-            items = ",\n    ".join(json.dumps(v, ensure_ascii=False) for v in value)
-            parts.append(f'  "{key}": [\n    {items}\n  ]')
-        else:
-            parts.append(f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
-    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 def _finding_dict(f: Finding) -> dict[str, Any]:

@@ -163,6 +163,11 @@ class NamingConfig:
     values_doc: Document | None = None
     patterns_doc: Document | None = None
     _required_cache: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
+    #: id of a `region` value -> (that value, the `region_short` derived from it, how), kept
+    #: by the name engine (`engine.derive_values`)
+    derived_regions: dict[int, tuple[Any, Any, str]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def pattern(self, type_key: str) -> str:
         return self.patterns.get(type_key) or CATALOGUE[type_key].pattern

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from dpn_action.findings import Severity
+from dpn_action.findings import Severity, join_pointer
 from dpn_action.naming.catalogue import PLACEHOLDER, ResourceType
 from dpn_action.naming.config import NamingConfig
 from dpn_action.naming.regions import short_region
@@ -21,14 +21,48 @@ from dpn_action.naming.rules import charset_regex, check
 SEPARATORS = "-_./"
 
 
-@dataclass(slots=True)
 class Sourced:
-    """A naming value and where it came from (for `explain` and for finding positions)."""
+    """A naming value and where it came from (for `explain` and for finding positions).
 
-    value: str
-    source: str
-    #: (file, JSON pointer) of the value, when it came from a file
-    origin: tuple[str, str] | None = None
+    `origin` is the (file, JSON pointer) of the value, when it came from a file. A value
+    of an entry is made with `key`: `origin` is then the entry's (file, pointer) and the
+    value's own pointer is built only when asked for (most never are)."""
+
+    __slots__ = ("_key", "_origin", "source", "value")
+
+    def __init__(
+        self,
+        value: str,
+        source: str,
+        origin: tuple[str, str] | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.value = value
+        self.source = source
+        self._origin = origin
+        self._key = key
+
+    @property
+    def origin(self) -> tuple[str, str] | None:
+        """(file, JSON pointer) of the value, when it came from a file."""
+        if self._key is None or self._origin is None:
+            return self._origin
+        file, entry = self._origin
+        return file, join_pointer(entry, self._key)
+
+    def moved(self, value: str, source: str | None = None) -> Sourced:
+        """The same place with another value (and source)."""
+        return Sourced(value, self.source if source is None else source, self._origin, self._key)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sourced):
+            return NotImplemented
+        return (self.value, self.source, self.origin) == (other.value, other.source, other.origin)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Sourced(value={self.value!r}, source={self.source!r}, origin={self.origin!r})"
 
 
 @dataclass(slots=True)
@@ -103,45 +137,83 @@ def measure(name: str, unit: str) -> int:
     return len(name.encode("utf-8")) if unit == "bytes" else len(name)
 
 
+@cache
+def _allowed_run(chars: str) -> re.Pattern[str]:
+    return re.compile(f"[{chars}]+")
+
+
 def normalise(value: str, t: ResourceType) -> str:
     """The value in the type's alphabet: lower case where the type needs it, and each run of
     characters the type forbids replaced by its separator (`Data Platform` -> `data-platform`).
     Such runs at either end are dropped instead (`' landing '` -> `landing`): a separator
     there would double the one the pattern puts between values."""
+    if _allowed_run(t.value_chars).fullmatch(value) is not None and (
+        not t.lowercase or value == value.lower()
+    ):
+        return value  # the common case: already in the alphabet, nothing to rewrite
     v = value.lower() if t.lowercase else value
     v = _forbidden_edges(t.value_chars).sub("", v)
     return _forbidden_run(t.value_chars).sub(t.separator, v)
 
 
+#: region values whose `region_short` was derived already, per naming config: the same
+#: value object (a blueprint's metadata, a config layer) gives the same derived one
+_MAX_DERIVED = 256
+
+
+def _derived_short(region: Sourced, cfg: NamingConfig) -> tuple[Sourced | None, str]:
+    """`region_short` derived from `region` (None: the region has no short code), and
+    where the code came from."""
+    hit = cfg.derived_regions.get(id(region))
+    if hit is not None and hit[0] is region:
+        return hit[1], hit[2]
+    value = region.value
+    mapped = cfg.region_mapping.get(value)
+    how = "region_mapping" if mapped else "built-in region codes"
+    mapped = mapped or short_region(value)
+    derived = region.moved(mapped, f"derived from region '{value}' ({how})") if mapped else None
+    if len(cfg.derived_regions) < _MAX_DERIVED:
+        # the region object is kept with its result, so its id cannot be reused meanwhile
+        cfg.derived_regions[id(region)] = (region, derived, how)
+    return derived, how
+
+
 def derive_values(values: dict[str, Sourced], cfg: NamingConfig, trace: list[Step] | None) -> None:
     """Fill `region_short` from `region` and apply the configured transformations."""
     if "region_short" not in values and "region" in values:
-        region = values["region"].value
-        mapped = cfg.region_mapping.get(region)
-        origin = "region_mapping" if mapped else "built-in region codes"
-        mapped = mapped or short_region(region)
-        if mapped:
-            values["region_short"] = Sourced(
-                mapped, f"derived from region '{region}' ({origin})", values["region"].origin
-            )
-            if trace is not None:
-                trace.append(
-                    Step("derive", f"region_short = '{mapped}' from region '{region}' ({origin})")
-                )
-    if not (cfg.lowercase or cfg.uppercase or cfg.replace_hyphens):
-        return
-    for var, sv in values.items():
-        new, how = _transform(var, sv.value, cfg)
-        if new != sv.value:
+        region = values["region"]
+        derived, how = _derived_short(region, cfg)
+        if derived is not None:
+            values["region_short"] = derived
             if trace is not None:
                 trace.append(
                     Step(
-                        "transform",
-                        f"{var}: '{sv.value}' -> '{new}' ({', '.join(how)})",
-                        cfg.patterns_path,
+                        "derive",
+                        f"region_short = '{derived.value}' from region '{region.value}' ({how})",
                     )
                 )
-            values[var] = Sourced(new, sv.source, sv.origin)
+    if not (cfg.lowercase or cfg.uppercase or cfg.replace_hyphens):
+        return
+    if trace is None:
+        # each variable's transformations are its own: only the variables they name change
+        for var in cfg.lowercase | cfg.uppercase | cfg.replace_hyphens.keys():
+            sv = values.get(var)
+            if sv is not None:
+                new = _transform(var, sv.value, cfg)[0]
+                if new != sv.value:
+                    values[var] = sv.moved(new)
+        return
+    for var, sv in values.items():
+        new, how_done = _transform(var, sv.value, cfg)
+        if new != sv.value:
+            trace.append(
+                Step(
+                    "transform",
+                    f"{var}: '{sv.value}' -> '{new}' ({', '.join(how_done)})",
+                    cfg.patterns_path,
+                )
+            )
+            values[var] = sv.moved(new)
 
 
 def _transform(var: str, value: str, cfg: NamingConfig) -> tuple[str, list[str]]:
@@ -228,6 +300,7 @@ def _render(
     # segments: [text, variable or None]
     segs: list[list[Any]] = []
     missing: list[str] = []
+    some_dropped = False
     for is_var, text in _parts(pattern):
         if not is_var:
             segs.append([text, None])
@@ -254,6 +327,7 @@ def _render(
             else:
                 segs.append(["", "-drop-"])
                 dropped.append(text)
+                some_dropped = True
                 if steps is not None:
                     steps.append(
                         Step(
@@ -283,10 +357,11 @@ def _render(
                 )
             )
         return None, issues
-    _drop_separators(segs)
+    if some_dropped:
+        _drop_separators(segs)
     if t.fifo_suffix and props.get("fifo") is True:
         segs.append([t.fifo_suffix, "-suffix-"])
-    name = "".join(s[0] for s in segs)
+    name = "".join([s[0] for s in segs])
     if steps is not None:
         steps.append(
             Step(
@@ -296,8 +371,11 @@ def _render(
             )
         )
     limit = _limit(t, cfg)
-    mode = on_too_long or cfg.on_too_long.get(t.key, "error")
-    if limit is not None and measure(name, t.length_unit) > limit and mode == "hash":
+    if (
+        limit is not None
+        and measure(name, _length_unit(t)) > limit
+        and (on_too_long or cfg.on_too_long.get(t.key, "error")) == "hash"
+    ):
         short, issue = _shorten(t, segs, cfg, limit, keep | cfg.keep.get(t.key, frozenset()))
         if short is not None:
             issues.append(
@@ -335,8 +413,24 @@ def _drop_separators(segs: list[list[Any]]) -> None:
     segs[:] = [s for s in segs if s[1] != "-drop-"]
 
 
+#: id of a resource type -> (the type, its `fit_length`, its `length_unit`); both are
+#: worked out from its rules, which a type never changes
+_TYPE_FACTS: dict[int, tuple[ResourceType, int | None, str]] = {}
+
+
+def _facts(t: ResourceType) -> tuple[ResourceType, int | None, str]:
+    hit = _TYPE_FACTS.get(id(t))
+    if hit is None or hit[0] is not t:
+        hit = _TYPE_FACTS[id(t)] = (t, t.fit_length, t.length_unit)
+    return hit
+
+
+def _length_unit(t: ResourceType) -> str:
+    return _facts(t)[2]
+
+
 def _limit(t: ResourceType, cfg: NamingConfig) -> int | None:
-    cloud = t.fit_length
+    cloud = _facts(t)[1]
     user = cfg.max_length.get(t.key)
     if cloud is None:
         return user
@@ -397,7 +491,7 @@ def _validate(
             Issue(v.code, v.message, v.hint + f" (rule: {v.rule.source})", severity=v.severity)
         )
     user_max = cfg.max_length.get(t.key)
-    if user_max is not None and measure(name, t.length_unit) > user_max:
+    if user_max is not None and measure(name, _length_unit(t)) > user_max:
         issues.append(
             Issue(
                 "DPN120",
