@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from dpn_action.blueprint.expand import Resource, topological
 from dpn_action.blueprint.files import replace_at
 from dpn_action.naming.catalogue import CATALOGUE
 
 _CHILD_KEYS = frozenset({"schemas", "tables", "volumes"})
+T = TypeVar("T")
 
 
 def resource_key(r: Resource) -> str:
@@ -111,64 +112,152 @@ class PlannedResource:
     root: str = field(default="", compare=False)
 
     def canonical(self) -> dict[str, Any]:
-        out = {
-            "key": self.key,
-            "type": self.type,
-            "name": self.name,
-            "full_name": self.full_name,
-            "environment": self.environment,
-            "depends_on": sorted(self.depends_on),
-            "properties": self.properties,
-            "refs": self.refs,
-            "scope": self.scope,
-            "tags": self.tags,
-        }
-        if self.region:
-            out["region"] = self.region
-        return out
+        return _canonical(
+            self.key,
+            self.type,
+            self.name,
+            self.full_name,
+            self.environment,
+            self.depends_on,
+            self.properties,
+            self.refs,
+            self.scope,
+            self.tags,
+            self.region,
+        )
+
+
+def _canonical(
+    key: str,
+    type_: str,
+    name: str,
+    full_name: str,
+    environment: str,
+    depends_on: Sequence[str],
+    properties: dict[str, Any],
+    refs: dict[str, str],
+    scope: dict[str, str],
+    tags: dict[str, str],
+    region: str,
+) -> dict[str, Any]:
+    """A planned resource as the plan hash sees it (`PlannedResource.canonical`)."""
+    out = {
+        "key": key,
+        "type": type_,
+        "name": name,
+        "full_name": full_name,
+        "environment": environment,
+        "depends_on": sorted(depends_on),
+        "properties": properties,
+        "refs": refs,
+        "scope": scope,
+        "tags": tags,
+    }
+    if region:
+        out["region"] = region
+    return out
+
+
+def plan_order(resources: Iterable[Resource]) -> list[Resource]:
+    """The resources `planned` plans: named and in scope, in dependency order."""
+    return [
+        r
+        for r in topological([r for r in resources if r.in_scope])
+        if r.name is not None and r.in_scope
+    ]
 
 
 def planned(resources: list[Resource]) -> list[PlannedResource]:
     """Named, in-scope resources in dependency order."""
-    out = []
-    keys: dict[int, str] = {}  # id of a resource -> its key, each worked out once
-    files: dict[int, tuple[str, str, str]] = {}  # id of a blueprint -> environment, file, root
+    return planned_in_order(plan_order(resources))
 
-    def key(r: Resource) -> str:
-        k = keys.get(id(r))
+
+def planned_in_order(order: Iterable[Resource]) -> list[PlannedResource]:
+    """The planned resource of each of `order` (from `plan_order`), in that order."""
+    planner = _Planner()
+    return [planner.planned(r) for r in order]
+
+
+class _Planner:
+    """Makes planned resources, working out each resource's key and each blueprint's
+    environment, file and root once."""
+
+    def __init__(self) -> None:
+        self._keys: dict[int, str] = {}
+        self._where: dict[int, tuple[str, str, str]] = {}
+
+    def key(self, r: Resource) -> str:
+        k = self._keys.get(id(r))
         if k is None:
-            k = keys[id(r)] = resource_key(r)
+            k = self._keys[id(r)] = resource_key(r)
         return k
 
-    for r in topological([r for r in resources if r.in_scope]):
-        if r.name is None or not r.in_scope:
-            continue
+    def where(self, r: Resource) -> tuple[str, str, str]:
+        """The environment, file and repository root of the resource's blueprint."""
         bp = r.blueprint
-        where = files.get(id(bp))
-        if where is None:
-            where = files[id(bp)] = (bp.environment, bp.doc.path, str(bp.root or ""))
-        environment, file, root = where
+        hit = self._where.get(id(bp))
+        if hit is None:
+            hit = self._where[id(bp)] = (bp.environment, bp.doc.path, str(bp.root or ""))
+        return hit
+
+    def depends_on(self, r: Resource) -> tuple[str, ...]:
+        return tuple([self.key(d) for d in r.deps if d.name is not None])
+
+    def refs(self, r: Resource) -> dict[str, str]:
+        return {f: self.key(d) for f, d in r.refs.items() if d.name is not None}
+
+    def planned(self, r: Resource) -> PlannedResource:
+        assert r.name is not None
+        environment, file, root = self.where(r)
         t = r.type
-        out.append(
-            PlannedResource(
-                key=key(r),
-                type=t.key,
-                provider=t.provider,
-                name=r.name,
-                full_name=r.full_name or r.name,
-                environment=environment,
-                file=file,
-                pointer=r.pointer,
-                depends_on=tuple([key(d) for d in r.deps if d.name is not None]),
-                properties=properties(r),
-                refs={f: key(d) for f, d in r.refs.items() if d.name is not None},
-                scope=_scope(r),
-                tags=tags(r),
-                region=_region(r),
-                root=root,
-            )
+        return PlannedResource(
+            key=self.key(r),
+            type=t.key,
+            provider=t.provider,
+            name=r.name,
+            full_name=r.full_name or r.name,
+            environment=environment,
+            file=file,
+            pointer=r.pointer,
+            depends_on=self.depends_on(r),
+            properties=properties(r),
+            refs=self.refs(r),
+            scope=_scope(r),
+            tags=tags(r),
+            region=_region(r),
+            root=root,
         )
-    return out
+
+    def canonical(self, r: Resource) -> dict[str, Any]:
+        """`self.planned(r).canonical()`, without making the planned resource."""
+        assert r.name is not None
+        return _canonical(
+            self.key(r),
+            r.type.key,
+            r.name,
+            r.full_name or r.name,
+            self.where(r)[0],
+            self.depends_on(r),
+            properties(r),
+            self.refs(r),
+            _scope(r),
+            tags(r),
+            _region(r),
+        )
+
+    def entry_line(self, r: Resource) -> str:
+        """The preview line of `self.planned(r)` (`_entry_line`), from the fields it needs."""
+        assert r.name is not None
+        environment, file, _ = self.where(r)
+        return _line(
+            r.type.key,
+            r.name,
+            r.full_name or r.name,
+            environment,
+            file,
+            r.pointer,
+            self.depends_on(r),
+        )
 
 
 #: what happens to a resource a change stops describing (a removed or renamed-from entry)
@@ -206,23 +295,41 @@ def plan_hash(
         return hashlib.sha256(
             canonical_json(items, removing, on_removed).encode("utf-8")
         ).hexdigest()
+    # sorted stably, as `canonical_json` sorts
+    return _operations_hash(p.canonical() for p in sorted(items, key=_by_key))
+
+
+def _operations_hash(ordered: Iterable[dict[str, Any]]) -> str:
+    """The SHA-256 of the canonical JSON of the operations `ordered` (their canonical
+    form, sorted by key)."""
     digest = hashlib.sha256(b"[")
-    order = sorted(items, key=_by_key)  # stable, as `canonical_json` sorts
-    for start in range(0, len(order), _BATCH):
-        batch = [p.canonical() for p in order[start : start + _BATCH]]
-        text = _CANONICAL.encode(batch)  # "[a,b,...]": the brackets are the list's
-        if start:
+    first = True
+    for batch in _batches(ordered):
+        text = _CANONICAL.encode(batch)  # "[a,b,...]"
+        if not first:
             digest.update(b",")
         digest.update(text[1:-1].encode("utf-8"))
+        first = False
     digest.update(b"]")
     return digest.hexdigest()
+
+
+def _batches(items: Iterable[T]) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _by_key(p: PlannedResource) -> str:
     return p.key
 
 
-#: operations encoded at a time by `plan_hash`
+#: operations encoded at a time by `plan_hash`, preview lines written at a time
 _BATCH = 2048
 #: how `canonical_json` encodes (`json.dumps(..., sort_keys=True, separators=(",", ":"),
 #: ensure_ascii=False)`)
@@ -278,18 +385,47 @@ def write_preview_json(
     findings: Sequence[dict[str, Any]] = (),
 ) -> None:
     """`preview_json(items)` (each resource with its `cloud` status when `cloud` is given,
-    then the `findings`) as JSON with one list item per line, written as it is made: the
-    resources of a large plan are never held as one text, nor as dicts."""
-    out.write('{\n  "plan_hash": ' + json.dumps(plan_hash(items)) + ",\n")
-    if items:
-        out.write('  "resources": [\n    ')
-        for start in range(0, len(items), _BATCH):
-            lines = [_entry_line(p, cloud) for p in items[start : start + _BATCH]]
-            out.write((",\n    " if start else "") + ",\n    ".join(lines))
-        out.write("\n  ],\n")
-    else:
-        out.write('  "resources": [],\n')
-    out.write('  "summary": ' + _dumps(preview_summary(items)) + ",\n")
+    then the `findings`) as JSON with one list item per line, written as it is made."""
+    _write_preview(
+        out,
+        plan_hash(items),
+        (_entry_line(p, cloud) for p in items),
+        preview_summary(items),
+        findings,
+    )
+
+
+def write_plan_preview(
+    out: TextIO, order: list[Resource], *, findings: Sequence[dict[str, Any]] = ()
+) -> None:
+    """What `write_preview_json(out, planned_in_order(order), findings=findings)` writes,
+    without holding the planned resources: the plan hash is taken with each one made in
+    turn, and the lines are written from the analysed resources."""
+    planner = _Planner()
+    digest = _operations_hash(map(planner.canonical, sorted(order, key=planner.key)))
+    by_type: dict[str, int] = {}
+    for r in order:
+        by_type[r.type.key] = by_type.get(r.type.key, 0) + 1
+    summary = {"total": len(order), "by_type": dict(sorted(by_type.items()))}
+    _write_preview(out, digest, map(planner.entry_line, order), summary, findings)
+
+
+def _write_preview(
+    out: TextIO,
+    digest: str,
+    lines: Iterable[str],
+    summary: dict[str, Any],
+    findings: Sequence[dict[str, Any]],
+) -> None:
+    """JSON with one list item per line (`plan_hash`, `resources`, `summary`, `findings`),
+    the resources' lines written a batch at a time."""
+    out.write('{\n  "plan_hash": ' + json.dumps(digest) + ",\n")
+    first = True
+    for batch in _batches(lines):
+        out.write(('  "resources": [\n    ' if first else ",\n    ") + ",\n    ".join(batch))
+        first = False
+    out.write('  "resources": [],\n' if first else "\n  ],\n")
+    out.write('  "summary": ' + _dumps(summary) + ",\n")
     if findings:
         out.write('  "findings": [\n    ' + ",\n    ".join(map(_dumps, findings)) + "\n  ]")
     else:
@@ -304,26 +440,54 @@ def _dumps(value: Any) -> str:
 #: how `json.dumps(..., ensure_ascii=False)` writes a string
 _STRING: Callable[[str], str] = json.encoder.encode_basestring
 
+#: no `cloud` status in a preview line
+_NO_STATUS = object()
+
 
 def _entry_line(p: PlannedResource, cloud: Mapping[str, str] | None) -> str:
-    """`_dumps(preview_entry(p))` (with its `cloud` status), written directly: the strings
-    by the encoder `json.dumps` uses, the rest as it lays them out."""
+    """`_dumps(preview_entry(p))`, with its `cloud` status when `cloud` is given."""
+    status = _NO_STATUS if cloud is None else cloud.get(p.key)
+    return _line(
+        p.type, p.name, p.full_name, p.environment, p.file, p.pointer, p.depends_on, status
+    )
+
+
+def _line(
+    type_: str,
+    name: str,
+    full_name: str,
+    environment: str,
+    file: str,
+    pointer: str,
+    depends_on: tuple[str, ...],
+    status: object = _NO_STATUS,
+) -> str:
+    """The JSON of one preview entry (`preview_entry`, then `cloud` unless no status is
+    given) as `json.dumps(..., ensure_ascii=False)` writes it: the strings by the encoder
+    it uses, laid out as it lays them out."""
     e = _STRING
     try:
         line = (
-            '{"type": ' + e(p.type) + ', "name": ' + e(p.name) + ', "full_name": '
-            + e(p.full_name) + ', "environment": ' + e(p.environment) + ', "file": '
-            + e(p.file) + ', "pointer": ' + e(p.pointer) + ', "depends_on": ['
-            + ", ".join([e(d) for d in p.depends_on]) + "]"
+            '{"type": ' + e(type_) + ', "name": ' + e(name) + ', "full_name": '
+            + e(full_name) + ', "environment": ' + e(environment) + ', "file": '
+            + e(file) + ', "pointer": ' + e(pointer) + ', "depends_on": ['
+            + ", ".join([e(d) for d in depends_on]) + "]"
         )  # fmt: skip
     except TypeError:  # not a string somewhere: the general encoder
-        entry = preview_entry(p)
-        if cloud is not None:
-            entry["cloud"] = cloud.get(p.key)
+        entry: dict[str, Any] = {
+            "type": type_,
+            "name": name,
+            "full_name": full_name,
+            "environment": environment,
+            "file": file,
+            "pointer": pointer,
+            "depends_on": list(depends_on),
+        }
+        if status is not _NO_STATUS:
+            entry["cloud"] = status
         return _dumps(entry)
-    if cloud is None:
+    if status is _NO_STATUS:
         return line + "}"
-    status = cloud.get(p.key)
     return line + ', "cloud": ' + (e(status) if isinstance(status, str) else _dumps(status)) + "}"
 
 

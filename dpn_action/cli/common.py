@@ -7,6 +7,9 @@ cloud SDKs) are imported inside the commands that need them, so `dpn lint` start
 
 from __future__ import annotations
 
+import atexit
+import functools
+import gc
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -230,6 +233,35 @@ def cloud_errors() -> Iterator[None]:
         ) from exc
     except (TxnError, ProviderSetupError) as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def one_pass(fn: F) -> F:
+    """A command whose work is one pass over the files it reads: what it builds (documents,
+    resources, names, plans) lives until it ends. Python's cyclic garbage collector would
+    go over all of it again and again as it grows and free nothing (a third of the time of
+    a 100,000-resource preview), so it is paused while the command runs. At the end what
+    was built counts as old, so the collections of young objects after it pass it over;
+    and at exit nothing is collected (the process is ending: its memory goes back whole)."""
+
+    @functools.wraps(fn)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.freeze()  # then back to the oldest generation: moved, not gone over
+            gc.unfreeze()
+            if enabled:
+                gc.enable()
+            _no_collection_at_exit()
+
+    return command  # type: ignore[return-value]
+
+
+@functools.cache
+def _no_collection_at_exit() -> None:
+    atexit.register(gc.freeze)
 
 
 class _Group(click.Group):

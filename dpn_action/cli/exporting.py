@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dpn_action.cli.common import config_options, emit, failed, main
+from dpn_action.cli.common import config_options, emit, failed, main, one_pass
 
 _FORMATS = ("terraform", "tfvars", "json", "dotenv")
 
@@ -30,6 +30,7 @@ _FORMATS = ("terraform", "tfvars", "json", "dotenv")
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file (atomically) instead of standard output.",
 )
+@one_pass
 def export(
     files: tuple[Path, ...],
     values_config: str | None,

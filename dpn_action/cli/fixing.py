@@ -18,6 +18,7 @@ from dpn_action.cli.common import (
     here,
     main,
     naming_configs,
+    one_pass,
     repository_blueprints,
     sources,
 )
@@ -158,6 +159,7 @@ def _report(plan: FixPlan, *, done: bool) -> None:
 @click.option("--no-context", is_flag=True, help="Check the given files on their own.")
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff; write nothing.")
 @click.option("--dry-run", is_flag=True, help="Say what would be fixed; write nothing.")
+@one_pass
 def fix(
     files: tuple[Path, ...],
     values_config: str | None,

@@ -19,6 +19,7 @@ from dpn_action.cli.common import (
     here,
     main,
     naming_configs,
+    one_pass,
     sources,
 )
 from dpn_action.findings import Finding
@@ -43,6 +44,7 @@ from dpn_action.findings import Finding
 @click.option(
     "--fix", "apply_fixes", is_flag=True, help="Apply the safe suggestions first (`dpn fix`)."
 )
+@one_pass
 def lint(
     files: tuple[Path, ...],
     values_config: str | None,
@@ -82,6 +84,7 @@ def plan() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @findings_format_option
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@one_pass
 def plan_validate(files: tuple[Path, ...], fmt: str, strict: bool) -> None:
     """Check blueprint structure only: schema, references, scope, cycles (fast)."""
     from dpn_action.analysis import analyse
@@ -105,6 +108,7 @@ def plan_validate(files: tuple[Path, ...], fmt: str, strict: bool) -> None:
     help="Also read each resource in the cloud (read-only credentials do): new, adopt (exists "
     "and is dpn's) or conflict (held by something that is not dpn's: an error, DPN140).",
 )
+@one_pass
 def plan_preview(
     files: tuple[Path, ...],
     values_config: str | None,
@@ -118,13 +122,23 @@ def plan_preview(
     import fnmatch
 
     from dpn_action.analysis import analyse
-    from dpn_action.plan import planned, write_preview_json
+    from dpn_action.plan import (
+        plan_order,
+        planned_in_order,
+        write_plan_preview,
+        write_preview_json,
+    )
 
     result = analyse(naming_configs(values_config, patterns_config, overrides), sources(files))
     findings = result.findings
-    items = planned(result.resources)
+    order = plan_order(result.resources)
     if type_glob:
-        items = [p for p in items if fnmatch.fnmatchcase(p.type, type_glob)]
+        order = [r for r in order if fnmatch.fnmatchcase(r.type.key, type_glob)]
+    if fmt == "json" and not cloud:
+        # the common case, and the one for large plans: no planned resource held
+        write_plan_preview(sys.stdout, order, findings=[_finding_dict(f) for f in findings])
+        sys.exit(1 if failed(findings) else 0)
+    items = planned_in_order(order)
     statuses: dict[str, str] = {}
     if cloud and not failed(findings):
         from dpn_action.provision import cloud_check
@@ -136,7 +150,7 @@ def plan_preview(
         write_preview_json(
             sys.stdout,
             items,
-            cloud=statuses if cloud else None,
+            cloud=statuses,
             findings=[_finding_dict(f) for f in findings],
         )
     elif failed(findings) and (not items or any(f.code in _UNREAD for f in findings)):
