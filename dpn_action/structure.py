@@ -100,17 +100,26 @@ class _Validator:
         self._patterns: dict[str, re.Pattern[str]] = {}
         #: ranged schema nodes without their annotation (id of the node -> plain copy)
         self._plain: dict[int, Schema] = {}
-        #: schema nodes that take any scalar (id of the node -> whether it does)
-        self._scalar_nodes: dict[int, bool] = {}
 
-    def _any_scalar(self, schema: Schema) -> bool:
-        """Whether `schema` takes any string, number or boolean (a naming value's schema:
-        only a type list and words), remembered per schema node."""
-        hit = self._scalar_nodes.get(id(schema))
-        if hit is None:
-            hit = schema.get("type") == _SCALAR_VALUES["type"] and set(schema) <= _WORDS
-            self._scalar_nodes[id(schema)] = hit
+    def shape(self, schema: Schema) -> _Shape:
+        """What is known of `schema` before any value is looked at (worked out once)."""
+        hit = _SHAPES.get(id(schema))
+        if hit is None or hit.given is not schema:
+            if len(_SHAPES) >= _MAX_SHAPES:  # schemas made on the fly (tests): start over
+                _SHAPES.clear()
+            hit = _SHAPES[id(schema)] = _Shape(schema, self.resolve(schema))
+            props = hit.schema.get("properties")
+            if isinstance(props, dict):
+                for k, sub in props.items():
+                    took = self.shape(sub).took
+                    if took is not None:
+                        hit.fast[k] = took
         return hit
+
+    def accepts(self, schema: Schema) -> frozenset[type] | None:
+        """The exact Python types of the values `schema` takes without a further look
+        (`_ANYTHING`: every value), or None when a value must be checked in full."""
+        return self.shape(schema).took
 
     def resolve(self, schema: Schema) -> Schema:
         while "$ref" in schema:
@@ -142,7 +151,11 @@ class _Validator:
         return out
 
     def check(self, value: Any, schema: Schema, pointer: str) -> None:
-        schema = self.resolve(schema)
+        shape = self.shape(schema)
+        took = shape.took
+        if took is not None and (took is _ANYTHING or type(value) in took):
+            return  # valid whatever else it holds: the common case, checked at once
+        schema = shape.schema
         if RANGE_KEY in schema and _is_number(value):
             self._ranged(value, schema, pointer)
             return
@@ -150,7 +163,7 @@ class _Validator:
             self._any_of(value, schema, pointer)
             return
         t = schema.get("type")
-        if t is not None:
+        if t is not None and type(value) not in shape.typed:
             types = t if isinstance(t, list) else [t]
             if not any(_is_type(value, x) for x in types):
                 want = " or ".join(types)
@@ -223,10 +236,12 @@ class _Validator:
                     hint=f"add '{req}'" + (f": {about[:1].lower()}{about[1:]}" if about else ""),
                 )
         extra = schema.get("additionalProperties", True)
+        fast = self.shape(schema).fast
         for k, v in value.items():
+            took = fast.get(k)
+            if took is not None and (took is _ANYTHING or type(v) in took):
+                continue  # a naming value, a string setting (the common cases)
             sub = props.get(k)
-            if sub is not None and _is_scalar(v) and self._any_scalar(sub):
-                continue  # a naming value (the common case), checked without a detour
             child = join_pointer(pointer, k)
             if sub is not None:
                 self.check(v, sub, child)
@@ -289,8 +304,12 @@ class _Validator:
             )
         items = schema.get("items")
         if items is not None:
+            took = self.accepts(items)
+            if took is _ANYTHING:
+                return
             for i, v in enumerate(value):
-                self.check(v, items, join_pointer(pointer, i))
+                if took is None or type(v) not in took:
+                    self.check(v, items, join_pointer(pointer, i))
 
     def _string(self, value: str, schema: Schema, pointer: str) -> None:
         lo, hi = schema.get("minLength"), schema.get("maxLength")
@@ -361,6 +380,62 @@ class _Validator:
                 "type's creation properties"
             )
         return ""
+
+
+class _Shape:
+    """What is known of a schema node before any value is looked at."""
+
+    __slots__ = ("fast", "given", "schema", "took", "typed")
+
+    def __init__(self, given: Schema, schema: Schema) -> None:
+        self.given = given
+        #: the node, its `$ref` resolved
+        self.schema = schema
+        #: the exact Python types of the values it takes without a further look
+        #: (`_ANYTHING`: every value), or None when a value must be checked in full
+        self.took = _accepted(schema)
+        #: exact Python types its `type` takes without a further look
+        self.typed: frozenset[type] = frozenset()
+        t = schema.get("type")
+        for name in t if isinstance(t, list) else [t] if isinstance(t, str) else []:
+            self.typed |= _TYPED.get(name, frozenset())
+        #: for an object: each property whose values need only `took`
+        self.fast: dict[str, frozenset[type]] = {}
+
+
+#: id of a schema node -> its shape; the node is kept with it, so that its id cannot be
+#: reused while it is here
+_SHAPES: dict[int, _Shape] = {}
+_MAX_SHAPES = 4096
+#: what a schema that checks nothing takes
+_ANYTHING: frozenset[type] = frozenset({object})
+#: the exact Python types a JSON type takes without a further look (a float for "integer"
+#: is looked at: 2.0 is one, 2.5 is not)
+_EXACT: dict[str, frozenset[type]] = {
+    "string": frozenset({str}),
+    "boolean": frozenset({bool}),
+    "null": frozenset({type(None)}),
+    "integer": frozenset({int}),
+    "number": frozenset({int, float}),
+}
+_TYPED = {**_EXACT, "object": frozenset({dict}), "array": frozenset({list})}
+
+
+def _accepted(schema: Schema) -> frozenset[type] | None:
+    """What `_Validator.accepts` says of a resolved schema: a schema of describing words
+    and at most a scalar `type` checks nothing but the type."""
+    if not set(schema) <= _WORDS:
+        return None
+    t = schema.get("type")
+    if t is None:
+        return _ANYTHING
+    out: frozenset[type] = frozenset()
+    for name in t if isinstance(t, list) else [t]:
+        exact = _EXACT.get(name)
+        if exact is None:
+            return None
+        out |= exact
+    return out
 
 
 _SCALAR_VALUES = {"type": ["string", "number", "boolean"]}
