@@ -300,16 +300,13 @@ def plan_hash(
 
 
 def _operations_hash(ordered: Iterable[dict[str, Any]]) -> str:
-    """The SHA-256 of the canonical JSON of the operations `ordered` (their canonical
-    form, sorted by key)."""
+    """The SHA-256 of the canonical JSON list of the operations `ordered` (their canonical
+    form, sorted by key), encoded a batch at a time."""
     digest = hashlib.sha256(b"[")
-    first = True
-    for batch in _batches(ordered):
-        text = _CANONICAL.encode(batch)  # "[a,b,...]"
-        if not first:
+    for n, batch in enumerate(_batches(ordered)):
+        if n:
             digest.update(b",")
-        digest.update(text[1:-1].encode("utf-8"))
-        first = False
+        digest.update(_CANONICAL.encode(batch)[1:-1].encode("utf-8"))  # inside "[...]"
     digest.update(b"]")
     return digest.hexdigest()
 

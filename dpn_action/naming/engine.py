@@ -254,7 +254,12 @@ def make_name(
     steps: list[Step] | None = [] if trace else None
     derive_values(values, cfg, steps)
     res = NameResult(name=None, values=values, trace=steps, pattern=cfg.pattern(t.key))
-    rendered, render_issues = _render(t, values, cfg, props, on_too_long, keep, steps, res.dropped)
+    rendered = _render_clean(t, values, cfg, props, on_too_long) if steps is None else None
+    render_issues: list[Issue] = []
+    if rendered is None:
+        rendered, render_issues = _render(
+            t, values, cfg, props, on_too_long, keep, steps, res.dropped
+        )
     if explicit is not None:
         res.name = explicit
         res.convention = rendered if not any(i.code != "DPN040" for i in render_issues) else None
@@ -282,6 +287,41 @@ def make_name(
         res.name = rendered
     res.issues.extend(_validate(t, res.name, cfg, props, steps))
     return res
+
+
+def _render_clean(
+    t: ResourceType,
+    values: dict[str, Sourced],
+    cfg: NamingConfig,
+    props: dict[str, Any],
+    on_too_long: str | None,
+) -> str | None:
+    """What `_render` gives when every placeholder has a value already in the type's
+    alphabet and the name needs no shortening (the common case, with no issue and nothing
+    dropped), made without its bookkeeping; None in every other case."""
+    clean = _allowed_run(t.value_chars).fullmatch
+    lowercase = t.lowercase
+    parts = []
+    for is_var, text in _parts(cfg.pattern(t.key)):
+        if is_var:
+            sv = values.get(text)
+            if sv is None:
+                return None
+            text = sv.value
+            if not text or clean(text) is None or (lowercase and text != text.lower()):
+                return None
+        parts.append(text)
+    if t.fifo_suffix and props.get("fifo") is True:
+        parts.append(t.fifo_suffix)
+    name = "".join(parts)
+    limit = _limit(t, cfg)
+    if (
+        limit is not None
+        and measure(name, _length_unit(t)) > limit
+        and (on_too_long or cfg.on_too_long.get(t.key, "error")) == "hash"
+    ):
+        return None
+    return name
 
 
 def _render(
