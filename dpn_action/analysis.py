@@ -24,6 +24,8 @@ from dpn_action.findings import (
     rename_fix,
     suggestion,
 )
+from dpn_action.inputs import InputRefused
+from dpn_action.namecache import Claim, NameCache
 from dpn_action.naming.catalogue import COMMON_ENTRY_KEYS, PLACEHOLDER, ResourceType
 from dpn_action.naming.config import Configs, NamingConfig, unknown_placeholders
 from dpn_action.naming.engine import Issue, Sourced, make_name, transformed
@@ -59,6 +61,7 @@ def analyse(
     names: bool = True,
     display_root: Path | None = None,
     trace_type: str | None = None,
+    cache: NameCache | None = None,
 ) -> Analysis:
     """Load and check blueprints. With `names=False` only structure, scope and references
     are checked (the fast `plan validate`).
@@ -66,20 +69,47 @@ def analyse(
     `cfg` is one naming config for every blueprint, or `Configs`: each blueprint is then
     named with the configs of its own directory, and their findings are reported too. A
     blueprint given as a path is read from its work tree, and findings name it relative to
-    `display_root` (default: the current directory)."""
+    `display_root` (default: the current directory).
+
+    With a `cache`, what the uniqueness check needs of each `context` blueprint (its
+    claims) is taken from the cache when it holds them for exactly the file's bytes and
+    naming configs, and kept there otherwise (`dpn_action.namecache`); such a blueprint is
+    then not among the analysis's `blueprints`."""
     out = Analysis()
     target_files: set[str] = set()
     docs: dict[str, Document] = {}
     seen: set[tuple[str, str, str]] = set()
     config_of: dict[int, NamingConfig] = {}
+    #: every blueprint in the order read, loaded or taken from the cache
+    order: list[BlueprintFile | _Cached] = []
+    to_keep: list[tuple[BlueprintFile, str]] = []
+    use_cache = cache is not None and names
     both = [(s, True) for s in targets] + [(s, False) for s in context or []]
     for given, is_target in both:
         src = given if isinstance(given, Source) else source_of(given, display_root)
         if src.key in seen:
             continue
         seen.add(src.key)
-        bp, findings = load_blueprint(src)
+        raw: bytes | None = None
+        key = ""
+        if use_cache and not is_target:
+            assert cache is not None
+            c = cfg if isinstance(cfg, NamingConfig) else cfg.for_file(src)
+            try:
+                raw = src.read()
+            except (InputRefused, OSError):
+                raw = None  # read again below, to be reported as it always is
+            if raw is not None:
+                key = cache.key(src.rel, raw, c)
+                claims = cache.get(key)
+                if claims is not None:
+                    order.append(_Cached(src.display, raw, claims))
+                    continue
+        bp, findings = load_blueprint(src, raw=raw)
+        if raw is not None:
+            to_keep.append((bp, key))
         out.blueprints.append(bp)
+        order.append(bp)
         docs[bp.doc.path] = bp.doc
         config_of[id(bp)] = cfg if isinstance(cfg, NamingConfig) else cfg.for_file(src)
         if is_target:
@@ -108,7 +138,11 @@ def analyse(
                 for r in bp.resources
             ]
             out.findings.extend(lost_segments(namer.cfg, named))
-        out.findings.extend(_uniqueness(out.blueprints, target_files))
+        out.findings.extend(_uniqueness(order, target_files))
+        if cache is not None:
+            for bp, key in to_keep:
+                cache.put(key, claims_of(bp))
+            cache.save()
     if isinstance(cfg, Configs):
         out.findings = cfg.findings + out.findings
     out.findings = _dedupe(out.findings)
@@ -414,35 +448,83 @@ def scope_key(r: Resource) -> str:
     return f"in={c.full_name}" if c is not None else "in=?"
 
 
-def _uniqueness(blueprints: list[BlueprintFile], targets: set[str]) -> list[Finding]:
+def claim(r: Resource) -> Claim | None:
+    """What the uniqueness check compares of `r`: its type, the scope its name must be
+    unique in, the name as compared there, and the entry's pointer (None: `r` has no name
+    to compare, or its parent has none)."""
+    if not r.in_scope or r.name is None:
+        return None
+    t = r.type
+    if t.unique_scope == "parent" and (r.container is None or r.container.full_name is None):
+        return None  # its parent is unresolved: already reported, nothing to compare
+    return (t.key, scope_key(r), r.name.lower() if t.case_insensitive else r.name, r.pointer)
+
+
+def claims_of(bp: BlueprintFile) -> list[Claim]:
+    """The claims of a blueprint's resources, in their order."""
+    return [c for c in map(claim, bp.resources) if c is not None]
+
+
+class _Cached:
+    """A blueprint whose claims were taken from the cache: not read as a document unless a
+    clash with it needs a line and column."""
+
+    def __init__(self, path: str, raw: bytes, claims: list[Claim]) -> None:
+        self.path = path
+        self.raw = raw
+        self.claims = claims
+        self._doc: Document | None = None
+
+    def where(self, pointer: str) -> str:
+        if self._doc is None:
+            from dpn_action.source import parse_bytes
+
+            self._doc = parse_bytes(self.raw, self.path)
+        line, col = self._doc.position(pointer)
+        return f"{self.path}:{line}:{col}"
+
+
+def _where(r: Resource) -> str:
+    line, col = r.blueprint.doc.position(r.pointer)
+    return f"{r.blueprint.doc.path}:{line}:{col}"
+
+
+def _where_of(held: Resource | tuple[_Cached, str]) -> str:
+    return _where(held) if isinstance(held, Resource) else held[0].where(held[1])
+
+
+def _uniqueness(order: Sequence[BlueprintFile | _Cached], targets: set[str]) -> list[Finding]:
     """One finding per name that another resource in the same scope already has: on the
     later one, or on the earlier one when only that one is being checked (a staged
-    blueprint is told about a clash with any other blueprint, whichever was read first)."""
-    groups: dict[tuple[str, str, str], list[Resource]] = {}
-    for bp in blueprints:
-        for r in bp.resources:
-            if not r.in_scope or r.name is None:
-                continue
-            if r.type.unique_scope == "parent" and (
-                r.container is None or r.container.full_name is None
-            ):
-                continue  # its parent is unresolved: already reported, nothing to compare
-            folded = r.name.lower() if r.type.case_insensitive else r.name
-            groups.setdefault((r.type.key, scope_key(r), folded), []).append(r)
+    blueprint is told about a clash with any other blueprint, whichever was read first).
+    A blueprint from the cache is never being checked."""
+    first_of: dict[tuple[str, str, str], Resource | tuple[_Cached, str]] = {}
     findings: list[Finding] = []
-    for group in groups.values():
-        first = group[0]
-        for r in group[1:]:
-            if r.blueprint.doc.path in targets:
-                findings.append(_clash(r, first))
-            elif first.blueprint.doc.path in targets:
-                findings.append(_clash(first, r))
+    for source in order:
+        if isinstance(source, _Cached):
+            for type_key, scope, folded, pointer in source.claims:
+                first = first_of.setdefault((type_key, scope, folded), (source, pointer))
+                if isinstance(first, Resource) and first.blueprint.doc.path in targets:
+                    findings.append(_clash(first, source.where(pointer)))
+            continue
+        checked = source.doc.path in targets
+        for r in source.resources:
+            c = claim(r)
+            if c is None:
+                continue
+            first = first_of.setdefault(c[:3], r)
+            if first is r:
+                continue
+            if checked:
+                findings.append(_clash(r, _where_of(first)))
+            elif isinstance(first, Resource) and first.blueprint.doc.path in targets:
+                findings.append(_clash(first, _where(r)))
     return findings
 
 
-def _clash(r: Resource, other: Resource) -> Finding:
+def _clash(r: Resource, other: str) -> Finding:
+    """DPN130 on `r`, whose name is also used at `other` (file:line:column)."""
     t = r.type
-    line, col = other.blueprint.doc.position(other.pointer)
     where = {
         "global": "in every AWS account",
         "account": "in the account",
@@ -461,8 +543,7 @@ def _clash(r: Resource, other: Resource) -> Finding:
     )
     return r.finding(
         "DPN130",
-        f"{t.title} name '{r.name}' is also used at {other.blueprint.doc.path}:{line}:{col}; "
-        f"names must be unique {where}{case}",
+        f"{t.title} name '{r.name}' is also used at {other}; names must be unique {where}{case}",
         field_name="name",
         hint=change,
     )

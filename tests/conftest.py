@@ -182,6 +182,8 @@ def _session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HOME", str(path))
+        for name in _CACHE_VARIABLES:
+            patch.delenv(name, raising=False)
         yield path
 
 
@@ -191,7 +193,13 @@ def home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPat
     test; ask for it to put something in `~/.dpn/`."""
     path = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(path))
+    for name in _CACHE_VARIABLES:  # dpn lint's cache is then ~/.cache/dpn of this HOME
+        monkeypatch.delenv(name, raising=False)
     return path
+
+
+#: where the cache of `dpn lint` would go instead of `~/.cache/dpn`
+_CACHE_VARIABLES = ("DPN_CACHE_DIR", "XDG_CACHE_HOME")
 
 
 @pytest.fixture

@@ -124,14 +124,18 @@ class BlueprintFile:
         return env if isinstance(env, str) else ""
 
 
-def load_blueprint(source: Source | Path) -> tuple[BlueprintFile, list[Finding]]:
+def load_blueprint(
+    source: Source | Path, *, raw: bytes | None = None
+) -> tuple[BlueprintFile, list[Finding]]:
     """Read, check the structure of, expand, and check the IAM policies of one blueprint
-    (a file of a tree, or a path on this machine, read from its work tree)."""
+    (a file of a tree, or a path on this machine, read from its work tree; `raw`: its
+    bytes, read already)."""
+    from dpn_action.source import parse_bytes
     from dpn_action.structure import validate
 
     if not isinstance(source, Source):
         source = source_of(source)
-    doc = source.document()
+    doc = source.document() if raw is None else parse_bytes(raw, source.display)
     root = source.tree.root
     findings = list(doc.findings)
     bp = BlueprintFile(doc, source=source.path, root=root)

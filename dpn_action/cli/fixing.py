@@ -70,9 +70,12 @@ class LintJob:
                 raise click.UsageError("no blueprints found under blueprints/; name the files")
         self.named_configs = sources(configs_given)
 
-    def run(self, tree: Tree | None = None) -> Analysis:
-        """Lint, reading the files of this repository from `tree` (default: the work tree)."""
+    def run(self, tree: Tree | None = None, *, cache: bool = False) -> Analysis:
+        """Lint, reading the files of this repository from `tree` (default: the work tree).
+        With `cache`, the names of the blueprints only compared against come from the
+        user's cache where it holds them for exactly these files (`dpn_action.namecache`)."""
         from dpn_action.analysis import analyse
+        from dpn_action.namecache import NameCache, default_directory
         from dpn_action.tree import Source
 
         def on(s: Source) -> Source:
@@ -84,7 +87,12 @@ class LintJob:
         if not self.files:
             configs.for_dir(tree or self.tree, self.cwd_rel)
         context = [] if self.no_context else [on(s) for s in self.repository]
-        return analyse(configs, [on(s) for s in self.targets], context=context)
+        names = (
+            NameCache(default_directory(), self.tree.root)
+            if cache and tree is None and context
+            else None
+        )
+        return analyse(configs, [on(s) for s in self.targets], context=context, cache=names)
 
     def _ours(self, s: Source) -> bool:
         return s.tree.root == self.tree.root and not s.tree.label

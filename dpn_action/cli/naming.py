@@ -44,6 +44,12 @@ from dpn_action.findings import Finding
 @click.option(
     "--fix", "apply_fixes", is_flag=True, help="Apply the safe suggestions first (`dpn fix`)."
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Name every blueprint compared against afresh, instead of taking the names of those "
+    "unchanged since an earlier lint from the cache (DPN_CACHE_DIR, else ~/.cache/dpn).",
+)
 @one_pass
 def lint(
     files: tuple[Path, ...],
@@ -55,6 +61,7 @@ def lint(
     context_globs: tuple[str, ...],
     no_context: bool,
     apply_fixes: bool,
+    no_cache: bool,
 ) -> None:
     """Check blueprints and naming configs: structure, references, names, uniqueness.
 
@@ -69,7 +76,7 @@ def lint(
     if apply_fixes:
         findings = fix_files(job, write=True, show_diff=False).remaining
     else:
-        findings = job.run().findings
+        findings = job.run(cache=not no_cache).findings
     emit(findings, fmt)
     sys.exit(1 if failed(findings, strict) else 0)
 

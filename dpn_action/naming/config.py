@@ -105,8 +105,14 @@ class Configs:
         self.home = home
         self.display_root = display_root
         self._loaded: dict[tuple[object, object], NamingConfig] = {}
+        #: (tree, directory) -> the configs of the blueprints there
+        self._dirs: dict[tuple[Tree, str], NamingConfig] = {}
 
     def for_dir(self, tree: Tree, rel_dir: str) -> NamingConfig:
+        here = (tree, rel_dir)
+        cfg = self._dirs.get(here)
+        if cfg is not None:  # the blueprints of a directory share its configs
+            return cfg
         found = find_configs(tree, rel_dir, *self.flags, home=self.home)
         key = (_key(found[0]), _key(found[1]))
         cfg = self._loaded.get(key)
@@ -116,6 +122,7 @@ class Configs:
             )
             self.findings.extend(findings)
             self._loaded[key] = cfg
+        self._dirs[here] = cfg
         return cfg
 
     def for_file(self, src: Source) -> NamingConfig:
