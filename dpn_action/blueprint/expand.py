@@ -322,8 +322,8 @@ def _find_cycles(bp: BlueprintFile) -> list[Finding]:
     for start in bp.resources:
         if state.get(id(start)):
             continue
-        if not start.deps:  # nothing to follow (most resources)
-            state[id(start)] = 2
+        if all(state.get(id(d)) == 2 for d in start.deps):
+            state[id(start)] = 2  # nothing to follow: no deps, or all of them done already
             continue
         stack: list[tuple[Resource, int]] = [(start, 0)]
         path: list[Resource] = [start]
