@@ -141,9 +141,17 @@ class NameCache:
                 return
             entry: list[Claim] = []
             for c in claims:
-                if not (isinstance(c, list) and len(c) == 4 and all(isinstance(x, str) for x in c)):
+                if type(c) is not list or len(c) != 4:
                     return  # not what `save` writes: none of it is used
-                entry.append((c[0], c[1], c[2], c[3]))
+                kind, scope, name, pointer = c
+                if not (
+                    type(kind) is str
+                    and type(scope) is str
+                    and type(name) is str
+                    and type(pointer) is str
+                ):
+                    return
+                entry.append((kind, scope, name, pointer))
             stored[key] = entry
         self._stored = stored
 

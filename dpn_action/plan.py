@@ -201,9 +201,13 @@ class _Planner:
         return hit
 
     def depends_on(self, r: Resource) -> tuple[str, ...]:
+        if not r.deps:
+            return ()
         return tuple([self.key(d) for d in r.deps if d.name is not None])
 
     def refs(self, r: Resource) -> dict[str, str]:
+        if not r.refs:
+            return {}
         return {f: self.key(d) for f, d in r.refs.items() if d.name is not None}
 
     def planned(self, r: Resource) -> PlannedResource:
