@@ -14,8 +14,9 @@
    named), then with the cache the first run left (the changed blueprint changed again
    before each run), and with `--no-cache`; wall and CPU time, medians of `--runs`.
 
-With `--profile`, the 100,000-resource preview is also run once under cProfile and its top
-lines by own time printed (docs/benchmarks.md keeps them, before and after).
+With `--profile`, the 100,000-resource preview is also timed phase by phase (CPU and memory
+after each), and run once under cProfile: its top lines by own time, and the cumulative time
+of each phase's function (docs/benchmarks.md keeps them, before and after).
 """
 
 from __future__ import annotations
@@ -158,6 +159,59 @@ PHASES = (
 )
 
 
+PHASE_TIMES = """
+import gc, os, sys, time
+gc.disable()  # as `dpn plan preview` runs (`cli.common.one_pass`)
+def rss():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+start = time.process_time()
+laps = []
+def lap(name):
+    global start
+    now = time.process_time()
+    laps.append((name, now - start, rss()))
+    start = now
+from pathlib import Path
+from dpn_action import analysis, plan
+from dpn_action.blueprint.expand import BlueprintFile, expand
+from dpn_action.cli.common import naming_configs
+from dpn_action.structure import validate
+from dpn_action.tree import source_of
+lap("start-up: imports")
+src = source_of(Path(sys.argv[1]))
+doc = src.document()
+lap("read and parse the JSON")
+validate(doc, "blueprint", "blueprint")
+lap("structural check")
+bp = BlueprintFile(doc, source=src.path, root=src.tree.root)
+expand(bp)
+lap("expand: resources, references, cycles")
+namer = analysis._Namer(naming_configs(None, None, ()).for_file(src), {doc.path: doc}, None)
+namer.name_blueprint(bp)
+namer.unknown_fields(bp)
+lap("name every resource")
+analysis._uniqueness([bp], {doc.path})
+lap("uniqueness")
+order = plan.plan_order(bp.resources)
+with open(os.devnull, "w") as out:
+    plan.write_plan_preview(out, order)
+lap("plan hash and the JSON lines")
+for name, cpu, mb in laps:
+    print(f"  {name:<40} {cpu:5.2f} s  {mb:4.0f} MB after")
+print(f"  {'total':<40} {sum(c for _, c, _ in laps):5.2f} s")
+"""
+
+
+def phases(work: Path) -> None:
+    """The 100,000-resource preview's phases, one after the other in one process (the
+    analysis's own parts are called by name): CPU time of each, resident memory after."""
+    cmd = [sys.executable, "-c", PHASE_TIMES, str(work / "big100k.json")]
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=True)
+    print("preview of 100,000 resources, phase by phase (CPU, memory after):")
+    print(proc.stdout.rstrip())
+
+
 def profile(work: Path, top: int = 15) -> None:
     """The 100,000-resource preview under cProfile (in a process of this interpreter):
     the top lines by own time."""
@@ -214,6 +268,7 @@ def main() -> None:
         large_preview(dpn, work, args.large_runs)
         lint_one_of_many(dpn, work, max(3, args.runs // 3))
         if args.profile:
+            phases(work)
             profile(work)
 
 
