@@ -28,7 +28,7 @@ from dpn_action.inputs import InputRefused
 from dpn_action.namecache import Claim, NameCache
 from dpn_action.naming.catalogue import COMMON_ENTRY_KEYS, PLACEHOLDER, ResourceType
 from dpn_action.naming.config import Configs, NamingConfig, unknown_placeholders
-from dpn_action.naming.engine import Issue, Sourced, make_name, transformed
+from dpn_action.naming.engine import Issue, Sourced, compact, make_name, transformed
 from dpn_action.naming.fields import entry_keys
 from dpn_action.source import Document
 from dpn_action.tree import Source, source_of
@@ -322,7 +322,8 @@ class _Namer:
             if not r.in_scope:
                 continue
             t = r.type
-            values = dict(self.base_values(bp, t))
+            base = self.base_values(bp, t)
+            values = dict(base)
             skip = self._not_values(t)
             at = (path, r.pointer)
             own: dict[str, Sourced] = {}
@@ -350,6 +351,8 @@ class _Namer:
                 else frozenset(),
                 trace=self.trace_type == t.key,
             )
+            if res.trace is None:  # a trace keeps the values as they were made
+                res.values = compact(values, base)
             r.result = res
             for issue in res.issues:
                 findings.append(self.locate(r, issue))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -98,7 +99,7 @@ class Step:
 class NameResult:
     name: str | None
     issues: list[Issue] = field(default_factory=list)
-    values: dict[str, Sourced] = field(default_factory=dict)
+    values: Mapping[str, Sourced] = field(default_factory=dict)
     trace: list[Step] | None = None
     #: the name the convention gives, when an explicit `name` was used
     convention: str | None = None
@@ -106,6 +107,51 @@ class NameResult:
     dropped: list[str] = field(default_factory=list)
     #: the pattern the name was made with
     pattern: str = ""
+
+
+class Values(Mapping[str, Sourced]):
+    """A resource's naming values as kept after its name is made: the few that are its own
+    (or that naming changed) over the many that every resource of its blueprint and type
+    shares, which are held once (`compact`). Read-only; the same keys, values and order as
+    the dict it was made from."""
+
+    __slots__ = ("_below", "_own")
+
+    def __init__(self, own: dict[str, Sourced], below: Mapping[str, Sourced]) -> None:
+        self._own = own
+        self._below = below
+
+    def __getitem__(self, key: str) -> Sourced:
+        hit = self._own.get(key)
+        return hit if hit is not None else self._below[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        hit = self._own.get(key)
+        return hit if hit is not None else self._below.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._own or key in self._below
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._below
+        own, below = self._own, self._below
+        yield from (k for k in own if k not in below)
+
+    def __len__(self) -> int:
+        return len(self._below) + sum(1 for k in self._own if k not in self._below)
+
+    def __repr__(self) -> str:
+        return f"Values({dict(self.items())!r})"
+
+
+def compact(values: dict[str, Sourced], below: Mapping[str, Sourced]) -> Mapping[str, Sourced]:
+    """`values` as `Values` over `below`, when it holds every key of `below` (it was made
+    as a copy of it, then added to); else `values` itself."""
+    own = {k: v for k, v in values.items() if below.get(k) is not v}
+    shared = len(values) - len(own)
+    if shared + sum(1 for k in own if k in below) != len(below):
+        return values  # a key of `below` was taken out
+    return Values(own, below)
 
 
 @cache
