@@ -28,10 +28,23 @@ from dpn_action.inputs import InputRefused
 from dpn_action.namecache import Claim, NameCache
 from dpn_action.naming.catalogue import COMMON_ENTRY_KEYS, PLACEHOLDER, ResourceType
 from dpn_action.naming.config import Configs, NamingConfig, unknown_placeholders
-from dpn_action.naming.engine import Issue, Sourced, compact, make_name, transformed
+from dpn_action.naming.engine import (
+    Issue,
+    Sourced,
+    Values,
+    compact,
+    derive_values,
+    make_name,
+    transform_layer,
+    transformed,
+    transformed_names,
+)
 from dpn_action.naming.fields import entry_keys
 from dpn_action.source import Document
 from dpn_action.tree import Source, source_of
+
+#: the values region_short is derived from or is
+_REGIONS = frozenset({"region", "region_short"})
 
 #: entry keys that are never naming values
 _NOT_VALUES = frozenset(COMMON_ENTRY_KEYS) - {"description", "comment"}
@@ -231,6 +244,8 @@ class _Namer:
         self._allowed: dict[str, frozenset[str]] = {}
         self._skip: dict[str, frozenset[str]] = {}
         self._override_values: dict[str, Sourced] | None = None
+        self._override_layer: dict[str, Sourced] | None = None
+        self._prepared: dict[tuple[int, str], dict[str, Sourced]] = {}
 
     def base_values(self, bp: BlueprintFile, t: ResourceType) -> dict[str, Sourced]:
         """Values up to blueprint metadata, by precedence (cached per blueprint and type)."""
@@ -318,12 +333,11 @@ class _Namer:
         path = bp.doc.path
         label = f"{path} entry"
         overrides = self._overrides()
+        transforms = transformed_names(cfg)
         for r in bp.resources:
             if not r.in_scope:
                 continue
             t = r.type
-            base = self.base_values(bp, t)
-            values = dict(base)
             skip = self._not_values(t)
             at = (path, r.pointer)
             own: dict[str, Sourced] = {}
@@ -334,8 +348,24 @@ class _Namer:
                     own[k] = Sourced(raw, label, at, k)
                 elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
                     own[k] = Sourced(str(raw), label, at, k)
-            overlay(values, own)
-            overlay(values, overrides)
+            trace = self.trace_type == t.key
+            # The values below the entry's own are derived and transformed once per
+            # blueprint and type, unless the entry (or an override) sets the region: then
+            # region_short is derived anew, from all of them, as the engine does.
+            derived = not trace and not _REGIONS & own.keys() and not _REGIONS & overrides.keys()
+            if derived:
+                below = self.prepared_values(bp, t)
+                own = transform_layer(own, cfg, transforms)
+                if overrides:
+                    own = {k: v for k, v in own.items() if k not in overrides}
+                    own.update(self._overrides_transformed())
+                values = dict(below)
+                values.update(own)
+            else:
+                below = self.base_values(bp, t)
+                values = dict(below)
+                overlay(values, own)
+                overlay(values, overrides)
             explicit = r.entry.get("name")
             keep = r.entry.get("keep")
             otl = r.entry.get("on_too_long")
@@ -349,14 +379,33 @@ class _Namer:
                 keep=frozenset(x for x in keep if isinstance(x, str))
                 if isinstance(keep, list)
                 else frozenset(),
-                trace=self.trace_type == t.key,
+                trace=trace,
+                derived=derived,
             )
-            if res.trace is None:  # a trace keeps the values as they were made
-                res.values = compact(values, base)
+            if derived:
+                res.values = Values(own, below)
+            elif not trace:  # a trace keeps the values as they were made
+                res.values = compact(values, below)
             r.result = res
             for issue in res.issues:
                 findings.append(self.locate(r, issue))
         return findings
+
+    def prepared_values(self, bp: BlueprintFile, t: ResourceType) -> dict[str, Sourced]:
+        """`base_values` derived and transformed (`engine.derive_values`), cached per
+        blueprint and type."""
+        key = (id(bp), t.key)
+        hit = self._prepared.get(key)
+        if hit is None:
+            hit = dict(self.base_values(bp, t))
+            derive_values(hit, self.cfg, None)
+            self._prepared[key] = hit
+        return hit
+
+    def _overrides_transformed(self) -> dict[str, Sourced]:
+        if self._override_layer is None:
+            self._override_layer = transform_layer(self._overrides(), self.cfg)
+        return self._override_layer
 
     def _overrides(self) -> dict[str, Sourced]:
         """The --override values, the highest layer of every name."""

@@ -322,8 +322,11 @@ def _find_cycles(bp: BlueprintFile) -> list[Finding]:
     for start in bp.resources:
         if state.get(id(start)):
             continue
-        if all(state.get(id(d)) == 2 for d in start.deps):
-            state[id(start)] = 2  # nothing to follow: no deps, or all of them done already
+        for d in start.deps:
+            if state.get(id(d)) != 2:
+                break
+        else:  # nothing to follow: no deps, or all of them done already
+            state[id(start)] = 2
             continue
         stack: list[tuple[Resource, int]] = [(start, 0)]
         path: list[Resource] = [start]

@@ -112,8 +112,8 @@ class NameResult:
 class Values(Mapping[str, Sourced]):
     """A resource's naming values as kept after its name is made: the few that are its own
     (or that naming changed) over the many that every resource of its blueprint and type
-    shares, which are held once (`compact`). Read-only; the same keys, values and order as
-    the dict it was made from."""
+    shares, which are held once (`compact`). Read-only: the keys and values of the dict
+    its name was made with."""
 
     __slots__ = ("_below", "_own")
 
@@ -262,6 +262,29 @@ def derive_values(values: dict[str, Sourced], cfg: NamingConfig, trace: list[Ste
             values[var] = sv.moved(new)
 
 
+def transform_layer(
+    layer: dict[str, Sourced], cfg: NamingConfig, names: frozenset[str] | None = None
+) -> dict[str, Sourced]:
+    """A layer of values with the configured transformations applied to each (`layer`
+    itself when they change none of them); `names`: `transformed_names(cfg)`."""
+    if names is None:
+        names = transformed_names(cfg)
+    if not names or names.isdisjoint(layer):
+        return layer
+    out = dict(layer)
+    for var in names & layer.keys():
+        sv = layer[var]
+        new = _transform(var, sv.value, cfg)[0]
+        if new != sv.value:
+            out[var] = sv.moved(new)
+    return out
+
+
+def transformed_names(cfg: NamingConfig) -> frozenset[str]:
+    """The variables a configured transformation may change."""
+    return frozenset(cfg.lowercase | cfg.uppercase | cfg.replace_hyphens.keys())
+
+
 def _transform(var: str, value: str, cfg: NamingConfig) -> tuple[str, list[str]]:
     """`value` of `var` after the configured transformations, and their names."""
     new = value
@@ -294,11 +317,14 @@ def make_name(
     on_too_long: str | None = None,
     keep: frozenset[str] = frozenset(),
     trace: bool = False,
+    derived: bool = False,
 ) -> NameResult:
-    """Build (or, for an explicit name, check) one resource name."""
+    """Build (or, for an explicit name, check) one resource name. With `derived`, the
+    values are derived and transformed already (`derive_values`, `transform_layer`)."""
     props = props or {}
     steps: list[Step] | None = [] if trace else None
-    derive_values(values, cfg, steps)
+    if not derived:
+        derive_values(values, cfg, steps)
     res = NameResult(name=None, values=values, trace=steps, pattern=cfg.pattern(t.key))
     rendered = _render_clean(t, values, cfg, props, on_too_long) if steps is None else None
     render_issues: list[Issue] = []
