@@ -333,8 +333,11 @@ def _by_key(p: PlannedResource) -> str:
 #: operations encoded at a time by `plan_hash`, preview lines written at a time
 _BATCH = 2048
 #: how `canonical_json` encodes (`json.dumps(..., sort_keys=True, separators=(",", ":"),
-#: ensure_ascii=False)`)
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+#: ensure_ascii=False)`), without the watch for a list or mapping inside itself, which a
+#: plan, made from parsed files, never has (the text is the same)
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+)
 
 
 def removals(
