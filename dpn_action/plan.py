@@ -17,6 +17,7 @@ from typing import Any, TextIO, TypeVar
 from dpn_action.blueprint.expand import Resource, topological
 from dpn_action.blueprint.files import replace_at
 from dpn_action.naming.catalogue import CATALOGUE
+from dpn_action.naming.engine import Sourced, Values
 
 _CHILD_KEYS = frozenset({"schemas", "tables", "volumes"})
 T = TypeVar("T")
@@ -59,16 +60,41 @@ TAGGED_VALUES = ("project", "environment", "team", "cost_center", "data_classifi
 
 def tags(r: Resource) -> dict[str, str]:
     """Tags from the naming values (project, environment, team, ...) and the entry's `tags`."""
-    out: dict[str, str] = {}
-    values = r.result.values if r.result is not None else {}
-    for k in TAGGED_VALUES:
-        sv = values.get(k)
-        if sv is not None and sv.value:
-            out[k] = sv.value
+    values: Mapping[str, Sourced] = r.result.values if r.result is not None else {}
+    if type(values) is Values and values.own.keys().isdisjoint(TAGGED_VALUES):
+        out = dict(_shared_tags(values.below))  # all from values many resources share
+    else:
+        out = _tagged(values)
     extra = r.entry.get("tags")
     if isinstance(extra, dict):
         out.update({str(k): str(v) for k, v in extra.items()})
     return out
+
+
+def _tagged(values: Mapping[str, Sourced]) -> dict[str, str]:
+    """The tags the naming values give: those of `TAGGED_VALUES` that have a value."""
+    out: dict[str, str] = {}
+    for k in TAGGED_VALUES:
+        sv = values.get(k)
+        if sv is not None and sv.value:
+            out[k] = sv.value
+    return out
+
+
+def _shared_tags(below: Mapping[str, Sourced]) -> dict[str, str]:
+    """`_tagged` of values shared by many resources (`Values.below`, never changed),
+    worked out once."""
+    hit = _SHARED_TAGS.get(id(below))
+    if hit is not None and hit[0] is below:
+        return hit[1]
+    out = _tagged(below)
+    if len(_SHARED_TAGS) < 1024:
+        _SHARED_TAGS[id(below)] = (below, out)  # held with them, so the id stays theirs
+    return out
+
+
+#: id of shared naming values -> (the values, their tags)
+_SHARED_TAGS: dict[int, tuple[Mapping[str, Sourced], dict[str, str]]] = {}
 
 
 def _scope(r: Resource) -> dict[str, str]:

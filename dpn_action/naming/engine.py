@@ -121,6 +121,16 @@ class Values(Mapping[str, Sourced]):
         self._own = own
         self._below = below
 
+    @property
+    def own(self) -> dict[str, Sourced]:
+        """The values that are the resource's own (or that naming changed)."""
+        return self._own
+
+    @property
+    def below(self) -> Mapping[str, Sourced]:
+        """The values below them, shared with other resources (never changed)."""
+        return self._below
+
     def __getitem__(self, key: str) -> Sourced:
         hit = self._own.get(key)
         return hit if hit is not None else self._below[key]
