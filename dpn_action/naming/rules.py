@@ -374,8 +374,8 @@ def check(rules: tuple[Rule, ...], name: str, props: dict[str, Any]) -> list[Vio
     """Every rule the name breaks, in rule order. An advice or house rule says so in its
     message, and its hint carries the rule's note."""
     out: list[Violation] = []
-    for rule in rules:
-        result = CHECKS[rule.kind](rule, name, props)
+    for checker, rule in _checkers(rules):
+        result = checker(rule, name, props)
         if result is not None:
             msg, hint = result
             if rule.level != CLOUD:
@@ -384,3 +384,17 @@ def check(rules: tuple[Rule, ...], name: str, props: dict[str, Any]) -> list[Vio
                 hint = f"{rule.note}; {hint}" if rule.note else hint
             out.append(Violation(rule.code, msg, hint, rule))
     return out
+
+
+#: id of a tuple of rules -> (the rules, each with its checker); the tuple is kept, so that
+#: its id is never reused while it is here
+_CHECKERS: dict[int, tuple[tuple[Rule, ...], list[tuple[_Check, Rule]]]] = {}
+
+
+def _checkers(rules: tuple[Rule, ...]) -> list[tuple[_Check, Rule]]:
+    hit = _CHECKERS.get(id(rules))
+    if hit is None or hit[0] is not rules:
+        if len(_CHECKERS) >= 4096:  # rules made on the fly (tests): start over
+            _CHECKERS.clear()
+        hit = _CHECKERS[id(rules)] = (rules, [(CHECKS[r.kind], r) for r in rules])
+    return hit[1]
