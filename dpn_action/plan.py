@@ -211,6 +211,7 @@ class _Planner:
     def __init__(self) -> None:
         self._keys: dict[int, str] = {}
         self._where: dict[int, tuple[str, str, str]] = {}
+        self._tags_text: dict[int, tuple[dict[str, str], str]] = {}
 
     def key(self, r: Resource) -> str:
         k = self._keys.get(id(r))
@@ -275,6 +276,49 @@ class _Planner:
             _region(r),
         )
 
+    def canonical_text(self, r: Resource) -> str:
+        """`_CANONICAL.encode(self.canonical(r))`, written directly: the members in their
+        sorted order, the strings by the encoder `json.dumps` uses, each mapping by
+        `_CANONICAL` (tags that many resources share once). Anything the direct way cannot
+        write (a value that is no string) is encoded the plain way."""
+        name = r.name
+        assert name is not None
+        props = properties(r)
+        refs = self.refs(r)
+        scope = _scope(r)
+        region = _region(r)
+        e = _STRING
+        try:
+            return (
+                '{"depends_on":[' + ",".join([e(d) for d in sorted(self.depends_on(r))])
+                + '],"environment":' + e(self.where(r)[0])
+                + ',"full_name":' + e(r.full_name or name)
+                + ',"key":' + e(self.key(r)) + ',"name":' + e(name)
+                + ',"properties":' + (_CANONICAL.encode(props) if props else "{}")
+                + ',"refs":' + (_CANONICAL.encode(refs) if refs else "{}")
+                + (',"region":' + e(region) if region else "")
+                + ',"scope":' + (_CANONICAL.encode(scope) if scope else "{}")
+                + ',"tags":' + self.tags_text(r) + ',"type":' + e(r.type.key) + "}"
+            )  # fmt: skip
+        except TypeError:
+            return _CANONICAL.encode(self.canonical(r))
+
+    def tags_text(self, r: Resource) -> str:
+        """`_CANONICAL.encode(tags(r))`, once for tags that come whole from naming values
+        many resources share."""
+        values: Mapping[str, Sourced] = r.result.values if r.result is not None else {}
+        if (
+            type(values) is Values
+            and values.own.keys().isdisjoint(TAGGED_VALUES)
+            and not isinstance(r.entry.get("tags"), dict)
+        ):
+            shared = _shared_tags(values.below)  # what `tags(r)` copies
+            hit = self._tags_text.get(id(shared))
+            if hit is None or hit[0] is not shared:
+                hit = self._tags_text[id(shared)] = (shared, _CANONICAL.encode(shared))
+            return hit[1]
+        return _CANONICAL.encode(tags(r))
+
     def entry_line(self, r: Resource) -> str:
         """The preview line of `self.planned(r)` (`_entry_line`), from the fields it needs."""
         assert r.name is not None
@@ -332,11 +376,16 @@ def plan_hash(
 def _operations_hash(ordered: Iterable[dict[str, Any]]) -> str:
     """The SHA-256 of the canonical JSON list of the operations `ordered` (their canonical
     form, sorted by key), encoded a batch at a time."""
+    return _texts_hash(_CANONICAL.encode(batch)[1:-1] for batch in _batches(ordered))
+
+
+def _texts_hash(parts: Iterable[str]) -> str:
+    """The SHA-256 of the JSON list whose items, comma-separated, are `parts`."""
     digest = hashlib.sha256(b"[")
-    for n, batch in enumerate(_batches(ordered)):
+    for n, part in enumerate(parts):
         if n:
             digest.update(b",")
-        digest.update(_CANONICAL.encode(batch)[1:-1].encode("utf-8"))  # inside "[...]"
+        digest.update(part.encode("utf-8"))
     digest.update(b"]")
     return digest.hexdigest()
 
@@ -432,7 +481,8 @@ def write_plan_preview(
     without holding the planned resources: the plan hash is taken with each one made in
     turn, and the lines are written from the analysed resources."""
     planner = _Planner()
-    digest = _operations_hash(map(planner.canonical, sorted(order, key=planner.key)))
+    texts = map(planner.canonical_text, sorted(order, key=planner.key))
+    digest = _texts_hash(",".join(batch) for batch in _batches(texts))
     by_type: dict[str, int] = {}
     for r in order:
         by_type[r.type.key] = by_type.get(r.type.key, 0) + 1

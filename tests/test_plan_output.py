@@ -136,3 +136,63 @@ def test_planned_is_plan_order_then_planned_in_order(tmp_path: Path) -> None:
     a = analyse(NamingConfig(), [tmp_path / "b.json"], display_root=tmp_path)
     assert P.planned(a.resources) == P.planned_in_order(P.plan_order(a.resources))
     assert len(P.planned(a.resources)) > 20
+
+
+#: naming values and settings of any text (the names they make may break rules: what is
+#: named is planned all the same)
+VALUE = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8)
+
+
+@st.composite
+def blueprints(draw: st.DrawFn) -> dict[str, Any]:
+    """Blueprints whose names, tags, properties and parents take any text."""
+    meta = {"environment": draw(VALUE), "project": draw(VALUE), "region": "us-east-1"}
+    for k in ("team", "cost_center"):
+        if draw(st.booleans()):
+            meta[k] = draw(VALUE)
+    buckets = [
+        {
+            "purpose": draw(VALUE),
+            "layer": draw(VALUE),
+            **({"versioning": draw(st.booleans())} if draw(st.booleans()) else {}),
+            **({"encryption": draw(VALUE)} if draw(st.booleans()) else {}),
+            **(
+                {"tags": draw(st.dictionaries(VALUE, VALUE, max_size=2))}
+                if draw(st.booleans())
+                else {}
+            ),
+            **({"team": draw(VALUE)} if draw(st.booleans()) else {}),
+        }
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    dbs = [{"id": "db", "domain": draw(VALUE), "layer": "bronze"}]
+    tables = [
+        {"database_ref": "db", "entity": draw(VALUE), "columns": [{"name": draw(VALUE)}]}
+        for _ in range(draw(st.integers(0, 2)))
+    ]
+    schemas = [
+        {"domain": draw(VALUE), "layer": "gold", "tables": [{"entity": draw(VALUE)}]}
+        for _ in range(draw(st.integers(0, 2)))
+    ]
+    return {
+        "version": "1.0",
+        "metadata": meta,
+        "resources": {
+            "aws": {"s3_buckets": buckets, "glue_databases": dbs, "glue_tables": tables},
+            "databricks": {
+                "unity_catalog": {"catalogs": [{"catalog_type": draw(VALUE), "schemas": schemas}]}
+            },
+        },
+    }
+
+
+@settings(SETTINGS, max_examples=60)
+@given(blueprints())
+def test_any_blueprint_is_previewed_alike_both_ways(
+    tmp_path_factory: pytest.TempPathFactory, doc: dict[str, Any]
+) -> None:
+    root = tmp_path_factory.mktemp("any")
+    (root / "b.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    order = _analysed(root, ["b.json"])
+    streamed, planned = _written(order, [])
+    assert streamed == planned
