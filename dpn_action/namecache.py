@@ -52,8 +52,12 @@ def default_directory() -> Path | None:
     if given is not None:
         return Path(given) if given.strip() else None
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "dpn"
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "dpn"
+    try:
+        return Path.home() / ".cache" / "dpn"
+    except RuntimeError:  # no home directory to be found: no cache
+        return None
 
 
 _code_digest: str | None = None

@@ -271,3 +271,29 @@ def test_the_key_covers_the_bytes_the_suffix_and_the_configs(tmp_path: Path) -> 
     assert k != cache.key("a.yaml", b"{}", plain)
     assert k != cache.key("a.json", b"{} ", plain)
     assert k != cache.key("a.json", b"{}", overridden)
+
+
+def test_no_home_directory_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    def nowhere() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", nowhere)
+    assert default_directory() is None
+    monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere")
+    assert default_directory() == Path("/somewhere/dpn")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # not absolute: ignored, as XDG says
+    assert default_directory() is None
+
+
+def test_a_naming_command_leaves_the_garbage_collector_as_it_was(repo: Path) -> None:
+    import gc
+
+    assert gc.isenabled()
+    lint("blueprints/a.json")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        lint("blueprints/a.json")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
