@@ -212,8 +212,8 @@ def normalise(value: str, t: ResourceType) -> str:
     return _forbidden_run(t.value_chars).sub(t.separator, v)
 
 
-#: region values whose `region_short` was derived already, per naming config: the same
-#: value object (a blueprint's metadata, a config layer) gives the same derived one
+#: how many `region` values a naming config remembers the derived `region_short` of (the
+#: same value object, a blueprint's metadata or a config layer, gives the same one)
 _MAX_DERIVED = 256
 
 
