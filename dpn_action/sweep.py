@@ -4,17 +4,17 @@ delete it.
 Where it looks. One AWS account and region and one Databricks workspace: the ones the
 configuration points at, as for every other command. What it lists there:
 
-* the types the repository's blueprints use (with an environment: that environment's
-  blueprints), plus the types the transactions in the WAL directory and the WAL mirror
-  planned (a type a blueprint stopped using entirely is still swept while a log names it);
-  or the types given;
-* a type named within another (a Glue table in its database) brings its parent type in, and
-  is listed within every parent that carries dpn's mark; a parent type brings its children
-  in (a database cannot go while tables are in it);
-* every type a provider lists whole (`providers.base.listing_types`): one paginated listing
-  per type and scope, then each resource's tags. A type it cannot list (Databricks jobs,
-  notebooks, Unity Catalog objects, ...) is reported as not swept, never silently passed
-  over. S3's listing holds the account's buckets of every region.
+* every type of each cloud the repository's blueprints use (with an environment: that
+  environment's blueprints), or the transactions in the WAL directory and the WAL mirror
+  planned for: a type no blueprint uses any more may still have leftovers, and after a
+  lost log only the tags tell. Or the types given, with the type each is named within
+  (a Glue table: its database) and the types named within it (a database cannot go while
+  tables are in it);
+* of those, every type a provider lists whole (`providers.base.listing_types`): one
+  paginated listing per type and scope, then each resource's tags; a type named within
+  another is listed within every parent that carries dpn's mark. A type it cannot list
+  (Databricks jobs, notebooks, Unity Catalog objects, ...) is reported as not swept, never
+  silently passed over. S3's listing holds the account's buckets of every region.
 
 What it reports. Every listed resource that carries `managed-by: dpn`, with a verdict: an
 orphan (no blueprint describes it, no unfinished transaction owns it, no person retained
@@ -192,10 +192,14 @@ def _scope_key(type_key: str) -> str:
 def chosen_types(
     items: Iterable[PlannedResource], logs: Logs, given: Collection[str] = ()
 ) -> list[str]:
-    """The types to sweep: `given`, or those `items` use and the logs planned; with the
-    types they are named within and the types named within them."""
-    wanted = set(given) or ({p.type for p in items} | logs.types)
-    wanted &= set(CATALOGUE)
+    """The types to sweep: every type of each cloud that `items` use or the logs planned
+    for (a type no blueprint uses any more may still have leftovers); or the `given` types,
+    with the types they are named within and the types named within them."""
+    if not given:
+        used = {p.type for p in items} | (logs.types & set(CATALOGUE))
+        clouds = {CATALOGUE[t].provider for t in used}
+        return sorted(t for t, rt in CATALOGUE.items() if rt.provider in clouds)
+    wanted = set(given) & set(CATALOGUE)
     changed = True
     while changed:
         changed = False
@@ -242,11 +246,11 @@ def scan(
     for t in chosen:
         if t not in listable:
             report.not_swept[t] = (
-                f"dpn cannot list every {CATALOGUE[t].title} (it finds them name by name): "
-                "look for them by hand"
+                "dpn cannot list every resource of the type (it finds them name by name): "
+                "look for leftovers by hand"
             )
         elif (p := parent_type(t)) is not None and p not in listable:
-            report.not_swept[t] = f"listed within each {CATALOGUE[p].title}, which dpn cannot list"
+            report.not_swept[t] = f"listed within each {p}, which dpn cannot list"
     report.types = sorted(t for t in listable if t not in report.not_swept)
     found = _listed(report, providers, max_parallel)
     _judge(report, found, items, logs, now or datetime.now(UTC))

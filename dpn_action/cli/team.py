@@ -147,8 +147,8 @@ def _age_option(value: str) -> float:
     "types",
     multiple=True,
     metavar="TYPE",
-    help="Sweep these resource types (repeatable; `all`: every type) instead of those the "
-    "blueprints use and the WAL's transactions planned.",
+    help="Sweep only these resource types (repeatable; `all`: every type of both clouds) "
+    "instead of every type of the clouds the blueprints and the WAL's transactions use.",
 )
 @click.option(
     "--older-than",
@@ -322,8 +322,11 @@ def _print_sweep(report: Any, *, deleting: bool) -> None:
     described = sum(1 for f in report.found if f.verdict == DESCRIBED)
     if described:
         click.echo(f"{described} described by a blueprint: kept")
+    by_reason: dict[str, list[str]] = {}
     for type_key, why in sorted(report.not_swept.items()):
-        click.echo(f"not swept   {type_key}: {why}", err=True)
+        by_reason.setdefault(why, []).append(type_key)
+    for why, keys in by_reason.items():
+        click.echo(f"not swept   {', '.join(keys)}: {why}", err=True)
     for what, why in sorted(report.errors.items()):
         click.echo(f"error       {what}: {why}", err=True)
     orphans = [f for f in report.found if f.verdict == ORPHAN]

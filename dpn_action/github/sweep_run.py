@@ -122,8 +122,11 @@ class SweepRun(WalArtifacts):
             for f in report.found
             if f.verdict != DESCRIBED
         )
+        by_reason: dict[str, list[str]] = {}
         for type_key, why in sorted(report.not_swept.items()):
-            self.wf.command("warning", f"Not swept: {type_key}: {why}")
+            by_reason.setdefault(why, []).append(type_key)
+        for why, keys in by_reason.items():
+            self.wf.command("warning", f"Not swept: {', '.join(keys)}: {why}")
         self.wf.untrusted(f"dpn: error: {what}: {why}" for what, why in report.errors.items())
         orphans = report.orphans
         if orphans and not self.inputs.sweep_delete:

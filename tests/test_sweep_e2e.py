@@ -1,0 +1,308 @@
+"""`dpn sweep` end to end: `dpn` as a separate process against moto over HTTP and the
+loopback Databricks server (`provision_env`).
+
+A sweep lists a whole account, so every case works in an AWS account of its own: moto
+answers requests signed with credentials from `sts:AssumeRole` of a role in another account
+in that account, as AWS does. Nothing another test left in moto is ever seen, let alone
+deleted. Orphans are made the ways they arise: a runner killed mid-apply whose log is lost,
+an entry removed from a blueprint, or resources tagged by hand with an old transaction id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from provision_env import EXAMPLES, REGION, Clouds, new_token
+
+from dpn_action.naming.catalogue import CATALOGUE
+from dpn_action.txn import TxnStatus, status
+from dpn_action.txn.crash import ENV_VAR as CRASH_ENV
+from dpn_action.txn.crash import STOP_ENV
+from dpn_action.txn.log import TxnLog
+from dpn_action.txn.wal import list_wal_files, new_txn_id, read_wal, txn_id_of
+
+#: a transaction id of years ago, as an orphan of a long-lost run carries it
+OLD_TXN = "20200102T030405060708Z-0badc0de"
+LOCKS = "dpn-sweep-state"
+
+
+@pytest.fixture(scope="module")
+def clouds() -> Iterator[Clouds]:
+    c = Clouds()
+    yield c
+    c.stop()
+
+
+class Case:
+    """A repository (the examples' naming configs, blueprints under `blueprints/`) whose
+    `dpn` runs act in an AWS account of the case's own."""
+
+    def __init__(self, clouds: Clouds, root: Path) -> None:
+        self.clouds = clouds
+        self.root = root
+        self.token = new_token()
+        self.account = str(secrets.randbelow(9 * 10**11) + 10**11)
+        creds = clouds.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{self.account}:role/dpn-sweep-tests",
+            RoleSessionName="dpn-sweep-tests",
+        )["Credentials"]
+        self.aws = {
+            "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": creds["SessionToken"],
+        }
+        root.mkdir(parents=True)
+        shutil.copytree(EXAMPLES / ".dpn", root / ".dpn")
+
+    @property
+    def wal(self) -> Path:
+        return self.root / ".dpn-wal"
+
+    def write(self, name: str, resources: dict[str, Any]) -> str:
+        """`blueprints/<name>.json` of the case's project, dev, us-east-1: its path."""
+        data = {
+            "version": "1.0",
+            "metadata": {"environment": "dev", "project": self.token, "region": REGION},
+            "resources": resources,
+        }
+        path = self.root / "blueprints" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        return f"blueprints/{name}.json"
+
+    def remove(self, name: str) -> None:
+        (self.root / "blueprints" / f"{name}.json").unlink()
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {**self.clouds.env(), **self.aws, **extra}
+
+    def dpn(
+        self, *args: str, input: str | None = None, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "dpn_action", *args],
+            cwd=self.root,
+            env=self.env(**extra),
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+        return proc
+
+    def start(self, *args: str, **extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "dpn_action", *args],
+            cwd=self.root,
+            env=self.env(**extra),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.clouds.aws_url,
+            region_name=REGION,
+            aws_access_key_id=self.aws["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.aws["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=self.aws["AWS_SESSION_TOKEN"],
+        )
+
+    # --- what the account holds -------------------------------------------------------------
+
+    def queues(self) -> dict[str, dict[str, str]]:
+        """Every queue of the account with its tags."""
+        sqs = self.client("sqs")
+        return {
+            url.rsplit("/", 1)[1]: sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
+            for url in sqs.list_queues().get("QueueUrls", [])
+        }
+
+    def topics(self) -> dict[str, dict[str, str]]:
+        sns = self.client("sns")
+        out = {}
+        for topic in sns.list_topics()["Topics"]:
+            arn = topic["TopicArn"]
+            tags = sns.list_tags_for_resource(ResourceArn=arn)["Tags"]
+            out[arn.rsplit(":", 1)[1]] = {t["Key"]: t["Value"] for t in tags}
+        return out
+
+    def queue(self, name: str, **tags: str) -> None:
+        self.client("sqs").create_queue(QueueName=name, tags=tags)
+
+    def topic(self, name: str, **tags: str) -> str:
+        arn: str = self.client("sns").create_topic(
+            Name=name, Tags=[{"Key": k, "Value": v} for k, v in tags.items()]
+        )["TopicArn"]
+        return arn
+
+
+def marks(txn: str, **more: str) -> dict[str, str]:
+    return {"managed-by": "dpn", "dpn-transaction": txn, **more}
+
+
+def sweep_json(case: Case, *args: str, **extra: str) -> dict[str, Any]:
+    proc = case.dpn("sweep", "--format", "json", *args, **extra)
+    assert proc.returncode == 0, proc.stderr
+    data: dict[str, Any] = json.loads(proc.stdout)
+    return data
+
+
+def verdicts(data: dict[str, Any]) -> dict[str, str]:
+    return {r["key"]: r["verdict"] for r in data["orphans"] + data["kept"]}
+
+
+def queues(*purposes: str) -> dict[str, Any]:
+    return {"sqs_queues": [{"purpose": p, "queue_type": "events"} for p in purposes]}
+
+
+def wait_stopped(proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    """Until the process has stopped itself (SIGSTOP at a crash point)."""
+    deadline = time.monotonic() + timeout
+    stat = Path(f"/proc/{proc.pid}/stat")
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if stat.read_text().rsplit(")", 1)[1].split()[0] == "T":
+            return
+        time.sleep(0.05)
+    raise AssertionError("the process never stopped")
+
+
+# ------------------------------------------------------------------ found by tags alone
+
+
+def test_with_the_wal_gone_the_sweep_finds_a_lost_runs_orphans_by_their_tags(
+    clouds: Clouds, tmp_path: Path
+) -> None:
+    """A runner is killed half-way through an apply and its log is lost with it (no
+    mirror); then the entries it was creating are dropped from the blueprints. The sweep
+    finds what that run made by the marks alone and deletes exactly that: another team's
+    queue without dpn's mark, and a dpn queue a blueprint still describes, stay as they
+    were."""
+    case = Case(clouds, tmp_path / "repo")
+    t = case.token
+    keep = case.write("keep", {"aws": queues("keep")})
+    assert case.dpn("create", "--blueprint", keep).returncode == 0
+    gone = case.write(
+        "gone",
+        {
+            "aws": {
+                **queues("ingest", "retry"),
+                "sns_topics": [{"event_type": "qa", "purpose": "x"}],
+            }
+        },
+    )
+    lost = case.dpn(
+        "create", "--blueprint", gone, "--max-parallel", "1", **{CRASH_ENV: "after-done:2"}
+    )
+    assert lost.returncode == -signal.SIGKILL, lost.stderr
+    lost_txn = txn_id_of(list_wal_files(case.wal)[-1])
+    shutil.rmtree(case.wal)  # the runner's disk is gone, and no artifact was kept
+    case.remove("gone")
+    case.queue(f"{t}-dev-theirs-events", team="them")  # another team's, no dpn mark
+    made = {
+        f"aws_sqs_queue:{n}"
+        for n, tags in case.queues().items()
+        if tags.get("dpn-transaction") == lost_txn
+    } | {
+        f"aws_sns_topic:{n}"
+        for n, tags in case.topics().items()
+        if tags.get("dpn-transaction") == lost_txn
+    }
+    assert len(made) == 2  # the run was killed after its second create
+    before = {**case.queues(), **case.topics()}
+
+    found = sweep_json(case, "--older-than", "0")
+
+    assert {o["key"] for o in found["orphans"]} == made
+    assert {o["transaction"] for o in found["orphans"]} == {lost_txn}
+    assert verdicts(found)[f"aws_sqs_queue:{t}-dev-keep-events"] == "described"
+    assert found["unmarked"] == 1 and found["errors"] == {} and found["not_swept"] == {}
+    # every AWS type is listed: no blueprint uses SNS any more, and no log is left to say
+    assert found["types"] == sorted(t for t in CATALOGUE if t.startswith("aws_"))
+    assert {**case.queues(), **case.topics()} == before  # a report changes nothing
+
+    proc = case.dpn("sweep", "--older-than", "0", "--delete", "--yes", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)["transaction"]
+    assert (result["status"], result["kind"]) == ("DELETED", "delete")
+    assert set(result["deleted"]) == made and result["not_ours"] == {}
+    left = {**case.queues(), **case.topics()}
+    assert left == {k: v for k, v in before.items() if not any(k in m for m in made)}
+    assert left[f"{t}-dev-theirs-events"] == {"team": "them"}
+    assert left[f"{t}-dev-keep-events"]["managed-by"] == "dpn"
+    # the sweep is a logged transaction of its own, recorded as one
+    (log,) = [TxnLog.from_read(read_wal(p)) for p in list_wal_files(case.wal)[-1:]]
+    begin = read_wal(list_wal_files(case.wal)[-1]).records[0]
+    assert begin["sweep"] is True and log.status is TxnStatus.DELETED
+    again = sweep_json(case, "--older-than", "0")
+    assert again["orphans"] == []
+
+
+def test_a_removed_entry_is_an_orphan_once_older_than_the_limit(
+    clouds: Clouds, tmp_path: Path
+) -> None:
+    """`--older-than` goes by the time in the `dpn-transaction` tag: a queue of a run years
+    ago is an orphan at 6h, one of a run a minute ago is not until 0, and one whose tag is
+    no transaction id has no age (kept, unless any age goes)."""
+    case = Case(clouds, tmp_path / "repo")
+    t = case.token
+    bp = case.write("app", {"aws": queues("keep", "dropped")})
+    assert case.dpn("create", "--blueprint", bp).returncode == 0
+    case.write("app", {"aws": queues("keep")})  # the entry is removed: on-removed keep
+    case.queue(f"{t}-dev-old-events", **marks(OLD_TXN))
+    case.queue(f"{t}-dev-hand-events", **marks("made-by-hand"))
+    old, dropped, hand = (f"aws_sqs_queue:{t}-dev-{p}-events" for p in ("old", "dropped", "hand"))
+
+    default = sweep_json(case)
+    assert default["older_than_seconds"] == 6 * 3600
+    assert [o["key"] for o in default["orphans"]] == [old]
+    assert default["orphans"][0]["age_seconds"] > 5 * 365 * 86400
+    seen = verdicts(default)
+    assert (seen[dropped], seen[hand]) == ("young", "undated")
+    assert [o["key"] for o in sweep_json(case, "--older-than", "2d")["orphans"]] == [old]
+    assert {o["key"] for o in sweep_json(case, "--older-than", "0")["orphans"]} == {
+        old,
+        dropped,
+        hand,
+    }
+
+    table = case.dpn("sweep")
+    assert table.returncode == 0
+    assert f"orphan   {old}" in table.stdout and "1 orphan(s) older than 6h" in table.stdout
+    assert "report only: --delete deletes them" in table.stdout
+
+    proc = case.dpn("sweep", "--delete", "--yes", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["transaction"]["deleted"] == [old]
+    assert set(case.queues()) == {f"{t}-dev-{p}-events" for p in ("keep", "dropped", "hand")}
+
+    bad = case.dpn("sweep", "--older-than", "6 hours")
+    assert bad.returncode == 2 and "is not an age" in bad.stderr
+
+
+def test_declining_the_question_deletes_nothing(clouds: Clouds, tmp_path: Path) -> None:
+    case = Case(clouds, tmp_path / "repo")
+    case.write("app", {"aws": queues("keep")})
+    case.queue(f"{case.token}-dev-old-events", **marks(OLD_TXN))
+    proc = case.dpn("sweep", "--delete", input="n\n")
+    assert proc.returncode == 1 and "Aborted" in proc.stderr
+    assert "Delete these 1 resources no blueprint describes?" in proc.stderr
+    assert f"{case.token}-dev-old-events" in case.queues()
+    assert not case.wal.exists()  # no transaction was even begun
