@@ -11,7 +11,6 @@ an entry removed from a blueprint, or resources tagged by hand with an old trans
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import signal
@@ -31,7 +30,7 @@ from dpn_action.txn import TxnStatus, status
 from dpn_action.txn.crash import ENV_VAR as CRASH_ENV
 from dpn_action.txn.crash import STOP_ENV
 from dpn_action.txn.log import TxnLog
-from dpn_action.txn.wal import list_wal_files, new_txn_id, read_wal, txn_id_of
+from dpn_action.txn.wal import list_wal_files, read_wal, txn_id_of
 
 #: a transaction id of years ago, as an orphan of a long-lost run carries it
 OLD_TXN = "20200102T030405060708Z-0badc0de"
@@ -306,3 +305,236 @@ def test_declining_the_question_deletes_nothing(clouds: Clouds, tmp_path: Path) 
     assert "Delete these 1 resources no blueprint describes?" in proc.stderr
     assert f"{case.token}-dev-old-events" in case.queues()
     assert not case.wal.exists()  # no transaction was even begun
+
+
+# ------------------------------------------------------------ what unfinished work owns
+
+
+def test_what_an_unfinished_transaction_owns_is_not_swept(clouds: Clouds, tmp_path: Path) -> None:
+    """A create killed half-way leaves its log unfinished here; its entries are then
+    dropped from the blueprint. The sweep reports what that transaction made as owned by
+    it, and deletes none of it: `dpn recover` (its own rollback) is what removes it."""
+    case = Case(clouds, tmp_path / "repo")
+    t = case.token
+    case.write("keep", {"aws": queues("keep")})
+    app = case.write("app", {"aws": queues("a", "b", "c")})
+    lost = case.dpn(
+        "create", "--blueprint", app, "--max-parallel", "1", **{CRASH_ENV: "after-done:1"}
+    )
+    assert lost.returncode == -signal.SIGKILL
+    (open_txn,) = [txn_id_of(p) for p in list_wal_files(case.wal)]
+    case.remove("app")
+    (made,) = [n for n, tags in case.queues().items() if tags.get("dpn-transaction") == open_txn]
+
+    found = sweep_json(case, "--older-than", "0")
+    assert found["orphans"] == []
+    (row,) = [r for r in found["kept"] if r["key"] == f"aws_sqs_queue:{made}"]
+    assert row["verdict"] == "open"
+    assert f"transaction {open_txn} owns it: it is unfinished" in row["note"]
+
+    proc = case.dpn("sweep", "--older-than", "0", "--delete", "--yes")
+    assert proc.returncode == 0 and "nothing to sweep" in proc.stderr
+    assert made in case.queues()
+    assert [(r.txn_id, r.status) for r in status(case.wal)] == [(open_txn, TxnStatus.UNFINISHED)]
+    recovered = case.dpn("recover")
+    assert recovered.returncode == 0 and "ROLLED_BACK" in recovered.stdout
+    assert set(case.queues()) == set()  # `keep` was never created
+    assert t  # the case's names all carry its token
+
+
+def test_in_team_mode_a_lost_runners_transaction_is_not_swept_and_the_sweep_holds_the_lock(
+    clouds: Clouds, tmp_path: Path
+) -> None:
+    """Runner A dies mid-apply in team mode and its directory is gone: only the mirror has
+    its log. A sweep elsewhere (empty WAL directory) reports A's queue as owned by A's
+    unfinished transaction; with --delete it takes the lease, recovers A's transaction
+    first (A's own rollback removes A's queue), and deletes only the old orphan, logging
+    its transaction to the mirror and leaving the lease free."""
+    a = Case(clouds, tmp_path / "a")
+    a.client("s3").create_bucket(Bucket=LOCKS)
+    t = a.token
+    options = (
+        "--lock",
+        f"s3://{LOCKS}/locks/dev.lock?lease=2",
+        "--wal-mirror",
+        f"s3://{LOCKS}/wal/dev",
+    )
+    app = a.write("app", {"aws": queues("a", "b")})
+    lost = a.dpn(
+        "create", "--blueprint", app, "--max-parallel", "1", *options, **{CRASH_ENV: "after-done:1"}
+    )
+    assert lost.returncode == -signal.SIGKILL, lost.stderr
+    (a_txn,) = [txn_id_of(p) for p in list_wal_files(a.wal)]
+    (a_queue,) = [n for n, tags in a.queues().items() if tags.get("dpn-transaction") == a_txn]
+    shutil.rmtree(a.root)
+    # B: the same repository on another machine, after A's entries were dropped
+    b = Case.__new__(Case)
+    b.__dict__.update(a.__dict__, root=tmp_path / "b")
+    b.root.mkdir()
+    shutil.copytree(EXAMPLES / ".dpn", b.root / ".dpn")
+    b.write("keep", {"aws": queues("keep")})
+    b.queue(f"{t}-dev-old-events", **marks(OLD_TXN))
+
+    alone = sweep_json(b, "--older-than", "0")  # no mirror: nothing says A is unfinished
+    assert verdicts(alone)[f"aws_sqs_queue:{a_queue}"] == "orphan"
+    found = sweep_json(b, "--older-than", "0", "--wal-mirror", f"s3://{LOCKS}/wal/dev")
+    seen = verdicts(found)
+    assert seen[f"aws_sqs_queue:{a_queue}"] == "open"
+    assert seen[f"aws_sqs_queue:{t}-dev-old-events"] == "orphan"
+    (row,) = [r for r in found["kept"] if r["verdict"] == "open"]
+    assert "unfinished in the WAL mirror" in row["note"]
+
+    proc = b.dpn("sweep", "--older-than", "0", "--delete", "--yes", "--format", "json", *options)
+    assert proc.returncode == 0, proc.stderr
+    assert f"transaction {a_txn}: log restored from the mirror" in proc.stderr
+    result = json.loads(proc.stdout)["transaction"]
+    assert [(r["transaction"], r["status"]) for r in result["recovered"]] == [
+        (a_txn, "ROLLED_BACK")
+    ]
+    assert result["deleted"] == [f"aws_sqs_queue:{t}-dev-old-events"]
+    assert b.queues() == {}
+    s3 = b.client("s3")
+    mirrored = json.loads(
+        s3.get_object(Bucket=LOCKS, Key=f"wal/dev/txn-{result['transaction']}.jsonl")["Body"]
+        .read()
+        .split(b"\n")[1]
+    )
+    assert (mirrored["kind"], mirrored["sweep"]) == ("delete", True)
+    finished = s3.list_objects_v2(Bucket=LOCKS, Prefix="wal/dev/finished/")["Contents"]
+    assert {o["Key"].rsplit("/", 1)[1] for o in finished} == {
+        f"txn-{a_txn}",
+        f"txn-{result['transaction']}",
+    }
+    lease = json.loads(s3.get_object(Bucket=LOCKS, Key="locks/dev.lock")["Body"].read())
+    assert (lease["owner"], lease["expires"], lease["counter"]) == ("", 0, 2)  # free; B's
+
+
+# ------------------------------------------------------------------ crashes and races
+
+
+@pytest.mark.parametrize(
+    "point",
+    ["after-begin", "after-preflight", "rollback-after-intent:2", "rollback-after-call:1"],
+)
+def test_a_sweep_killed_part_way_is_finished_by_recover(
+    clouds: Clouds, tmp_path: Path, point: str
+) -> None:
+    case = Case(clouds, tmp_path / "repo")
+    t = case.token
+    case.write("keep", {"aws": queues("keep")})
+    orphans = {f"{t}-dev-{p}-events" for p in ("x", "y", "z")}
+    for name in orphans:
+        case.queue(name, **marks(OLD_TXN))
+    case.queue(f"{t}-dev-theirs-events", team="them")
+    killed = case.dpn("sweep", "--delete", "--yes", "--max-parallel", "1", **{CRASH_ENV: point})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (txn,) = [r for r in status(case.wal)]
+    assert (txn.kind, txn.status) == ("delete", TxnStatus.UNFINISHED)
+
+    proc = case.dpn("recover", "--format", "json")
+    result = json.loads(proc.stdout)
+    if point == "after-begin":  # it had not chosen yet: nothing deleted, run it again
+        assert proc.returncode == 1
+        assert result["status"] == "FAILED" and "nothing was deleted" in result["error"]
+        assert orphans <= set(case.queues())
+        again = case.dpn("sweep", "--delete", "--yes")
+        assert again.returncode == 0, again.stderr
+    else:
+        assert proc.returncode == 0, proc.stderr
+        assert result["status"] == "DELETED"
+        assert {k.split(":", 1)[1] for k in result["deleted"]} == orphans
+    assert case.queues() == {f"{t}-dev-theirs-events": {"team": "them"}}
+
+
+@pytest.mark.parametrize(
+    ("point", "theirs"),
+    [
+        # between the listing and the read under the lock: someone's queue without marks
+        ("after-begin", {"team": "them"}),
+        # between that read and the delete call: a team that uses dpn too, its own mark
+        ("after-preflight", marks("20991231T000000000000Z-feedf00d", team="them")),
+    ],
+)
+def test_another_teams_resource_made_under_a_swept_name_survives(
+    clouds: Clouds, tmp_path: Path, point: str, theirs: dict[str, str]
+) -> None:
+    """The sweep is stopped (SIGSTOP) after it listed; meanwhile another team deletes the
+    orphan topic and makes its own under the name. Resumed, the sweep keeps theirs: "not
+    ours: kept", and deletes the other orphan."""
+    case = Case(clouds, tmp_path / "repo")
+    t = case.token
+    case.write("keep", {"aws": {"sns_topics": [{"event_type": "qa", "purpose": "keep"}]}})
+    name, other = f"{t}-dev-qa-old", f"{t}-dev-qa-older"
+    arn = case.topic(name, **marks(OLD_TXN))
+    case.topic(other, **marks(OLD_TXN))
+    proc = case.start(
+        "sweep",
+        "--delete",
+        "--yes",
+        "--format",
+        "json",
+        "--max-parallel",
+        "1",
+        **{STOP_ENV: point},
+    )
+    try:
+        wait_stopped(proc)
+        sns = case.client("sns")
+        sns.delete_topic(TopicArn=arn)
+        case.topic(name, **theirs)
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    result = json.loads(out)["transaction"]
+    assert result["status"] == "DELETED"
+    assert result["deleted"] == [f"aws_sns_topic:{other}"]
+    why = {**result["kept"], **result["not_ours"]}[f"aws_sns_topic:{name}"]
+    assert why.startswith("not ours: kept")
+    where = "kept" if point == "after-begin" else "not_ours"
+    assert f"aws_sns_topic:{name}" in result[where]
+    assert case.topics() == {name: theirs}
+
+
+# ------------------------------------------------------------------------------ Databricks
+
+
+def test_databricks_orphans_are_swept_and_types_without_a_listing_are_reported(
+    clouds: Clouds, tmp_path: Path
+) -> None:
+    case = Case(clouds, tmp_path / "repo")
+    t = case.token
+    pool = {"node_type": "i3", "node_type_id": "i3.xlarge"}
+    bp = case.write(
+        "dbx",
+        {
+            "databricks": {
+                "instance_pools": [{**pool, "purpose": "keep"}, {**pool, "purpose": "spare"}]
+            }
+        },
+    )
+    assert case.dpn("create", "--blueprint", bp).returncode == 0
+    case.write("dbx", {"databricks": {"instance_pools": [{**pool, "purpose": "keep"}]}})
+    w = clouds.workspace
+    theirs = w.instance_pools.create(
+        instance_pool_name=f"{t}-pool-i3-theirs-dev", node_type_id="i3.xlarge"
+    ).instance_pool_id
+
+    found = sweep_json(case, "--older-than", "0")
+    assert [o["key"] for o in found["orphans"]] == [f"dbx_instance_pool:{t}-pool-i3-spare-dev"]
+    assert verdicts(found)[f"dbx_instance_pool:{t}-pool-i3-keep-dev"] == "described"
+    unlisted = {k for k, v in CATALOGUE.items() if v.provider == "databricks"} - set(found["types"])
+    assert set(found["not_swept"]) == unlisted and "dbx_job" in unlisted
+    assert all("cannot list" in why for why in found["not_swept"].values())
+    table = case.dpn("sweep", "--older-than", "0")
+    assert "not swept   dbx_catalog, " in table.stderr
+
+    proc = case.dpn("sweep", "--older-than", "0", "--delete", "--yes", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["transaction"]["deleted"] == [
+        f"dbx_instance_pool:{t}-pool-i3-spare-dev"
+    ]
+    names = {p.instance_pool_name for p in w.instance_pools.list()}
+    assert f"{t}-pool-i3-spare-dev" not in names
+    assert {f"{t}-pool-i3-keep-dev", f"{t}-pool-i3-theirs-dev"} <= names
+    w.instance_pools.delete(theirs)
