@@ -11,6 +11,8 @@ an entry removed from a blueprint, or resources tagged by hand with an old trans
 from __future__ import annotations
 
 import json
+import os
+import re
 import secrets
 import shutil
 import signal
@@ -30,7 +32,7 @@ from dpn_action.txn import TxnStatus, status
 from dpn_action.txn.crash import ENV_VAR as CRASH_ENV
 from dpn_action.txn.crash import STOP_ENV
 from dpn_action.txn.log import TxnLog
-from dpn_action.txn.wal import list_wal_files, read_wal, txn_id_of
+from dpn_action.txn.wal import list_wal_files, new_txn_id, read_wal, txn_id_of
 
 #: a transaction id of years ago, as an orphan of a long-lost run carries it
 OLD_TXN = "20200102T030405060708Z-0badc0de"
@@ -538,3 +540,114 @@ def test_databricks_orphans_are_swept_and_types_without_a_listing_are_reported(
     assert f"{t}-pool-i3-spare-dev" not in names
     assert {f"{t}-pool-i3-keep-dev", f"{t}-pool-i3-theirs-dev"} <= names
     w.instance_pools.delete(theirs)
+
+
+# ------------------------------------------------------------------------------ the Action
+
+
+def git(root: Path, *args: str) -> None:
+    identity = {
+        "GIT_AUTHOR_NAME": "Codertocat",
+        "GIT_AUTHOR_EMAIL": "codertocat@example.com",
+        "GIT_COMMITTER_NAME": "Codertocat",
+        "GIT_COMMITTER_EMAIL": "codertocat@example.com",
+    }
+    subprocess.run(["git", *args], cwd=root, env={**os.environ, **identity}, check=True)
+
+
+def action(
+    case: Case, tmp: Path, event: str = "schedule", payload: Any = None, **extra: str
+) -> tuple[int, dict[str, str], str, str]:
+    """`dpn action` as action.yml's step runs it: exit status, outputs, log, job summary."""
+    run = tmp / f"run-{secrets.token_hex(4)}"
+    run.mkdir()
+    (run / "event.json").write_text(json.dumps(payload or {"schedule": "17 3 * * 1"}))
+    github = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": event,
+        "GITHUB_EVENT_PATH": str(run / "event.json"),
+        "GITHUB_REF": "refs/heads/main",
+        "GITHUB_REF_NAME": "main",
+        "GITHUB_REPOSITORY": "acme/platform",
+        "GITHUB_RUN_ID": "77",
+        "GITHUB_RUN_ATTEMPT": "1",
+        "GITHUB_OUTPUT": str(run / "output"),
+        "GITHUB_STEP_SUMMARY": str(run / "summary.md"),
+        "DPN_MODE": "sweep",
+        "DPN_ENVIRONMENT": "dev",
+        "DPN_WAL_DIR": str(tmp / "wal"),
+    }
+    env = case.env(**{**github, **extra})
+    proc = subprocess.run(
+        [sys.executable, "-m", "dpn_action", "action"],
+        cwd=case.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
+    text = (run / "output").read_text() if (run / "output").exists() else ""
+    found = re.finditer(r"^([\w-]+)<<(\S+)\n(.*?)\n\2$", text, re.M | re.S)
+    summary = run / "summary.md"
+    return (
+        proc.returncode,
+        {m.group(1): m.group(3) for m in found},
+        proc.stdout,
+        summary.read_text() if summary.exists() else "",
+    )
+
+
+def test_the_actions_sweep_mode_reports_on_a_schedule_and_deletes_when_asked(
+    clouds: Clouds, tmp_path: Path
+) -> None:
+    case = Case(clouds, tmp_path / "repo")
+    t = case.token
+    case.write("keep", {"aws": queues("keep")})
+    git(case.root, "init", "-q", "-b", "main")
+    git(case.root, "add", "-A")
+    git(case.root, "commit", "-q", "-m", "blueprints")
+    old, young = f"{t}-dev-old-events", f"{t}-dev-young-events"
+    case.queue(old, **marks(OLD_TXN))
+    case.queue(young, **marks(new_txn_id()))
+
+    rc, out, log, summary = action(case, tmp_path)
+
+    assert rc == 0, log
+    assert out["mode"] == "sweep" and "failure-reason" not in out
+    assert json.loads(out["orphans"]) == [f"aws_sqs_queue:{old}"]
+    assert (out["swept"], out["has-changes"]) == ("[]", "false")
+    assert re.search(r"^::warning title=dpn::1 resource\(s\) no blueprint describes", log, re.M)
+    assert "report only; sweep-delete: true deletes them" in log
+    assert "## dpn sweep" in summary
+    assert f"| `aws_sqs_queue:{old}` | orphan |" in summary
+    assert f"| `aws_sqs_queue:{young}` | young |" in summary
+    assert {old, young} <= set(case.queues())
+
+    rc, out, log, summary = action(
+        case, tmp_path, DPN_SWEEP_DELETE="true", DPN_SWEEP_OLDER_THAN="1d"
+    )
+
+    assert rc == 0, log
+    assert json.loads(out["swept"]) == [f"aws_sqs_queue:{old}"]
+    assert (out["orphans"], out["has-changes"]) == ("[]", "true")
+    assert out["wal-artifact"].startswith("dpn-wal-dev-aws.") and out["wal-artifact"].endswith(
+        "-77-1"
+    )
+    assert f"| `aws_sqs_queue:{old}` | deleted |" in summary
+    assert "dpn sweep\n\nTransaction" in summary
+    assert set(case.queues()) == {young}
+    (log_path,) = list_wal_files(tmp_path / "wal")
+    assert read_wal(log_path).records[0]["sweep"] is True
+
+    elsewhere = {"ref": "refs/heads/feature", "repository": {"default_branch": "main", "id": 1}}
+    rc, out, log, _ = action(
+        case, tmp_path, "workflow_dispatch", elsewhere, GITHUB_REF_NAME="feature"
+    )
+    assert (rc, out["failure-reason"]) == (2, "usage")
+    assert "sweep runs on the default branch (main)" in log
+
+    rc, out, log, _ = action(case, tmp_path, DPN_SWEEP_OLDER_THAN="soon")
+    assert (rc, out["failure-reason"]) == (2, "usage")
+    assert "sweep-older-than: 'soon' is not an age" in log
