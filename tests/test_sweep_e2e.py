@@ -651,3 +651,57 @@ def test_the_actions_sweep_mode_reports_on_a_schedule_and_deletes_when_asked(
     rc, out, log, _ = action(case, tmp_path, DPN_SWEEP_OLDER_THAN="soon")
     assert (rc, out["failure-reason"]) == (2, "usage")
     assert "sweep-older-than: 'soon' is not an age" in log
+
+
+def test_glue_tables_are_swept_within_dpns_databases_and_a_database_holding_others_stays(
+    clouds: Clouds, tmp_path: Path
+) -> None:
+    """Tables are listed within every database that carries dpn's mark. A table dropped
+    from the blueprint goes while its database stays; an orphan database goes after its
+    orphan table; an orphan database that holds someone's table stays with it."""
+    case = Case(clouds, tmp_path / "repo")
+    t = case.token
+    db = {"id": "db", "domain": "sales", "layer": "bronze"}
+    table = {"database_ref": "db", "columns": [{"name": "id", "type": "bigint"}]}
+    bp = case.write(
+        "lake",
+        {
+            "aws": {
+                "glue_databases": [db],
+                "glue_tables": [{**table, "entity": "orders"}, {**table, "entity": "refunds"}],
+            }
+        },
+    )
+    assert case.dpn("create", "--blueprint", bp).returncode == 0
+    case.write(
+        "lake", {"aws": {"glue_databases": [db], "glue_tables": [{**table, "entity": "orders"}]}}
+    )
+    glue = case.client("glue")
+    old = marks(OLD_TXN)
+    for name in (f"{t}_gone_db", f"{t}_held_db"):
+        glue.create_database(DatabaseInput={"Name": name}, Tags=old)
+    glue.create_table(DatabaseName=f"{t}_gone_db", TableInput={"Name": "t1", "Parameters": old})
+    glue.create_table(DatabaseName=f"{t}_held_db", TableInput={"Name": "theirs"})
+    ours = f"{t}_sales_bronze_dev"
+
+    found = sweep_json(case, "--older-than", "0")
+    assert {o["key"] for o in found["orphans"]} == {
+        f"aws_glue_table:{ours}.fact_refunds",
+        f"aws_glue_table:{t}_gone_db.t1",
+        f"aws_glue_database:{t}_gone_db",
+    }
+    (held,) = [r for r in found["kept"] if r["key"] == f"aws_glue_database:{t}_held_db"]
+    assert (held["verdict"], held["note"]) == (
+        "holds",
+        f"aws_glue_table:{t}_held_db.theirs is in it and stays",
+    )
+
+    proc = case.dpn("sweep", "--older-than", "0", "--delete", "--yes", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["transaction"]["status"] == "DELETED"
+    dbs = {d["Name"] for d in glue.get_databases()["DatabaseList"]}
+    assert dbs == {ours, f"{t}_held_db"}
+    assert [x["Name"] for x in glue.get_tables(DatabaseName=ours)["TableList"]] == ["fact_orders"]
+    assert [x["Name"] for x in glue.get_tables(DatabaseName=f"{t}_held_db")["TableList"]] == [
+        "theirs"
+    ]
