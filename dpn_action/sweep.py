@@ -44,6 +44,7 @@ from dpn_action.providers.base import (
     Provider,
     ResourceState,
     listing_types,
+    locate,
 )
 from dpn_action.txn.lock.file import DEFAULT_LOCK_TIMEOUT
 from dpn_action.txn.model import DEFAULT_MAX_PARALLEL, Cancel, ProgressCallback, TxnResult
@@ -307,11 +308,22 @@ def _listed(report: Report, providers: Mapping[str, Provider], max_parallel: int
                     continue
                 reads.extend((t, scope, x) for x in value)
 
-            def tags_of(read: tuple[str, dict[str, str], Listed]) -> dict[str, str]:
+            def tags_of(read: tuple[str, dict[str, str], Listed]) -> dict[str, str] | None:
                 t, scope, x = read
                 provider: Any = providers[CATALOGUE[t].provider]
-                tags: dict[str, str] = provider.read_tags(t, x, dict(scope))
-                return tags
+                try:
+                    tags: dict[str, str] = provider.read_tags(t, x, dict(scope))
+                    return tags
+                except Exception as first:
+                    # gone since it was listed (None), or read whole; else the first error
+                    listed = ResourceState(t, x.name, x.resource_id, {}, dict(scope))
+                    try:
+                        now = locate(provider, listed)
+                    except Exception:
+                        raise first from None
+                    if now is not None and now.resource_id != x.resource_id:
+                        raise first from None
+                    return None if now is None else dict(now.tags)
 
             for (t, scope, x), (ok, value) in zip(
                 reads, pool.map(_catching(tags_of), reads), strict=True
@@ -320,6 +332,8 @@ def _listed(report: Report, providers: Mapping[str, Provider], max_parallel: int
                 if not ok:
                     report.errors[key] = f"reading its tags failed: {describe(value)}"
                     continue
+                if value is None:
+                    continue  # deleted since the listing
                 state = ResourceState(t, x.name, x.resource_id, dict(value), dict(scope))
                 out.append(_Item(key, CATALOGUE[t].provider, state))
     return out

@@ -13,8 +13,8 @@ from conftest import dpn
 
 from dpn_action.github.inputs import ActionError, parse_inputs
 from dpn_action.naming.catalogue import CATALOGUE
-from dpn_action.providers.base import Operation
-from dpn_action.sweep import chosen_types, format_age, parse_age, started
+from dpn_action.providers.base import Listed, Operation, ResourceState
+from dpn_action.sweep import chosen_types, format_age, parse_age, scan, started
 from dpn_action.txn.log import END, RETAINED
 from dpn_action.txn.sweep import Logs, read_logs
 from dpn_action.txn.wal import WalWriter, new_txn_id
@@ -195,3 +195,62 @@ def test_the_actions_sweep_inputs_are_checked() -> None:
         with pytest.raises(ActionError, match=message) as exc:
             parse_inputs([], env)
         assert exc.value.reason == "usage"
+
+
+class _Account:
+    """An AWS provider stand-in whose queues change between the listing and the tag reads."""
+
+    name = "aws"
+    listing_types = frozenset({"aws_sqs_queue"})
+
+    def __init__(self) -> None:
+        self.queues = {
+            "gone": marks(OLD),
+            "flaky": marks(OLD),
+            "broken": marks(OLD),
+            "fine": marks(OLD),
+        }
+        self.listed = list(self.queues)
+
+    def listing(self, type_key: str, scope: dict[str, str], prefix: str = "") -> list[Listed]:
+        out = [Listed(n, f"url/{n}") for n in self.listed]
+        self.queues.pop("gone")  # deleted by someone right after the listing
+        return out
+
+    def read_tags(self, type_key: str, found: Listed, scope: dict[str, str]) -> dict[str, str]:
+        if found.name in ("gone", "flaky", "broken"):
+            raise RuntimeError(f"cannot read the tags of {found.name}")
+        return dict(self.queues[found.name])
+
+    def read(self, type_key: str, name: str, scope: dict[str, str]) -> ResourceState | None:
+        if name == "broken":
+            raise RuntimeError("AccessDenied")
+        tags = self.queues.get(name)
+        return None if tags is None else ResourceState(type_key, name, f"url/{name}", tags)
+
+    def identity(self) -> dict[str, str]:
+        return {"account": "111122223333", "region": "us-east-1"}
+
+
+OLD = "20200102T030405060708Z-0badc0de"
+
+
+def marks(txn: str) -> dict[str, str]:
+    return {"managed-by": "dpn", "dpn-transaction": txn}
+
+
+def test_a_resource_gone_before_its_tags_are_read_is_passed_over_and_a_failed_read_is_said(
+    tmp_path: Path,
+) -> None:
+    report = scan(
+        [],
+        wal_dir=tmp_path / "wal",
+        types=["aws_sqs_queue"],
+        providers={"aws": _Account()},  # type: ignore[dict-item]
+    )
+    assert [f.key for f in report.orphans] == ["aws_sqs_queue:flaky", "aws_sqs_queue:fine"]
+    assert report.errors == {
+        "aws_sqs_queue:broken": "reading its tags failed: RuntimeError: cannot read the tags "
+        "of broken"
+    }
+    assert report.places == {"aws": {"account": "111122223333", "region": "us-east-1"}}
