@@ -299,13 +299,7 @@ def _print_sweep(report: Any, *, deleting: bool) -> None:
         f"{marked} resource(s) carry dpn's mark, {report.unmarked} do not (never touched)"
     )
     rows = [
-        [
-            f.verdict,
-            f.key,
-            f.state.transaction_id or "-",
-            format_age(f.age),
-            f.note,
-        ]
+        [f.verdict, f.key, format_age(f.age), f.state.transaction_id or "-", f.note]
         for f in report.found
         if f.verdict != DESCRIBED
     ]
@@ -313,9 +307,9 @@ def _print_sweep(report: Any, *, deleting: bool) -> None:
         columns = [
             Column("VERDICT"),
             Column("RESOURCE"),
-            Column("TRANSACTION", below=True),
             Column("AGE"),
-            Column("WHY", wrap=True),
+            Column("TRANSACTION", below=True),
+            Column("WHY", below=True),
         ]
         for line in render(columns, rows, output_width()):
             click.echo(line)
