@@ -652,6 +652,13 @@ def test_the_actions_sweep_mode_reports_on_a_schedule_and_deletes_when_asked(
     assert (rc, out["failure-reason"]) == (2, "usage")
     assert "sweep-older-than: 'soon' is not an age" in log
 
+    # an environment without blueprints: nothing to look at, nothing swept
+    case.queue(f"{t}-dev-older-events", **marks(OLD_TXN))
+    rc, out, log, _ = action(case, tmp_path, DPN_ENVIRONMENT="prd", DPN_SWEEP_DELETE="true")
+    assert (rc, out["orphans"], out["swept"]) == (0, "[]", "[]"), log
+    assert "::notice title=dpn::No blueprint of environment prd matches" in log
+    assert f"{t}-dev-older-events" in case.queues()
+
 
 def test_glue_tables_are_swept_within_dpns_databases_and_a_database_holding_others_stays(
     clouds: Clouds, tmp_path: Path

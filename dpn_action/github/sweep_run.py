@@ -49,12 +49,14 @@ class SweepRun(WalArtifacts):
         env = self.inputs.environment
         scoped = [p for p in items if not env or p.environment == env]
         if not scoped:
+            # no blueprint says which clouds to look in (nor what they describe): nothing is
+            # swept, as an apply of an environment without blueprints applies nothing
             where = f" of environment {env}" if env else ""
-            raise ActionError(
-                "usage",
-                f"no blueprint{where} matches {self.inputs.blueprints!r}: the sweep keeps what "
-                "the blueprints describe, so it needs them; nothing swept",
+            self.wf.command(
+                "notice",
+                f"No blueprint{where} matches {self.inputs.blueprints!r}: nothing swept",
             )
+            return 0
         providers = self._prepare_wal(scoped)
         gh = self.gh
         name = self._restore_wal(gh, self.inputs.wal_dir) if gh is not None else None
