@@ -159,6 +159,10 @@ class Report:
     unmarked: int = 0
     #: the providers it listed with (the delete uses them too)
     providers: Mapping[str, Provider] = field(default_factory=dict, repr=False)
+    #: the transactions known to be finished when the listing began: the delete keeps what
+    #: any other transaction names (one unfinished then, or begun since), which the listing
+    #: may not reflect
+    finished_then: frozenset[str] = frozenset()
 
     @property
     def orphans(self) -> list[Found]:
@@ -236,11 +240,14 @@ def scan(
 
     logs = read_logs(Path(wal_dir), shared.mirror if shared is not None else None)
     chosen = chosen_types(type_items if type_items is not None else items, logs, types)
-    report = Report(older_than=older_than)
+    report = Report(older_than=older_than, finished_then=frozenset(logs.finished))
     clouds = {CATALOGUE[t].provider for t in chosen}
     if providers is None:
         regions = provision.aws_regions(type_items if type_items is not None else items)
-        providers = provision.build_providers(clouds, plan_regions=regions)
+        providers = provision.LazyProviders(provision.build_providers(clouds, plan_regions=regions))
+    elif not isinstance(providers, provision.LazyProviders):
+        # a cloud only the logs name is set up when first asked for
+        providers = provision.LazyProviders(providers)
     report.providers = providers
     report.places = provision.where({c: providers[c] for c in sorted(clouds)})
     listable = {t for t in chosen if t in listing_types(providers[CATALOGUE[t].provider])}
@@ -444,7 +451,9 @@ def delete(
         for f in chosen
     ]
     # recovering an earlier transaction first may need a cloud the sweep does not
-    providers = LazyProviders(report.providers)
+    providers = report.providers
+    if not isinstance(providers, LazyProviders):
+        providers = LazyProviders(providers)
     return sweep(
         ops,
         {f.key: f.state for f in chosen},
@@ -456,4 +465,5 @@ def delete(
         cancel=cancel,
         shared=shared,
         lock_timeout=lock_timeout,
+        known=report.finished_then,
     )

@@ -712,3 +712,48 @@ def test_glue_tables_are_swept_within_dpns_databases_and_a_database_holding_othe
     assert [x["Name"] for x in glue.get_tables(DatabaseName=f"{t}_held_db")["TableList"]] == [
         "theirs"
     ]
+
+
+def test_an_orphan_a_running_create_adopts_while_the_sweep_waits_for_the_lock_is_kept(
+    clouds: Clouds, tmp_path: Path
+) -> None:
+    """A blueprint of a newer checkout describes an orphan again: its `create` holds the
+    lock, having adopted the orphan (stopped right after its pre-flight), while the sweep
+    lists and then waits for the lock. Once the create is done, the sweep keeps the queue:
+    a transaction its listing could not reflect names it."""
+    case = Case(clouds, tmp_path / "repo")
+    t = case.token
+    case.write("keep", {"aws": queues("keep")})
+    back, old = f"{t}-dev-back-events", f"{t}-dev-old-events"
+    case.queue(back, **marks(OLD_TXN))
+    case.queue(old, **marks(OLD_TXN))
+    newer = case.root / "newer" / "app.json"
+    newer.parent.mkdir()
+    data = {
+        "version": "1.0",
+        "metadata": {"environment": "dev", "project": t, "region": REGION},
+        "resources": {"aws": queues("back")},
+    }
+    newer.write_text(json.dumps(data), encoding="utf-8")
+    create = case.start("create", "--blueprint", "newer/app.json", **{STOP_ENV: "after-preflight"})
+    sweep = None
+    try:
+        wait_stopped(create)
+        sweep = case.start("sweep", "--delete", "--yes", PYTHONUNBUFFERED="1")
+        assert sweep.stdout is not None
+        listed: list[str] = []
+        while not listed or "orphan(s) older than" not in listed[-1]:  # the listing is done
+            listed.append(sweep.stdout.readline())
+            assert listed[-1], "the sweep ended before its listing was done"
+        assert any(line.startswith(f"orphan   aws_sqs_queue:{back}") for line in listed)
+    finally:
+        create.send_signal(signal.SIGCONT)
+    assert create.wait(timeout=120) == 0
+    assert sweep is not None
+    rest, err = sweep.communicate(timeout=120)
+    assert sweep.returncode == 0, err
+    assert f"deleted      aws_sqs_queue:{old}" in rest
+    (kept,) = [line for line in rest.splitlines() if line.startswith("  kept")]
+    assert f"aws_sqs_queue:{back}: transaction " in kept
+    assert "which the listing may not reflect, names it" in kept
+    assert back in case.queues() and old not in case.queues()

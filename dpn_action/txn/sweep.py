@@ -56,6 +56,8 @@ class Logs:
     retained: dict[tuple[str, str], str] = field(default_factory=dict)
     #: the resource types the logs' transactions planned
     types: set[str] = field(default_factory=set)
+    #: the transactions known to be finished
+    finished: set[str] = field(default_factory=set)
     #: logs of the mirror that could not be read (`txn-<id>`: why)
     unreadable: dict[str, str] = field(default_factory=dict)
 
@@ -78,6 +80,8 @@ def read_logs(wal_dir: Path, mirror: MirrorStore | None = None) -> Logs:
             out.open[txn_id] = "it ended ROLLBACK_FAILED (`dpn recover --continue-rollback`)"
         elif log.status not in FINAL:
             out.open[txn_id] = "it is unfinished (running, or a crash left it: `dpn recover`)"
+        else:
+            out.finished.add(txn_id)
         for key in log.result().retained:
             out.retained[(key, txn_id)] = (
                 f"retained by `dpn recover --continue-rollback` ({txn_id})"
@@ -91,6 +95,7 @@ def _read_mirror(store: MirrorStore, local: set[str], out: Logs) -> None:
     """The mirror's transactions that are not marked finished: each whose copy does not end
     it is open (a copy that cannot be read counts as open too)."""
     ids, done = store.list()
+    out.finished |= done & ids
     for txn_id in sorted(ids - done):
         found = store.get(txn_id)
         if found is None:
@@ -119,6 +124,58 @@ def _types_of(wal: bytes) -> set[str]:
     return {str(op["type_key"]) for op in ops or [] if isinstance(op, dict) and "type_key" in op}
 
 
+def named_by_others(
+    wal_dir: Path,
+    mirror: MirrorStore | None,
+    *,
+    known: Iterable[str] = (),
+    exclude: str = "",
+) -> dict[str, str]:
+    """key -> the transaction that names it, of every transaction in `wal_dir` or `mirror`
+    but those `known` to have finished when a listing began: what such a transaction did
+    (one unfinished then, or begun since), the listing may not show. A log that cannot be
+    read names everything (`*`)."""
+    skip = set(known) | {exclude}
+    out: dict[str, str] = {}
+
+    def take(txn_id: str, keys: Iterable[str]) -> None:
+        for key in keys:
+            out.setdefault(key, txn_id)
+
+    local: set[str] = set()
+    for path in list_wal_files(wal_dir) if wal_dir.is_dir() else []:
+        txn_id = txn_id_of(path)
+        local.add(txn_id)
+        if txn_id in skip:
+            continue
+        try:
+            take(txn_id, TxnLog.from_read(read_wal(path)).ops)
+        except WalCorruptError:
+            take(txn_id, ["*"])
+    if mirror is not None:
+        ids, _ = mirror.list()
+        for txn_id in sorted(ids - local - skip):
+            found = mirror.get(txn_id)
+            if found is None:
+                continue
+            try:
+                _, wal = unframe(found[0], f"{mirror.url} (transaction {txn_id})")
+            except Exception:
+                take(txn_id, ["*"])
+                continue
+            take(txn_id, _keys_of(wal))
+    return out
+
+
+def _keys_of(wal: bytes) -> list[str]:
+    try:
+        begin = json.loads(wal.partition(b"\n")[0].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return ["*"]
+    ops = begin.get("ops") if isinstance(begin, dict) else None
+    return [str(op["key"]) for op in ops or [] if isinstance(op, dict) and "key" in op]
+
+
 def sweep(
     operations: Iterable[Operation],
     listed: Mapping[str, ResourceState],
@@ -131,14 +188,18 @@ def sweep(
     context: Mapping[str, object] | None = None,
     cancel: Cancel | None = None,
     shared: Shared | None = None,
+    known: Iterable[str] = (),
 ) -> TxnResult:
     """Delete the resources a listing found (`listed`: key -> the resource with the marks
     the listing saw), one per operation, as one delete transaction.
 
     Holding the locks (and after recovering earlier transactions, like every transaction),
-    each is read again: it is removed only if it still carries the marks the listing saw and
-    no unfinished transaction owns it. The rest is kept with the reason (`kept`); so is a
-    resource that something kept is named within (a Glue database that holds a kept table).
+    each is read again: it is removed only if it still carries the marks the listing saw,
+    no unfinished transaction owns it, and no transaction the listing may not reflect names
+    it: any but those `known` to have finished when the listing began (one may have adopted
+    it since, for a blueprint that describes it again). The rest is kept with the reason
+    (`kept`); so is a resource that something kept is named within (a Glue database that
+    holds a kept table).
     Ends `DELETED`, `NOTHING_TO_DO`, `FAILED` (a read failed: nothing deleted) or
     `ROLLBACK_FAILED` (a delete the cloud refused), like `executor.destroy`.
     """
@@ -154,7 +215,7 @@ def sweep(
         providers,
         Path(wal_dir),
         begin,
-        lambda run: _sweep(run, listed),
+        lambda run: _sweep(run, listed, shared.mirror if shared is not None else None, set(known)),
         purpose="sweep",
         max_parallel=max_parallel,
         lock_timeout=lock_timeout,
@@ -164,11 +225,17 @@ def sweep(
     )
 
 
-def _sweep(run: Run, listed: Mapping[str, ResourceState]) -> TxnResult:
+def _sweep(
+    run: Run,
+    listed: Mapping[str, ResourceState],
+    mirror: MirrorStore | None,
+    known: set[str],
+) -> TxnResult:
     log = run.log
     wal_dir = log.path.parent if log.path is not None else Path(DEFAULT_WAL_DIR)
     # recovered under these locks moments ago; what is still open now keeps what it owns
     still_open = {k: v for k, v in read_logs(wal_dir).open.items() if k != run.txn_id}
+    named = named_by_others(wal_dir, mirror, known=known, exclude=run.txn_id)
     found: dict[str, ResourceState | None] = {}
     counter = _Counter("preflight", len(log.ops), run.txn_id, run.progress)
 
@@ -198,8 +265,12 @@ def _sweep(run: Run, listed: Mapping[str, ResourceState]) -> TxnResult:
             kept[key] = f"not ours: kept ({reason}; it changed since it was listed)"
             changed[key] = now
         elif now.transaction_id in still_open:
+            owner = now.transaction_id
+            kept[key] = f"transaction {owner} owns it: {still_open[owner]}"
+        elif (by := named.get(key.partition("#")[0]) or named.get("*")) is not None:
             kept[key] = (
-                f"transaction {now.transaction_id} owns it: {still_open[now.transaction_id]}"
+                f"transaction {by}, which the listing may not reflect, names it (a blueprint "
+                "may describe it again): sweep again to decide"
             )
         else:
             targets[key] = now
