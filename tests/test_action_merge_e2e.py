@@ -485,8 +485,12 @@ def sweep27(cloud26: Story) -> Story:
     dispatch = next(iter(_examples()["workflow_dispatch"]))
     dispatch = json.loads(json.dumps(dispatch))
     dispatch["ref"] = f"refs/heads/{DEFAULT_BRANCH}"
+    # the repository as the push example (which the schema takes) has it: default branch too
+    push = next(e for e in _examples()["push"] if e["ref"] == f"refs/heads/{DEFAULT_BRANCH}")
+    dispatch["repository"] = json.loads(json.dumps(push["repository"]))
     dispatch["inputs"] = {"delete": "true", "older-than": "6h"}
     dispatch["workflow"] = ".github/workflows/dpn-sweep.yml"
+    dispatch = validated(dispatch, "workflow_dispatch$event")
     story.act("sweep27-delete", "workflow_dispatch", dispatch, 902, args=only_dev)
     story.seen["buckets27"] = story.buckets()
     return story
@@ -499,8 +503,9 @@ def test_the_weekly_sweep_reports_an_old_orphan_and_deletes_nothing(sweep27: Sto
     assert json.loads(run.outputs["orphans"]) == ["aws_s3_bucket:merge-old-raw-dev-use1"]
     assert run.outputs["swept"] == "[]"
     assert "1 resource(s) no blueprint describes, older than 6h" in run.log
-    assert "| `aws_s3_bucket:merge-old-raw-dev-use1` | orphan |" in run.summary
-    assert "| `aws_s3_bucket:merge-ours-raw-dev-use1` | undated |" in run.summary
+    # the job summary, as act prints it
+    assert "| `aws_s3_bucket:merge-old-raw-dev-use1` | orphan |" in run.log
+    assert "| `aws_s3_bucket:merge-ours-raw-dev-use1` | undated |" in run.log
     assert "merge-old-raw-dev-use1" in sweep27.seen["buckets27-report"]
 
 
