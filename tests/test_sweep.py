@@ -176,6 +176,7 @@ def test_sweep_refuses_bad_input_before_asking_any_cloud(
         (["--type", "aws_sqs_queu"], 2, "did you mean aws_sqs_queue?"),
         (["--lock", "redis://x/y"], 2, "a lock is s3://BUCKET/KEY or dynamodb://TABLE/KEY"),
         (["--blueprints", "other/*.json"], 2, "no blueprint matches other/*.json"),
+        (["--blueprints", "../*.json"], 2, "Invalid value for --blueprints: '../*.json'"),
         ([], 1, "DPN030"),  # a finding: what the blueprints describe is unknown
     ):
         result = dpn("sweep", *args)

@@ -200,7 +200,11 @@ def sweep(
     wanted = _types(types, CATALOGUE)
     team = team_mode(lock, wal_mirror, lock_timeout)
     tree, _ = here()
-    srcs = repository_blueprints(tree, globs)
+    try:
+        srcs = repository_blueprints(tree, globs)
+    except click.BadParameter as exc:
+        exc.param_hint = "--blueprints"
+        raise
     if not srcs:
         shown = ", ".join(globs) or "blueprints/**/*.{json,yaml,yml}"
         raise click.UsageError(
