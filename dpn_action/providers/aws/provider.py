@@ -82,6 +82,7 @@ from dpn_action.providers.aws.registry import (
     ARCHIVE_TYPES,
     HANDLED,
     LATE_MARKED_TYPES,
+    LISTING_TYPES,
     SETTINGS_TYPES,
     SURVEY_TYPES,
     TAG_TYPES,
@@ -131,6 +132,7 @@ class AwsProvider:
     settings_types = SETTINGS_TYPES
     handled = HANDLED
     survey_types = SURVEY_TYPES
+    listing_types = LISTING_TYPES
     #: `create(..., absent=True)`: see `providers.base.create_absent`
     trusts_preflight = True
     #: every type with tags carries its marks as tags, so `dpn adopt` can mark it

@@ -45,6 +45,8 @@ LATE_MARKED_TYPES = frozenset(k for k, api in APIS.items() if api.retag)
 SURVEY_TYPES = frozenset(
     k for k, api in APIS.items() if api.listing is not None and api.listing.decides
 )
+#: the types `AwsProvider.listing` lists whole, one paginated listing per scope (`dpn sweep`)
+LISTING_TYPES = frozenset(k for k, api in APIS.items() if api.listing is not None)
 #: type -> the blueprint properties and reference fields it takes
 HANDLED: dict[str, Handled] = {k: api.handled for k, api in APIS.items()}
 
