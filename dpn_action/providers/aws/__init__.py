@@ -28,7 +28,8 @@ One module per service, assembled by a registry:
 Ownership. Every create carries the tags `managed-by: dpn` and `dpn-transaction: <id>` (plus
 the blueprint's tags) in the create call itself wherever the API accepts tags there, so a
 resource never exists untagged and an in-doubt create can be resolved by `read`. Where an
-endpoint may drop create-time tags (S3, Kinesis), the resource is tagged again right after.
+endpoint may drop create-time tags (S3, Kinesis), the first create reads them back, and
+where the endpoint dropped them every resource is tagged again right after its create.
 Glue tables have no tags; dpn keeps the two ownership markers in the table's `Parameters`
 instead and `read` reports them as tags (only those two; `tag` is a no-op for Glue tables).
 

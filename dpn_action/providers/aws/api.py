@@ -180,7 +180,9 @@ class Api:
     #: pre-flight has just found the name free and no call after the create writes marks
     exclusive: bool | Callable[[New], bool] = True
     whole_tag_set: bool = False  # `tag` replaces all tags, so merge with the current ones
-    retag: bool = False  # tag again after create: some endpoints drop create-time tags
+    #: some endpoints drop create-time tags: the first create per service and region reads
+    #: them back, and where they are missing every create tags again
+    retag: bool = False
     #: waiter until usable. Run only when someone needs it: before `configure` does
     #: anything, before a create of a type that lists the reference in `needs_ready`, and
     #: before a delete the cloud refuses while the resource is still being made

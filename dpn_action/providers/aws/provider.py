@@ -192,6 +192,11 @@ class AwsProvider:
         self._caller: dict[str, str] | None = None
         #: ids of resources known to be usable (their `ready` waiter succeeded)
         self._ready: set[str] = set()
+        #: (service, region) -> whether the endpoint keeps tags given in the create call, for
+        #: the types that may lose them (`Api.retag`); absent: not known yet
+        self._keeps_create_tags: dict[tuple[str, str], bool] = {}
+        #: the (service, region)s whose first create is reading its tags back right now
+        self._checking_create_tags: set[tuple[str, str]] = set()
 
     # --- configuration ---------------------------------------------------------------
 
@@ -490,7 +495,7 @@ class AwsProvider:
 
     def _finish(self, api: Api, client: Client, new: New, resource_id: str) -> ResourceState:
         target = replace(new.t, id=resource_id)
-        if api.retag and api.tag is not None:
+        if api.retag and api.tag is not None and not self._create_tags_kept(api, client, new):
             api.tag(client, target, new.tags)
         if api.configure is not None and (api.configure_when is None or api.configure_when(new)):
             self._wait(client, api.ready, target)  # settings are refused until it is usable
@@ -498,6 +503,33 @@ class AwsProvider:
             api.configure(client, new, target)
         tags = new.tags if api.tag is not None else markers(new.tags)
         return ResourceState(new.op.type_key, new.name, resource_id, tags, dict(new.op.scope))
+
+    def _create_tags_kept(self, api: Api, client: Client, new: New) -> bool:
+        """Whether the tags `new`'s create call carried are known to be on the resource.
+
+        For a type whose endpoint may drop create-time tags (`Api.retag`: S3 and Kinesis on
+        AWS keep them, moto drops them), the first create per service and region reads its
+        tags back, one request instead of the tag call it replaces: dpn's marks there mean
+        the endpoint keeps create-time tags, and later creates send no tag call. Until that
+        is known (creates running at the same time as the first), and wherever it is not
+        so, each create tags again, so no resource is left without dpn's marks."""
+        key = (api.service, new.region)
+        with self._lock:
+            known = self._keeps_create_tags.get(key)
+            if known is not None or key in self._checking_create_tags:
+                return bool(known)
+            self._checking_create_tags.add(key)
+        kept = False
+        try:
+            found = api.tags(client, new.t, {})
+            kept = bool(markers(new.tags)) and markers(found) == markers(new.tags)
+        except Exception:  # not known: tag again, and keep tagging
+            kept = False
+        finally:
+            with self._lock:
+                self._keeps_create_tags[key] = kept
+                self._checking_create_tags.discard(key)
+        return kept
 
     def _settled(self, api: Api, call: Callable[[], Kw]) -> Kw:
         code, fragment = SETTLING.get(api.service, ("", ""))
