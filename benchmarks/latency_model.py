@@ -106,8 +106,9 @@ DATABRICKS_READY_S: dict[str, Figure] = {
 }
 
 
-#: The creates that assume a role (`cloud`): how each names it, and how each refuses one
-#: too young to use (the error codes and messages of the services' APIs).
+#: The creates that assume a role (`cloud`), by botocore's event name of the service: how
+#: each names the role, and how each refuses one too young to use (the error codes and
+#: messages of the services' APIs).
 ROLE_USERS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("lambda", "CreateFunction"): (
         "Role",
@@ -119,7 +120,7 @@ ROLE_USERS: dict[tuple[str, str], tuple[str, str, str]] = {
         "InvalidInputException",
         "Service is unable to assume provided role. Please verify role's TrustPolicy",
     ),
-    ("stepfunctions", "CreateStateMachine"): (
+    ("sfn", "CreateStateMachine"): (
         "roleArn",
         "AccessDeniedException",
         "Neither the global service principal states.amazonaws.com, nor the regional one is "
@@ -128,8 +129,9 @@ ROLE_USERS: dict[tuple[str, str], tuple[str, str, str]] = {
 }
 
 #: Requests per second the services publish as limits, per account and region, for the
-#: calls dpn makes (none of IAM, Glue, S3, SQS publishes one for them). Used to check the
-#: default `--max-parallel` against the rates the benchmark reaches.
+#: calls dpn makes (none of IAM, Glue, S3, SQS publishes one for them), by botocore's event
+#: name of the service. Used to check the default `--max-parallel` against the rates the
+#: benchmark reaches.
 RATE_LIMITS: dict[str, Figure] = {
     "lambda": Figure(
         15.0,
@@ -147,7 +149,7 @@ RATE_LIMITS: dict[str, Figure] = {
     "firehose": Figure(
         5.0, "published", "Firehose API Reference: TagDeliveryStream, five per second"
     ),
-    "stepfunctions": Figure(
+    "sfn": Figure(
         1.0,
         "published",
         "Step Functions quotas: CreateStateMachine, a bucket of 100 refilled at 1 per second "

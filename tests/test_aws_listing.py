@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -363,31 +364,44 @@ def test_where_create_time_tags_are_dropped_every_create_tags_again(
     assert _marked(fresh, type_key, names)
 
 
-def test_creates_while_the_first_reads_its_tags_back_tag_again(
-    as_aws: None, fresh: AwsProvider
+@pytest.mark.parametrize("keeps", [True, False], ids=["tags-kept", "tags-dropped"])
+def test_creates_while_the_first_reads_its_tags_back_wait_for_its_answer(
+    fresh: AwsProvider, keeps: bool
 ) -> None:
-    """Until the first read-back has answered, other creates cannot trust their create-time
-    tags: they tag again. Later ones trust them."""
+    """A create that finishes while the first one's read-back is under way waits for its
+    answer rather than reading back or tagging on its own; it tags again only where the
+    endpoint drops create-time tags."""
+    undo = keep_tags_given_at_create() if keeps else (lambda: None)
     first, second, third = (Cloud(fresh).plan("aws_s3_bucket", properties={})[0] for _ in "abc")
-    reading_back, second_done = threading.Event(), threading.Event()
+    reading_back, second_made, released = threading.Event(), threading.Event(), threading.Event()
 
-    def hold_read_back(event_name: str = "", **_: Any) -> None:
+    def hold(event_name: str = "", request: Any = None, **_: Any) -> None:
         if event_name.endswith("GetBucketTagging"):
             reading_back.set()
-            assert second_done.wait(30)
+            assert second_made.wait(30)
+            time.sleep(0.3)  # the second create has its answer and is at its check now
+            released.set()
+        elif event_name.endswith("CreateBucket") and request.url.endswith(f"/{second.name}"):
+            second_made.set()
 
-    fresh.client("s3").meta.events.register("before-send", hold_read_back)
+    fresh.client("s3").meta.events.register("before-send", hold)
     requests = Requests(fresh, ("s3",))
-    worker = threading.Thread(target=fresh.create, args=(first, TXN, {}), kwargs={"absent": True})
-    worker.start()
-    assert reading_back.wait(30)
-    fresh.create(second, TXN, {}, absent=True)
-    second_done.set()
-    worker.join(30)
-    fresh.create(third, TXN, {}, absent=True)
+    try:
+        worker = threading.Thread(
+            target=fresh.create, args=(first, TXN, {}), kwargs={"absent": True}
+        )
+        worker.start()
+        assert reading_back.wait(30)
+        fresh.create(second, TXN, {}, absent=True)
+        second_done_after_release = released.is_set()
+        worker.join(30)
+        fresh.create(third, TXN, {}, absent=True)
+    finally:
+        undo()
 
-    assert requests.sent["s3.PutBucketTagging"] == 1, requests.sent  # the second only
+    assert second_done_after_release
     assert requests.sent["s3.GetBucketTagging"] == 1, requests.sent
+    assert requests.sent["s3.PutBucketTagging"] == (0 if keeps else 3), requests.sent
     assert _marked(fresh, "aws_s3_bucket", [first.name, second.name, third.name])
 
 

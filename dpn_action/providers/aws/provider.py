@@ -195,8 +195,9 @@ class AwsProvider:
         #: (service, region) -> whether the endpoint keeps tags given in the create call, for
         #: the types that may lose them (`Api.retag`); absent: not known yet
         self._keeps_create_tags: dict[tuple[str, str], bool] = {}
-        #: the (service, region)s whose first create is reading its tags back right now
-        self._checking_create_tags: set[tuple[str, str]] = set()
+        #: the (service, region)s whose first create is reading its tags back right now, and
+        #: what tells the creates that wait for its answer
+        self._checking_create_tags: dict[tuple[str, str], threading.Event] = {}
 
     # --- configuration ---------------------------------------------------------------
 
@@ -510,15 +511,21 @@ class AwsProvider:
         For a type whose endpoint may drop create-time tags (`Api.retag`: S3 and Kinesis on
         AWS keep them, moto drops them), the first create per service and region reads its
         tags back, one request instead of the tag call it replaces: dpn's marks there mean
-        the endpoint keeps create-time tags, and later creates send no tag call. Until that
-        is known (creates running at the same time as the first), and wherever it is not
-        so, each create tags again, so no resource is left without dpn's marks."""
+        the endpoint keeps create-time tags, and later creates send no tag call. Creates that
+        finish while that read is under way wait for its answer (no longer than the tag call
+        would take). Wherever it is not so, or cannot be known, each create tags again, so no
+        resource is left without dpn's marks."""
         key = (api.service, new.region)
         with self._lock:
             known = self._keeps_create_tags.get(key)
-            if known is not None or key in self._checking_create_tags:
-                return bool(known)
-            self._checking_create_tags.add(key)
+            checking = self._checking_create_tags.get(key)
+            if known is None and checking is None:
+                self._checking_create_tags[key] = threading.Event()
+        if known is not None:
+            return known
+        if checking is not None:
+            checking.wait(READ_TIMEOUT)
+            return self._keeps_create_tags.get(key, False)
         kept = False
         try:
             found = api.tags(client, new.t, {})
@@ -528,7 +535,7 @@ class AwsProvider:
         finally:
             with self._lock:
                 self._keeps_create_tags[key] = kept
-                self._checking_create_tags.discard(key)
+                self._checking_create_tags.pop(key).set()
         return kept
 
     def _settled(self, api: Api, call: Callable[[], Kw]) -> Kw:
