@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from latency_model import RATE_LIMITS, ROLE_USERS, Model
+from latency_model import ROLE_USERS, THROTTLES, Model, Throttle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -150,11 +150,14 @@ class EmulatedCloud:
         self.model = model
         self.current = threading.local()
         self.sent: Counter[str] = Counter()  # "service.Operation" -> requests, every one
-        self.at: dict[str, list[float]] = defaultdict(list)  # service -> send times
+        self.at: dict[str, list[float]] = defaultdict(list)  # "service.Operation" -> send times
         self.calls: dict[tuple[str, str], int] = defaultdict(int)  # (key, phase) -> requests
         #: (key, phase) -> seconds of latency of its requests (refused ones apart)
         self.spent: dict[tuple[str, str], float] = defaultdict(float)
         self.refused: dict[str, int] = defaultdict(int)  # key -> creates refused: role too young
+        self.throttled: Counter[str] = Counter()  # "service.Operation" -> requests throttled
+        #: per published rate limit: its tokens and when they were counted (`cloud` only)
+        self._buckets: dict[int, list[float]] = {}
         self.total_latency = 0.0
         self._usable: dict[tuple[str, str], float] = {}  # (readiness, name) -> when usable
         self._lock = threading.Lock()
@@ -174,21 +177,27 @@ class EmulatedCloud:
         _, service, operation = event_name.split(".", 2)
         seconds = self.model.latency(service, operation)
         where = getattr(self.current, "where", None)
-        answer = None
-        if self.model.propagation and (service, operation) in ROLE_USERS:
-            answer = self._too_young(request, *ROLE_USERS[(service, operation)])
+        op = f"{service}.{operation}"
         now = time.monotonic()
+        throttled = refused = None
+        if self.model.realistic:
+            throttled = self._throttle(service, operation, now, request)
+        if throttled is None and self.model.propagation and (service, operation) in ROLE_USERS:
+            refused = self._too_young(request, *ROLE_USERS[(service, operation)])
+        answer = throttled or refused
         with self._lock:
-            self.sent[f"{service}.{operation}"] += 1
-            self.at[service].append(now)
+            self.sent[op] += 1
+            self.at[op].append(now)
             self.total_latency += seconds
+            if throttled is not None:
+                self.throttled[op] += 1
             if where is not None:
                 self.calls[where] += 1
+                if refused is not None:
+                    self.refused[where[0]] += 1
                 if answer is None:
                     self.spent[where] += seconds
-                else:
-                    self.refused[where[0]] += 1
-            made = self._made(service, operation, request)
+            made = self._made(service, operation, request) if answer is None else None
             if made is not None:
                 self._usable[made[0]] = now + seconds + made[1]
         time.sleep(seconds)
@@ -212,17 +221,28 @@ class EmulatedCloud:
         name = json.loads(request.body)[field]
         return (readiness, name), self.model.ready[readiness]
 
-    def _too_young(self, request: Any, field: str, code: str, message: str) -> Any:
-        from botocore.awsrequest import AWSResponse
+    def _throttle(self, service: str, operation: str, now: float, request: Any) -> Any:
+        """The service's answer when a published rate limit has no token left, else None."""
+        for i, limit in enumerate(THROTTLES):
+            if not limit.covers(service, operation):
+                continue
+            with self._lock:
+                tokens, then = self._buckets.get(i, (limit.burst, now))
+                tokens = min(limit.burst, tokens + (now - then) * limit.rate)
+                self._buckets[i] = [tokens - 1 if tokens >= 1 else tokens, now]
+            if tokens < 1:
+                return _error(
+                    request, limit.status, limit.code, "Rate exceeded", xml=service == "sns"
+                )
+        return None
 
+    def _too_young(self, request: Any, field: str, code: str, message: str) -> Any:
         role = json.loads(request.body)[field].rsplit("/", 1)[-1]
         with self._lock:
             usable = self._usable.get(("iam_role", role), 0.0)
         if time.monotonic() >= usable:
             return None
-        body = json.dumps({"__type": code, "message": message}).encode()
-        headers = {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.1"}
-        return AWSResponse(request.url, 400, headers, _Body(body))
+        return _error(request, 400, code, message)
 
     def after_describe(self, parsed: Any = None, event_name: str = "", **_: Any) -> None:
         section, name_field, status_field, readiness = DESCRIBED[event_name.split(".", 1)[1]]
@@ -232,10 +252,29 @@ class EmulatedCloud:
         if described.get(status_field) == "ACTIVE" and time.monotonic() < usable:
             described[status_field] = "CREATING"
 
-    def peak_rate(self, service: str) -> int:
-        """The most requests `service` received in any one second of the run."""
-        times = sorted(self.at.get(service, ()))
+    def peak_rate(self, limit: Throttle) -> int:
+        """The most requests a rate limit covers that were sent in any one second."""
+        times = sorted(
+            t for op, ts in self.at.items() if limit.covers(*op.split(".", 1)) for t in ts
+        )
         return max((bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
+
+
+def _error(request: Any, status: int, code: str, message: str, *, xml: bool = False) -> Any:
+    """An error answer of an AWS API: JSON (the JSON and REST-JSON protocols), or XML (the
+    query protocol)."""
+    from botocore.awsrequest import AWSResponse
+
+    if xml:
+        body = (
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}"
+            "</Message></Error><RequestId>bench</RequestId></ErrorResponse>"
+        ).encode()
+        headers = {"Content-Type": "text/xml"}
+    else:
+        body = json.dumps({"__type": code, "message": message}).encode()
+        headers = {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.1"}
+    return AWSResponse(request.url, status, headers, _Body(body))
 
 
 def counting_provider(aws: Any, cloud: EmulatedCloud) -> Any:
@@ -466,11 +505,19 @@ def report(m: Measured, floor: float) -> None:
         f"({m.wal_share() * 100:+.1f}% of the wall time)"
     )
     rates = []
-    for service, limit in sorted(RATE_LIMITS.items()):
-        if c.at.get(service):
-            peak = c.peak_rate(service)
-            rates.append(f"{service} {peak}/s (limit {limit.value:g}/s)")
+    for limit in THROTTLES:
+        peak = c.peak_rate(limit)
+        if peak:
+            ops = "*" if limit.operations is None else "/".join(sorted(limit.operations))
+            burst = f", burst {limit.burst:g}" if limit.burst != limit.rate else ""
+            rates.append(f"{limit.service}.{ops} {peak} (limit {limit.rate:g}/s{burst})")
     print(f"peak requests in a second : {', '.join(rates) or '-'}")
+    throttled = sum(c.throttled.values())
+    print(
+        f"throttled (published rates): {throttled}"
+        + (f" ({', '.join(f'{op} {n}' for op, n in c.throttled.items())})" if throttled else "")
+        + ("" if m.model.realistic else " (the flat model enforces none)")
+    )
 
 
 def goals(measured: list[Measured], floor: float) -> None:

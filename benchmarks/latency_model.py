@@ -128,47 +128,134 @@ ROLE_USERS: dict[tuple[str, str], tuple[str, str, str]] = {
     ),
 }
 
-#: Requests per second the services publish as limits, per account and region, for the
-#: calls dpn makes (none of IAM, Glue, S3, SQS publishes one for them), by botocore's event
-#: name of the service. Used to check the default `--max-parallel` against the rates the
-#: benchmark reaches.
-RATE_LIMITS: dict[str, Figure] = {
-    "lambda": Figure(
+
+@dataclass(frozen=True)
+class Throttle:
+    """A request rate a service publishes as a limit, per account and region: a token bucket
+    of `burst` tokens refilled at `rate` a second, shared by `operations` (every operation of
+    the service but `exempt`, where None). `cloud` answers a request with no token left as
+    the service does: `status`, error `code`."""
+
+    service: str  # botocore's event name of the service
+    operations: frozenset[str] | None
+    rate: float
+    burst: float
+    code: str
+    status: int
+    figure: Figure
+    exempt: frozenset[str] = frozenset()
+
+    def covers(self, service: str, operation: str) -> bool:
+        if service != self.service or operation in self.exempt:
+            return False
+        return self.operations is None or operation in self.operations
+
+
+def _per_op(service: str, limits: dict[str, float], code: str, figure: Figure) -> list[Throttle]:
+    return [
+        Throttle(service, frozenset({op}), rate, rate, code, 400, figure)
+        for op, rate in limits.items()
+    ]
+
+
+_KINESIS = Figure(
+    5.0,
+    "published",
+    "Kinesis API Reference: CreateStream, ListStreams, AddTagsToStream, ListTagsForStream "
+    "'a limit of five transactions per second per account'; DescribeStreamSummary 20",
+)
+_FIREHOSE = Figure(
+    5.0, "published", "Firehose API Reference: TagDeliveryStream, ListTagsForDeliveryStream: 5"
+)
+#: The published request-rate limits of the calls dpn makes (IAM, Glue, S3, SQS publish none
+#: for them). `cloud` enforces them; the benchmark reports the highest rate each one saw.
+#: Where the burst is not published it is taken as one second's worth.
+THROTTLES: list[Throttle] = [
+    Throttle(
+        "lambda",
+        None,
         15.0,
-        "published",
-        "Lambda quotas: 'Control plane API requests (excludes invocation, GetFunction, and "
-        "GetPolicy requests)': 15 per second "
-        "(https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)",
+        15.0,
+        "TooManyRequestsException",
+        429,
+        Figure(
+            15.0,
+            "published",
+            "Lambda quotas: 'Control plane API requests (excludes invocation, GetFunction, "
+            "and GetPolicy requests)': 15 per second "
+            "(https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)",
+        ),
+        exempt=frozenset({"Invoke", "GetFunction", "GetPolicy"}),
     ),
-    "kinesis": Figure(
-        5.0,
-        "published",
-        "Kinesis API Reference: CreateStream, ListStreams, AddTagsToStream 'a limit of five "
-        "transactions per second per account'",
-    ),
-    "firehose": Figure(
-        5.0, "published", "Firehose API Reference: TagDeliveryStream, five per second"
-    ),
-    "sfn": Figure(
+    Throttle(
+        "sfn",
+        frozenset({"CreateStateMachine"}),
         1.0,
-        "published",
-        "Step Functions quotas: CreateStateMachine, a bucket of 100 refilled at 1 per second "
-        "(https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html)",
+        100.0,
+        "ThrottlingException",
+        400,
+        Figure(
+            1.0,
+            "published",
+            "Step Functions quotas: CreateStateMachine, a bucket of 100 refilled at 1 a "
+            "second (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html)",
+        ),
     ),
-    "sns": Figure(
-        10.0,
-        "published",
-        "SNS API Reference, TagResource: 'Tagging actions are limited to 10 TPS per account, "
-        "per Region' (a tagged CreateTopic needs sns:TagResource; whether it counts against "
-        "this rate is not said, so it is taken as the lower bound); ListTopics: 30 per second",
-    ),
-    "dynamodb": Figure(
+    Throttle(
+        "dynamodb",
+        None,
         2500.0,
-        "published",
-        "DynamoDB developer guide, control plane best practices: a control-plane throttle of "
-        "2,500 requests per second",
+        2500.0,
+        "ThrottlingException",
+        400,
+        Figure(
+            2500.0,
+            "published",
+            "DynamoDB developer guide, control plane best practices: a control-plane throttle "
+            "of 2,500 requests per second",
+        ),
+        exempt=frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan"}),
     ),
-}
+    Throttle(
+        "sns",
+        frozenset({"TagResource"}),
+        10.0,
+        10.0,
+        "Throttling",
+        400,
+        Figure(
+            10.0,
+            "published",
+            "SNS API Reference, TagResource: 'Tagging actions are limited to 10 TPS per "
+            "account, per Region' (whether a tagged CreateTopic counts is not said: it is not "
+            "throttled here)",
+        ),
+    ),
+    *_per_op(
+        "sns",
+        {"ListTopics": 30.0},
+        "Throttling",
+        Figure(30.0, "published", "SNS API Reference, ListTopics: 'throttled at 30 TPS'"),
+    ),
+    *_per_op(
+        "kinesis",
+        {
+            "CreateStream": 5.0,
+            "ListStreams": 5.0,
+            "AddTagsToStream": 5.0,
+            "ListTagsForStream": 5.0,
+            "DescribeStreamSummary": 20.0,
+        },
+        "LimitExceededException",
+        _KINESIS,
+    ),
+    *_per_op(
+        "firehose",
+        {"TagDeliveryStream": 5.0, "ListTagsForDeliveryStream": 5.0},
+        "LimitExceededException",
+        _FIREHOSE,
+    ),
+]
 
 #: the flat model's latency, milliseconds
 FLAT_MS = 50.0

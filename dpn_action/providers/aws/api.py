@@ -190,6 +190,9 @@ class Api:
     gone: Waiter | None = None  # waiter after delete
     #: reference fields whose resource must be usable (its `ready`) before this create
     needs_ready: frozenset[str] = field(default_factory=frozenset)
+    #: a resource other services use only once IAM has propagated it (a role): a create
+    #: that assumes one made in this run waits as `propagation` says
+    propagates: bool = False
     configure: Callable[[Client, New, Target], None] | None = None  # idempotent, after create
     #: whether `configure` has anything to do for a request (None: always); it runs only
     #: then, after `ready`

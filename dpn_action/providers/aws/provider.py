@@ -78,6 +78,7 @@ from dpn_action.providers.aws.errors import (
     has_code,
 )
 from dpn_action.providers.aws.listing import ListingTooLong, pages
+from dpn_action.providers.aws.propagation import Propagation
 from dpn_action.providers.aws.registry import (
     ARCHIVE_TYPES,
     HANDLED,
@@ -192,6 +193,8 @@ class AwsProvider:
         self._caller: dict[str, str] | None = None
         #: ids of resources known to be usable (their `ready` waiter succeeded)
         self._ready: set[str] = set()
+        #: how long the roles this provider made take to be usable by other services
+        self._propagation = Propagation(SETTLE_ATTEMPTS * settle_delay + READ_TIMEOUT)
         #: (service, region) -> whether the endpoint keeps tags given in the create call, for
         #: the types that may lose them (`Api.retag`); absent: not known yet
         self._keeps_create_tags: dict[tuple[str, str], bool] = {}
@@ -282,7 +285,7 @@ class AwsProvider:
             if parent is not None:
                 self.ensure_ready(parent)
         try:
-            answer = self._settled(api, lambda: api.create(client, new))
+            answer = self._settled(api, new, lambda: api.create(client, new))
         except Exception as exc:
             if not has_code(exc, ALREADY_EXISTS, api.service):
                 raise
@@ -291,6 +294,8 @@ class AwsProvider:
                 raise
             return self._adopt(api, client, new, existing)
         resource_id = api.created(answer, target) if api.created else None
+        if api.propagates and resource_id is not None:
+            self._propagation.made(resource_id)
         if resource_id is None:
             resource_id = api.ident(api.find(client, target), target)
         if resource_id is None:
@@ -538,11 +543,31 @@ class AwsProvider:
                 self._checking_create_tags.pop(key).set()
         return kept
 
-    def _settled(self, api: Api, call: Callable[[], Kw]) -> Kw:
+    def _settled(self, api: Api, new: New, call: Callable[[], Kw]) -> Kw:
+        """`call` (a create), retried while the service refuses a role IAM has not
+        propagated to it yet; a create that assumes a role this provider made waits for it
+        first, as `propagation` says."""
         code, fragment = SETTLING.get(api.service, ("", ""))
+        ref = new.ref("role_ref") if code and "role_ref" in api.refs else None
+        role = ref.resource_id if ref is not None else None
+        if role is None or not self._propagation.young(role):
+            return self._retried(code, fragment, call)[0]
+        key = (api.service, new.region)
+        with waiting():
+            token = self._propagation.before(key, role)
+        sent = None
+        try:
+            answer, sent = self._retried(code, fragment, call)
+        finally:
+            self._propagation.after(key, role, token, sent)
+        return answer
+
+    def _retried(self, code: str, fragment: str, call: Callable[[], Kw]) -> tuple[Kw, float]:
+        """`call`'s answer, and when the attempt that gave it was sent."""
         for attempt in range(1, SETTLE_ATTEMPTS + 1):
+            sent = time.monotonic()
             try:
-                return call()
+                return call(), sent
             except Exception as exc:
                 settling = code and error_code(exc) == code and fragment in str(exc)
                 if not settling or attempt == SETTLE_ATTEMPTS:
