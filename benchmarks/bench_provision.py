@@ -165,7 +165,8 @@ class EmulatedCloud:
         self.wall = self.own_cpu = self.server_cpu = 0.0
 
     def register(self, events: Any) -> None:
-        events.register("before-send", self.before_send)
+        # last: the request reaches the cloud after dpn's own hooks (its pacing) let it go
+        events.register_last("before-send", self.before_send)
         for name in DESCRIBED:
             events.register(f"after-call.{name}", self.after_describe)
 
@@ -384,9 +385,9 @@ def run(
     )
     cloud = EmulatedCloud(model)
     cloud.register(session.events)  # before any client exists: every client has the hooks
-    # the real IAM propagation wait is a retry every 2 s (the provider's default)
-    settle = 2.0 if model.propagation else 0.0
-    aws = AwsProvider(session, "us-east-1", aws_url, settle_delay=settle)
+    # the IAM propagation wait as it is (the provider's default retry delay)
+    settle = {} if model.propagation else {"settle_delay": 0.0}
+    aws = AwsProvider(session, "us-east-1", aws_url, **settle)
     if record:
         moto_api(aws_url, "recorder/reset-recording")
         moto_api(aws_url, "recorder/start-recording")

@@ -78,6 +78,7 @@ from dpn_action.providers.aws.errors import (
     has_code,
 )
 from dpn_action.providers.aws.listing import ListingTooLong, pages
+from dpn_action.providers.aws.pacing import PUBLISHED, Pace
 from dpn_action.providers.aws.propagation import Propagation
 from dpn_action.providers.aws.registry import (
     ARCHIVE_TYPES,
@@ -147,7 +148,7 @@ class AwsProvider:
         fallback_region: str | None = None,
         max_attempts: int = 8,
         wait_timeout: float = 600.0,
-        settle_delay: float = 2.0,
+        settle_delay: float = 1.0,
         page_size: int | None = None,
     ) -> None:
         import boto3
@@ -205,7 +206,8 @@ class AwsProvider:
     # --- configuration ---------------------------------------------------------------
 
     def client(self, service: str, region: str | None = None) -> Client:
-        """The shared client of `service` (built once; sessions are not thread-safe)."""
+        """The shared client of `service` (built once; sessions are not thread-safe), paced
+        to the request rates the service publishes (`pacing`)."""
         key = (service, region or self.region)
         client = self._clients.get(key)
         if client is None:
@@ -218,6 +220,8 @@ class AwsProvider:
                         endpoint_url=self.endpoint_url,
                         config=self._config,
                     )
+                    if service in PUBLISHED:  # keep to the rates the service publishes
+                        client.meta.events.register("before-send", Pace(PUBLISHED[service]))
                     self._clients[key] = client
         return client
 
@@ -572,8 +576,8 @@ class AwsProvider:
                 settling = code and error_code(exc) == code and fragment in str(exc)
                 if not settling or attempt == SETTLE_ATTEMPTS:
                     raise
-            with waiting():
-                time.sleep(self.settle_delay)
+            with waiting():  # the next attempt begins `settle_delay` after this one began
+                time.sleep(max(0.0, sent + self.settle_delay - time.monotonic()))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, client: Client, spec: Waiter | None, target: Target) -> None:
