@@ -107,6 +107,8 @@ if TYPE_CHECKING:
 #: standard retry mode retries each call up to `max_attempts` times (8 by default: 9 tries)
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
+#: connections a client keeps open: the most calls `--max-parallel` (1-64) runs at once
+MAX_CONNECTIONS = 64
 #: the same for the access check before a transaction (STS GetCallerIdentity): two tries in
 #: all, so an endpoint that never answers fails within 2 x 4 s plus one back-off (< 1 s)
 CHECK_CONNECT_TIMEOUT = 3
@@ -598,13 +600,16 @@ class AwsProvider:
 
 def client_config(max_attempts: int) -> Any:
     """The botocore configuration of every client: short timeouts, `adaptive` retries (a
-    token bucket that slows a client down once AWS throttles it), dpn in the user agent."""
+    token bucket that slows a client down once AWS throttles it), a connection for every
+    call `--max-parallel` lets run at once (botocore keeps 10: beyond that each call opened
+    a connection, and its TLS handshake, of its own), dpn in the user agent."""
     from botocore.config import Config
 
     return Config(
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
         retries={"mode": "adaptive", "max_attempts": max_attempts},
+        max_pool_connections=MAX_CONNECTIONS,
         user_agent_extra="dpn",
     )
 
