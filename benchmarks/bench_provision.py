@@ -29,8 +29,9 @@ Reported, median of `--runs` (a fresh project name and a reset emulator every ru
   request) and all requests' latency / P;
 * the CPU floor: the wall time with no latency (botocore, moto and dpn on 2 cores);
 * the WAL's cost: the default again with `DPN_WAL_FSYNC=0` (fsync off: benchmarks only);
-* the highest request rate per service in any second, against the services' published
-  limits, at the default `--max-parallel`;
+* the highest request rate in any second under each published rate limit, at the default
+  `--max-parallel`, the requests `cloud` throttled, and the realistic default once more
+  without the provider's pacing to those rates (what throttling and adaptive retries cost);
 * the goals of issue 13, side by side for both models.
 """
 
@@ -367,14 +368,20 @@ def run(
     fsync: bool = True,
     *,
     record: bool = False,
+    pacing: bool = True,
 ) -> tuple[EmulatedCloud, list[Any], int | None]:
     """One clean create of the blueprint: the hooks (with the run's figures), the planned
-    resources and, with `record`, how many requests moto's request log holds."""
+    resources and, with `record`, how many requests moto's request log holds. `pacing`
+    off: the provider's clients do not keep to the published rates (for comparison)."""
     import boto3
 
     from dpn_action.providers.aws import AwsProvider
+    from dpn_action.providers.aws import pacing as aws_pacing
+    from dpn_action.providers.aws import provider as aws_provider
     from dpn_action.provision import apply_plan
     from dpn_action.txn.model import TxnStatus
+
+    aws_provider.PUBLISHED = aws_pacing.PUBLISHED if pacing else {}
 
     os.environ["DPN_WAL_FSYNC"] = "1" if fsync else "0"
     # a clean account for every run: listings see only what this run plans
@@ -450,6 +457,8 @@ class Measured:
     runs: dict[int, EmulatedCloud]
     items: list[Any]
     nosync: float
+    #: the default without the provider's pacing (the realistic model only)
+    unpaced: EmulatedCloud | None = None
 
     @property
     def at_default(self) -> EmulatedCloud:
@@ -513,12 +522,21 @@ def report(m: Measured, floor: float) -> None:
             burst = f", burst {limit.burst:g}" if limit.burst != limit.rate else ""
             rates.append(f"{limit.service}.{ops} {peak} (limit {limit.rate:g}/s{burst})")
     print(f"peak requests in a second : {', '.join(rates) or '-'}")
-    throttled = sum(c.throttled.values())
     print(
-        f"throttled (published rates): {throttled}"
-        + (f" ({', '.join(f'{op} {n}' for op, n in c.throttled.items())})" if throttled else "")
+        f"throttled (published rates): {_throttled(c)}"
         + ("" if m.model.realistic else " (the flat model enforces none)")
     )
+    if m.unpaced is not None:
+        u = m.unpaced
+        print(
+            f"  without pacing           : {u.wall:6.2f} s, throttled {_throttled(u)}, "
+            f"{u.requests / RESOURCES:.2f} requests per resource"
+        )
+
+
+def _throttled(c: EmulatedCloud) -> str:
+    n = sum(c.throttled.values())
+    return f"{n}" + (f" ({', '.join(f'{op} {k}' for op, k in c.throttled.items())})" if n else "")
 
 
 def goals(measured: list[Measured], floor: float) -> None:
@@ -575,8 +593,10 @@ def main() -> None:
         (Model.cloud_model(), args.cloud_parallel),
     ]
 
-    def median(model: Model, p: int, fsync: bool = True) -> tuple[EmulatedCloud, list[Any]]:
-        runs = [run(url, work, model, p, fsync)[:2] for _ in range(args.runs)]
+    def median(
+        model: Model, p: int, fsync: bool = True, pacing: bool = True
+    ) -> tuple[EmulatedCloud, list[Any]]:
+        runs = [run(url, work, model, p, fsync, pacing=pacing)[:2] for _ in range(args.runs)]
         runs.sort(key=lambda r: r[0].wall)
         return runs[len(runs) // 2]
 
@@ -590,7 +610,10 @@ def main() -> None:
             timed = {p: median(model, p) for p in wanted}
             nosync = median(model, parallel, fsync=False)[0].wall
             runs = {p: r[0] for p, r in timed.items()}
-            measured.append(Measured(model, parallel, runs, timed[parallel][1], nosync))
+            m = Measured(model, parallel, runs, timed[parallel][1], nosync)
+            if model.realistic:
+                m.unpaced = median(model, parallel, pacing=False)[0]
+            measured.append(m)
     finally:
         server.terminate()
         server.wait()
