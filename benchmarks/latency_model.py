@@ -89,16 +89,17 @@ DATABRICKS_READY_S: dict[str, Figure] = {
     "cluster_from_pool": Figure(
         40.0,
         "published",
-        "Databricks blog, 'Use Databricks pools to speed up your data pipelines' (2019): "
-        "with a pool 'cluster creation ... takes less than 40 seconds', pools being 4x "
-        "faster than starting without one",
+        "Databricks blog, 'Use Databricks Pools to Speed up your Data Pipelines and Scale "
+        "Clusters Quickly' (2019): with a pool 'cluster creation ... takes less than 40 "
+        "seconds', pools being 4x faster than starting without one",
     ),
     "cluster": Figure(160.0, "published", "the same source: 4 x 40 s without a pool"),
     "sql_warehouse_pro": Figure(
         240.0,
         "published",
         "Azure Databricks docs, SQL warehouse types: pro warehouses take several minutes "
-        "to start, typically about 4 minutes",
+        "to start, typically about 4 minutes "
+        "(https://learn.microsoft.com/en-us/azure/databricks/admin/sql/warehouse-types)",
     ),
     "sql_warehouse_serverless": Figure(
         6.0, "published", "the same page: serverless warehouses start in 2 to 6 seconds"
