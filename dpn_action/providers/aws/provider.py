@@ -34,7 +34,9 @@ control-plane call that answers at once; what takes long, a stream or table beco
 is polled by waiters, each poll a quick call). One extra, bounded retry covers a
 known gap: a role created a moment ago is not yet visible to Lambda, Firehose or Step
 Functions (IAM is eventually consistent; `errors.SETTLING`). That retry is the wait for IAM
-propagation, so it happens only when a dependent uses the role.
+propagation, so it happens only when a dependent uses the role; for roles this provider made,
+one create per service and region probes and the others wait for it (`propagation`). Each
+client keeps to the request rates its service publishes (`pacing`).
 
 Access check. `caller()` asks STS who the credentials are, once, with shorter timeouts and
 one retry (`CHECK_*`), so a wrong endpoint, missing or refused credentials fail within
