@@ -38,8 +38,8 @@ SETTINGS_TYPES: dict[str, frozenset[str]] = {
 }
 #: the types `dpn delete --archive` can archive
 ARCHIVE_TYPES = frozenset(k for k, api in APIS.items() if api.archive is not None)
-#: the types tagged again after the create call (endpoints that drop create-time tags leave
-#: them unmarked until then); see `providers.base.marked_after_create`
+#: the types tagged again after the create call where the endpoint drops create-time tags
+#: (they are unmarked until then); see `providers.base.marked_after_create`
 LATE_MARKED_TYPES = frozenset(k for k, api in APIS.items() if api.retag)
 #: the types whose pre-flight one listing per scope decides (`AwsProvider.survey`)
 SURVEY_TYPES = frozenset(
