@@ -170,6 +170,7 @@ class World:
         token: str | None = None,
         env: dict[str, str] | None = None,
         variables: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
     ) -> Run:
         tag = f"{run_id}-{attempt}"
         ev = self.tmp / f"event-{tag}.json"
@@ -193,6 +194,7 @@ class World:
             cmd += ["--var", f"{k}={v}"]
         for ref, standin in self.pins.items():
             cmd += ["--local-repository", f"{ref}={standin}"]
+        cmd += args
         run_env = {
             "GITHUB_RUN_ID": str(run_id),
             "GITHUB_RUN_ATTEMPT": str(attempt),

@@ -1,16 +1,19 @@
 """The merge path with the example workflows themselves, end to end under `act`.
 
-`examples/workflows/preview.yml`, `comment.yml` and `apply.yml` are committed into a test
-repository as a team would copy them, with two edits a test needs: the action's reference
-points at this checkout, and the GitHub API and token are the loopback server's (the examples
-take GitHub's own). `on-removed` is set to delete in all three, as a team would.
+`examples/workflows/preview.yml`, `comment.yml`, `apply.yml` and `sweep.yml` are committed
+into a test repository as a team would copy them, with two edits a test needs: the action's
+reference points at this checkout, and the GitHub API and token are the loopback server's
+(the examples take GitHub's own). `on-removed` is set to delete in all three that take it,
+as a team would.
 
 The story: #21 comes from a fork. Its preview runs with a read-only token and keeps its plan
 as an artifact; the comment workflow (`workflow_run`) posts the sticky comment from it after
 computing the names itself; the merge applies it. #22 renames the bucket: the merge creates
 the new one and deletes the old. #23 renames it again, and the apply is killed between the
 creates and the deletes; the re-run finishes the deletes. #24 is merged without any preview
-and is refused. Hostile preview artifacts are refused or rendered inert.
+and is refused. Hostile preview artifacts are refused or rendered inert. Last, the weekly
+sweep (dpn-sweep.yml) reports an old orphan, and a run by hand with "delete" ticked deletes
+it.
 """
 
 from __future__ import annotations
@@ -155,6 +158,7 @@ def story(world: World) -> Story:  # noqa: F811 - `world` is the fixture importe
             ".github/workflows/dpn-preview.yml": example("preview.yml"),
             ".github/workflows/dpn-comment.yml": example("comment.yml"),
             ".github/workflows/dpn-apply.yml": example("apply.yml"),
+            ".github/workflows/dpn-sweep.yml": example("sweep.yml"),
             ".dpn/naming-values.yaml": VALUES,
             "README.md": "# merge\n",
         },
@@ -456,3 +460,66 @@ def test_cloud_check_marks_a_taken_name_a_conflict_in_the_comment(cloud26: Story
     assert "DPN140" in body and "merge-held-raw-dev-use1" in body
     # a preview only reads: nothing was created
     assert "merge-fresh-raw-dev-use1" not in cloud26.buckets()
+
+
+# ------------------------------------------------------------------------------ the sweep
+
+#: a transaction of years ago, as the mark of a long-lost run's resource carries it
+OLD_TXN = "20200102T030405060708Z-0badc0de"
+
+
+@pytest.fixture(scope="module")
+def sweep27(cloud26: Story) -> Story:
+    """An orphan of a long-lost run: a bucket with dpn's mark of years ago that no blueprint
+    describes. The Monday schedule of dpn-sweep.yml reports it; a run by hand with "delete"
+    ticked deletes it. Everything else dpn made in this account is younger than 6 hours,
+    and what carries dpn's mark without a transaction (#26's `ours`) has no age."""
+    story = cloud26
+    s3 = _aws(story.world, "s3", "us-east-1")
+    s3.create_bucket(Bucket="merge-old-raw-dev-use1")
+    marks = [{"Key": "managed-by", "Value": "dpn"}, {"Key": "dpn-transaction", "Value": OLD_TXN}]
+    s3.put_bucket_tagging(Bucket="merge-old-raw-dev-use1", Tagging={"TagSet": marks})
+    only_dev = ("--matrix", "environment:dev")
+    story.act("sweep27", "schedule", {"schedule": "17 3 * * 1"}, 901, args=only_dev)
+    story.seen["buckets27-report"] = story.buckets()
+    dispatch = next(iter(_examples()["workflow_dispatch"]))
+    dispatch = json.loads(json.dumps(dispatch))
+    dispatch["ref"] = f"refs/heads/{DEFAULT_BRANCH}"
+    # the repository as the push example (which the schema takes) has it: default branch too
+    push = next(e for e in _examples()["push"] if e["ref"] == f"refs/heads/{DEFAULT_BRANCH}")
+    dispatch["repository"] = json.loads(json.dumps(push["repository"]))
+    dispatch["inputs"] = {"delete": "true", "older-than": "6h"}
+    dispatch["workflow"] = ".github/workflows/dpn-sweep.yml"
+    dispatch = validated(dispatch, "workflow_dispatch$event")
+    story.act("sweep27-delete", "workflow_dispatch", dispatch, 902, args=only_dev)
+    story.seen["buckets27"] = story.buckets()
+    return story
+
+
+def test_the_weekly_sweep_reports_an_old_orphan_and_deletes_nothing(sweep27: Story) -> None:
+    run = sweep27.runs["sweep27"]
+    assert run.rc == 0, run.log
+    assert run.outputs["mode"] == "sweep"
+    assert json.loads(run.outputs["orphans"]) == ["aws_s3_bucket:merge-old-raw-dev-use1"]
+    assert run.outputs["swept"] == "[]"
+    assert "1 resource(s) no blueprint describes, older than 6h" in run.log
+    # the job summary, as act prints it
+    assert "| `aws_s3_bucket:merge-old-raw-dev-use1` | orphan |" in run.log
+    assert "| `aws_s3_bucket:merge-ours-raw-dev-use1` | undated |" in run.log
+    assert "merge-old-raw-dev-use1" in sweep27.seen["buckets27-report"]
+
+
+def test_a_sweep_run_by_hand_with_delete_ticked_deletes_the_orphan_only(sweep27: Story) -> None:
+    run = sweep27.runs["sweep27-delete"]
+    assert run.rc == 0, run.log
+    assert json.loads(run.outputs["swept"]) == ["aws_s3_bucket:merge-old-raw-dev-use1"]
+    assert run.outputs["orphans"] == "[]"
+    before = set(sweep27.seen["buckets27-report"])
+    assert set(sweep27.seen["buckets27"]) == before - {"merge-old-raw-dev-use1"}
+    # its log is kept as the environment's WAL artifact, like an apply's
+    (wal,) = [a for a in sweep27.world.state.artifacts if a.run_id == 902 and "wal" in a.name]
+    logs = [
+        zipfile.ZipFile(io.BytesIO(wal.data)).read(n).decode()
+        for n in zipfile.ZipFile(io.BytesIO(wal.data)).namelist()
+    ]
+    assert any('"sweep":true' in log and '"status":"DELETED"' in log for log in logs)

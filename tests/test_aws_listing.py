@@ -15,16 +15,19 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from moto_as_aws import keep_tags_given_at_create
 from test_aws_provider import TXN, Cloud, endpoint, unique_name  # noqa: F401
 
 from dpn_action.providers import aws as aws_module
 from dpn_action.providers.aws import AwsProvider
+from dpn_action.providers.aws.api import markers
 from dpn_action.providers.base import MANAGED_BY_KEY, TXN_TAG_KEY, Operation
 from dpn_action.txn.survey import survey
 
@@ -283,6 +286,7 @@ def test_listed_resources_read_their_tags_on_their_own(fresh: AwsProvider) -> No
 # --- marks in the create call ----------------------------------------------------------------
 
 #: moto keeps no tags given to CreateBucket or CreateStream (AWS does): these tag again
+#: (`moto_as_aws` keeps them: see the read-back tests below)
 RETAGGED = {"aws_s3_bucket", "aws_kinesis_stream"}
 TAG_CALLS = ("Tag", "AddTags", "PutBucketTagging")
 
@@ -305,6 +309,100 @@ def test_the_marks_land_with_the_create_call(fresh: AwsProvider, type_key: str) 
         assert tagging == [], requests.sent
         creates = [o for o in requests.sent if o.split(".")[1].startswith("Create")]
         assert len(creates) == 1, requests.sent
+
+
+#: where a type whose endpoint may drop create-time tags reads them back, and tags again
+READ_BACK = {"aws_s3_bucket": ("s3.GetBucketTagging", "s3.PutBucketTagging")}
+READ_BACK["aws_kinesis_stream"] = ("kinesis.ListTagsForStream", "kinesis.AddTagsToStream")
+
+
+@pytest.fixture
+def as_aws() -> Iterator[None]:
+    """moto keeping create-time bucket and stream tags, as AWS does."""
+    undo = keep_tags_given_at_create()
+    yield
+    undo()
+
+
+def _create_three(provider: AwsProvider, type_key: str) -> tuple[Requests, list[str]]:
+    ops = [Cloud(provider).plan(type_key, properties={})[0] for _ in range(3)]
+    requests = Requests(provider, SERVICES)
+    for op in ops:
+        provider.create(op, TXN, {}, absent=True)
+    return requests, [op.name for op in ops]
+
+
+def _marked(provider: AwsProvider, type_key: str, names: list[str]) -> bool:
+    found = [provider.read(type_key, name, {}) for name in names]
+    return all(
+        f is not None and markers(f.tags) == {MANAGED_BY_KEY: "dpn", TXN_TAG_KEY: TXN}
+        for f in found
+    )
+
+
+@pytest.mark.parametrize("type_key", sorted(READ_BACK))
+def test_create_time_tags_are_read_back_once_then_trusted(
+    as_aws: None, fresh: AwsProvider, type_key: str
+) -> None:
+    """Where the endpoint keeps the tags given in the create call, the first create reads
+    them back and no create sends a tag call of its own."""
+    read_back, tag_call = READ_BACK[type_key]
+    requests, names = _create_three(fresh, type_key)
+    assert requests.sent[read_back] == 1, requests.sent
+    assert requests.sent[tag_call] == 0, requests.sent
+    assert _marked(fresh, type_key, names)
+
+
+@pytest.mark.parametrize("type_key", sorted(READ_BACK))
+def test_where_create_time_tags_are_dropped_every_create_tags_again(
+    fresh: AwsProvider, type_key: str
+) -> None:
+    read_back, tag_call = READ_BACK[type_key]
+    requests, names = _create_three(fresh, type_key)
+    assert requests.sent[read_back] == 1, requests.sent
+    assert requests.sent[tag_call] == 3, requests.sent
+    assert _marked(fresh, type_key, names)
+
+
+@pytest.mark.parametrize("keeps", [True, False], ids=["tags-kept", "tags-dropped"])
+def test_creates_while_the_first_reads_its_tags_back_wait_for_its_answer(
+    fresh: AwsProvider, keeps: bool
+) -> None:
+    """A create that finishes while the first one's read-back is under way waits for its
+    answer rather than reading back or tagging on its own; it tags again only where the
+    endpoint drops create-time tags."""
+    undo = keep_tags_given_at_create() if keeps else (lambda: None)
+    first, second, third = (Cloud(fresh).plan("aws_s3_bucket", properties={})[0] for _ in "abc")
+    reading_back, second_made, released = threading.Event(), threading.Event(), threading.Event()
+
+    def hold(event_name: str = "", request: Any = None, **_: Any) -> None:
+        if event_name.endswith("GetBucketTagging"):
+            reading_back.set()
+            assert second_made.wait(30)
+            time.sleep(0.3)  # the second create has its answer and is at its check now
+            released.set()
+        elif event_name.endswith("CreateBucket") and request.url.endswith(f"/{second.name}"):
+            second_made.set()
+
+    fresh.client("s3").meta.events.register("before-send", hold)
+    requests = Requests(fresh, ("s3",))
+    try:
+        worker = threading.Thread(
+            target=fresh.create, args=(first, TXN, {}), kwargs={"absent": True}
+        )
+        worker.start()
+        assert reading_back.wait(30)
+        fresh.create(second, TXN, {}, absent=True)
+        second_done_after_release = released.is_set()
+        worker.join(30)
+        fresh.create(third, TXN, {}, absent=True)
+    finally:
+        undo()
+
+    assert second_done_after_release
+    assert requests.sent["s3.GetBucketTagging"] == 1, requests.sent
+    assert requests.sent["s3.PutBucketTagging"] == (0 if keeps else 3), requests.sent
+    assert _marked(fresh, "aws_s3_bucket", [first.name, second.name, third.name])
 
 
 def test_a_create_the_pre_flight_found_free_sends_no_read_first(fresh: AwsProvider) -> None:

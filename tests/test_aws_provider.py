@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
+import click
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
@@ -1140,6 +1141,21 @@ def test_other_create_errors_are_not_retried(fresh_aws: AwsProvider) -> None:
     with pytest.raises(ClientError, match="Unsupported runtime"):
         fresh_aws.create(op, TXN, resolved)
     assert invalid.calls == 1
+
+
+def test_a_client_keeps_a_connection_for_every_call_max_parallel_runs_at_once(
+    fresh_aws: AwsProvider,
+) -> None:
+    """botocore keeps 10 connections per client; with more calls at once, each extra one
+    opened (and, on AWS, handshook) a connection of its own and dropped it."""
+    from dpn_action.cli import provision
+
+    widest = next(
+        p.type.max
+        for p in provision.create.params
+        if isinstance(p, click.Option) and p.name == "max_parallel"
+    )
+    assert fresh_aws.client("glue").meta.config.max_pool_connections == widest
 
 
 def test_one_client_per_service_is_shared_by_all_threads(fresh_aws: AwsProvider) -> None:

@@ -219,6 +219,7 @@ def test_dev_blueprint_previews_from_the_repo_root_with_its_own_configs(
     dpn runs: the README's first command, run from the repository root, uses examples/.dpn
     and gives the plan that running it inside examples/ gives."""
     monkeypatch.chdir(REPO)
+    monkeypatch.setenv("COLUMNS", "200")  # the footer on one line, whatever the terminal
     assert not (REPO / ".dpn").exists()
     table = dpn("plan", "preview", "examples/blueprints/dev.json")
     assert table.exit_code == 0, table.output

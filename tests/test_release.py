@@ -145,6 +145,7 @@ def test_every_release_named_in_the_readme_docs_examples_and_schemas_is_this_ver
         ("examples/workflows/preview.yml", ["action pin", "action pin comment"]),
         ("examples/workflows/comment.yml", ["action pin", "action pin comment"]),
         ("examples/workflows/apply.yml", ["action pin", "action pin comment"]),
+        ("examples/workflows/sweep.yml", ["action pin", "action pin comment"]),
         ("examples/blueprints/dev.json", ["schema address"]),
         ("examples/.dpn/naming-values.yaml", ["schema address"]),
     ],

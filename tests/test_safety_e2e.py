@@ -22,7 +22,7 @@ import pytest
 from provision_env import Clouds, Workdir, dpn, new_token, workdir
 
 from dpn_action.txn import KeyState, TxnStatus, status
-from dpn_action.txn.crash import DISK_FULL_ENV
+from dpn_action.txn.crash import DISK_FULL_ENV, STOP_ENV
 from dpn_action.txn.log import TxnLog
 from dpn_action.txn.wal import canonical, list_wal_files, read_wal, record_crc
 
@@ -279,15 +279,29 @@ def test_a_log_from_another_account_is_refused_not_acted_on(clouds: Clouds, tmp_
 # ------------------------------------------------------------------------------ signals
 
 
-def _start(clouds: Clouds, work: Workdir, *args: str) -> subprocess.Popen[str]:
+def _start(
+    clouds: Clouds, work: Workdir, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "dpn_action", *args],
         cwd=work.root,
-        env=clouds.env(),
+        env={**clouds.env(), **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _wait_until_stopped(proc: subprocess.Popen[str]) -> None:
+    """Until `proc` has stopped itself (state T in /proc)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        stat = Path(f"/proc/{proc.pid}/stat").read_text()
+        if stat.rpartition(")")[2].split()[0] == "T":
+            return
+        time.sleep(0.02)
+    raise AssertionError("the run never stopped")
 
 
 def _wait_for_creates(work: Workdir, n: int, proc: subprocess.Popen[str]) -> None:
@@ -328,12 +342,16 @@ def test_a_signal_during_create_rolls_back_and_says_so(
 def test_a_second_signal_stops_at_once_and_recover_finishes(clouds: Clouds, tmp_path: Path) -> None:
     """As GitHub cancels a job: SIGINT, then SIGTERM."""
     work = workdir(tmp_path)
-    proc = _start(clouds, work, *CREATE, "--max-parallel", "1")
+    # the run stops itself (SIGSTOP) as its rollback begins, so the second signal surely
+    # arrives while the rollback is under way, however fast the clouds answer
+    stop = {STOP_ENV: "rollback-before-intent"}
+    proc = _start(clouds, work, *CREATE, "--max-parallel", "1", env=stop)
     _wait_for_creates(work, 3, proc)
 
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.05)
+    _wait_until_stopped(proc)
     proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGCONT)
     out, err = proc.communicate(timeout=120)
 
     assert "Traceback" not in out + err, err

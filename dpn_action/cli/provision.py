@@ -83,11 +83,24 @@ def _plan(
 ) -> list[Any]:
     """Names for the blueprints, or exit 1 with the findings when any is an error (with
     `strict`, a warning too). Warnings that do not stop it are printed to stderr."""
+    srcs = sources(blueprints)
+    return _plan_sources(srcs, values_config, patterns_config, overrides, strict=strict)
+
+
+def _plan_sources(
+    srcs: list[Any],
+    values_config: str | None,
+    patterns_config: str | None,
+    overrides: tuple[str, ...],
+    *,
+    strict: bool = False,
+) -> list[Any]:
+    """`_plan` of blueprints given as files of their trees (`tree.Source`)."""
     from dpn_action.analysis import analyse
     from dpn_action.findings import Severity
     from dpn_action.plan import planned
 
-    result = analyse(naming_configs(values_config, patterns_config, overrides), sources(blueprints))
+    result = analyse(naming_configs(values_config, patterns_config, overrides), srcs)
     findings = result.findings
     if failed(findings, strict):
         emit(findings, "text", stream=sys.stderr)

@@ -11,6 +11,8 @@
 - `workflow_run` of the preview (mode `comment`, `github/comment_run.py`): the sticky
   comment of a fork's pull request, from the preview's artifact, checked against this
   repository's own computation.
+- mode `sweep` (a scheduled workflow, `github/sweep_run.py`): what dpn made that no
+  blueprint describes any more, reported, or deleted with `sweep-delete`.
 
 Every input arrives as an environment variable (`DPN_*`, set by action.yml from the
 action's inputs) or as the matching option (`github/inputs.py`); outputs go to
@@ -31,6 +33,7 @@ from dpn_action.github.event import EventError
 from dpn_action.github.git import GitError
 from dpn_action.github.inputs import ActionError, parse_inputs
 from dpn_action.github.preview_run import PreviewRun
+from dpn_action.github.sweep_run import SweepRun
 from dpn_action.github.workflow import Workflow
 
 
@@ -64,6 +67,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             code = CommentRun(inputs, env, wf).run()
         elif mode == "apply":
             code = ApplyRun(inputs, env, wf).apply()
+        elif mode == "sweep":
+            code = SweepRun(inputs, env, wf).run()
         else:
             code = ApplyRun(inputs, env, wf).recover_only()
     except ActionError as exc:

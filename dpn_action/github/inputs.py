@@ -11,9 +11,9 @@ from pathlib import Path
 from dpn_action.github.preview import DEFAULT_BLUEPRINTS, Settings
 from dpn_action.plan import ON_REMOVED
 
-#: A new mode (a scheduled `sweep`, say) is one name here, one branch in `action.main`, and
-#: a run class over `Context`; `Context.shared` gives it the lock and the mirror.
-MODES = ("auto", "preview", "apply", "recover", "comment")
+#: A new mode is one name here, one branch in `action.main`, and a run class over
+#: `Context`; `Context.shared` gives it the lock and the mirror.
+MODES = ("auto", "preview", "apply", "recover", "comment", "sweep")
 
 
 class ActionError(Exception):
@@ -54,6 +54,10 @@ class Inputs:
     lock: str = ""
     #: team mode: where every WAL is copied before its cloud calls (`s3://BUCKET/PREFIX`)
     wal_mirror: str = ""
+    #: mode sweep: delete the orphans found (default: report them)
+    sweep_delete: bool = False
+    #: mode sweep: only resources whose transaction began longer ago (seconds)
+    sweep_older_than: float = 6 * 3600.0
 
     @property
     def settings(self) -> Settings:
@@ -88,6 +92,8 @@ def parse_inputs(argv: Sequence[str], env: Mapping[str, str]) -> Inputs:
     p.add_argument("--cloud-check", default=e("CLOUD_CHECK", "false"))
     p.add_argument("--lock", default=e("LOCK"))
     p.add_argument("--wal-mirror", default=e("WAL_MIRROR"))
+    p.add_argument("--sweep-delete", default=e("SWEEP_DELETE", "false"))
+    p.add_argument("--sweep-older-than", default=e("SWEEP_OLDER_THAN", "6h") or "6h")
     a = p.parse_args(list(argv))
     _check_team(a.lock, a.wal_mirror)
     on_removed = a.on_removed.strip().lower()
@@ -103,6 +109,12 @@ def parse_inputs(argv: Sequence[str], env: Mapping[str, str]) -> Inputs:
         ) from None
     if not 1 <= max_parallel <= 64:
         raise ActionError("usage", "max-parallel must be between 1 and 64")
+    from dpn_action.sweep import parse_age
+
+    try:
+        older_than = parse_age(a.sweep_older_than)
+    except ValueError as exc:
+        raise ActionError("usage", f"sweep-older-than: {exc}") from None
     return Inputs(
         mode=a.mode,
         blueprints=a.blueprints or DEFAULT_BLUEPRINTS,
@@ -119,6 +131,8 @@ def parse_inputs(argv: Sequence[str], env: Mapping[str, str]) -> Inputs:
         cloud_check=_bool(a.cloud_check, "cloud-check"),
         lock=a.lock.strip(),
         wal_mirror=a.wal_mirror.strip(),
+        sweep_delete=_bool(a.sweep_delete, "sweep-delete"),
+        sweep_older_than=older_than,
     )
 
 

@@ -40,6 +40,8 @@ def render() -> str:
         "type's create call (the name parameter's `min`, `max` and `pattern`); "
         "`tests/test_rule_sources.py` reads the installed botocore models and fails when a "
         "bound or pattern there differs from the cloud rules here without a recorded reason. "
+        "The test extra pins the botocore it reads (`pyproject.toml`), so a new botocore is "
+        "taken on deliberately: move the pin, run the test, record what changed. "
         "The Databricks rules are taken from the REST API reference and the SDK's docstrings. "
         "Where sources disagree, dpn takes the stricter reading; each type lists the cases.",
         "",

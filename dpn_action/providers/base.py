@@ -292,6 +292,17 @@ def survey_types(provider: object) -> frozenset[str]:
     return types if callable(getattr(provider, "survey", None)) else frozenset()
 
 
+def listing_types(provider: object) -> frozenset[str]:
+    """The types `provider` can list whole with `Surveyor.listing` (an optional attribute
+    `listing_types`; none unless it has `listing` and `read_tags`). `dpn sweep` finds the
+    resources of these types by listing; it reports every other type as not swept."""
+    types: frozenset[str] = getattr(provider, "listing_types", frozenset())
+    has = callable(getattr(provider, "listing", None)) and callable(
+        getattr(provider, "read_tags", None)
+    )
+    return types if has else frozenset()
+
+
 def create_absent(
     provider: Provider, op: Operation, txn_id: str, resolved: dict[str, ResourceState]
 ) -> ResourceState:

@@ -223,14 +223,22 @@ class Run:
     def txn_id(self) -> str:
         return self.log.txn_id
 
-    def record(self, record_type: str, fields: Mapping[str, Any] | None = None) -> Record:
+    def record(
+        self, record_type: str, fields: Mapping[str, Any] | None = None, *, durable: bool = True
+    ) -> Record:
         """Append a record and apply it to the log, atomically for other threads; return once
         it is durable. The fsync happens outside the lock that orders the records, so the
-        records of several threads are made durable by one (group commit)."""
+        records of several threads are made durable by one (group commit).
+
+        `durable=False` returns once the record is written (it outlives the process, not a
+        power loss) and leaves it to the next durable record, which every later step of the
+        transaction writes: its fsync covers every byte before it. Only a create's outcome is
+        written so: were it lost, its intent is in doubt and recovery reads the cloud."""
         with self._lock:
             record, end = self.writer.write(record_type, fields)
             self.log.feed(record)
-        self.writer.sync_to(end)
+        if durable:
+            self.writer.sync_to(end)
         return record
 
     def _provider(self, key: str) -> tuple[Operation, Provider]:
@@ -346,10 +354,13 @@ class Run:
         except Exception as exc:
             # The cloud may still have done it (a lost response): rollback resolves it by
             # reading, so the failure is recorded as an outcome without a resource.
-            self.record(FAILED, {"key": key, "action": CREATE, "error": describe(exc)})
+            self.record(
+                FAILED, {"key": key, "action": CREATE, "error": describe(exc)}, durable=False
+            )
             raise
         crash_point("after-call")
-        self.record(DONE, {"key": key, "action": CREATE, "resource": state_to_json(state)})
+        outcome = {"key": key, "action": CREATE, "resource": state_to_json(state)}
+        self.record(DONE, outcome, durable=False)
         crash_point("after-done")
 
     # --- delete transactions --------------------------------------------------------------

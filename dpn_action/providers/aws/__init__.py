@@ -16,6 +16,9 @@ One module per service, assembled by a registry:
 | `api` | `Api`, the data of one type; `Target` and `New`, what its calls work with; tag shapes |
 | `errors` | dpn's errors; AWS's error codes per service (not found, taken, not yet visible) |
 | `waiters` | waiting until a resource is usable or gone, and the waiters botocore does not ship |
+| `pacing` | the request rates the services publish, and the hook that keeps a client to them |
+| `propagation` | waiting for IAM to propagate a role the run made: one create per service probes |
+| `listing` | how each type is listed for the pre-flight |
 | `s3` | buckets (and emptying one that is dpn's before its delete) |
 | `glue` | databases, tables, crawlers |
 | `lambda_functions` | functions (and the forms of their `code`) |
@@ -28,7 +31,8 @@ One module per service, assembled by a registry:
 Ownership. Every create carries the tags `managed-by: dpn` and `dpn-transaction: <id>` (plus
 the blueprint's tags) in the create call itself wherever the API accepts tags there, so a
 resource never exists untagged and an in-doubt create can be resolved by `read`. Where an
-endpoint may drop create-time tags (S3, Kinesis), the resource is tagged again right after.
+endpoint may drop create-time tags (S3, Kinesis), the first create reads them back, and
+where the endpoint dropped them every resource is tagged again right after its create.
 Glue tables have no tags; dpn keeps the two ownership markers in the table's `Parameters`
 instead and `read` reports them as tags (only those two; `tag` is a no-op for Glue tables).
 
@@ -45,9 +49,11 @@ bucket is emptied only if it is dpn's bucket of that transaction (`s3`), a Glue 
 still holding tables is kept (`glue`), a policy attached to what is not dpn's and a role in
 an instance profile are kept (`iam`), and a Kinesis stream with consumers stays (`streams`).
 
-Retries. Clients use botocore's `standard` retry mode (throttling and 5xx), and one extra,
-bounded retry covers a known gap: a role created a moment ago is not yet visible to Lambda,
-Firehose or Step Functions (IAM is eventually consistent).
+Retries. Clients use botocore's `adaptive` retry mode (throttling and 5xx) and keep to the
+request rates their services publish (`pacing`), and one extra, bounded retry covers a known
+gap: a role created a moment ago is not yet visible to Lambda, Glue, Firehose or Step
+Functions (IAM is eventually consistent); for roles the run made, one create per service
+probes and the others wait for it (`propagation`).
 """
 
 from __future__ import annotations

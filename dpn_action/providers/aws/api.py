@@ -180,7 +180,9 @@ class Api:
     #: pre-flight has just found the name free and no call after the create writes marks
     exclusive: bool | Callable[[New], bool] = True
     whole_tag_set: bool = False  # `tag` replaces all tags, so merge with the current ones
-    retag: bool = False  # tag again after create: some endpoints drop create-time tags
+    #: some endpoints drop create-time tags: the first create per service and region reads
+    #: them back, and where they are missing every create tags again
+    retag: bool = False
     #: waiter until usable. Run only when someone needs it: before `configure` does
     #: anything, before a create of a type that lists the reference in `needs_ready`, and
     #: before a delete the cloud refuses while the resource is still being made
@@ -188,6 +190,9 @@ class Api:
     gone: Waiter | None = None  # waiter after delete
     #: reference fields whose resource must be usable (its `ready`) before this create
     needs_ready: frozenset[str] = field(default_factory=frozenset)
+    #: a resource other services use only once IAM has propagated it (a role): a create
+    #: that assumes one made in this run waits as `propagation` says
+    propagates: bool = False
     configure: Callable[[Client, New, Target], None] | None = None  # idempotent, after create
     #: whether `configure` has anything to do for a request (None: always); it runs only
     #: then, after `ready`

@@ -76,8 +76,9 @@ BUSY: dict[str, frozenset[str]] = {
 }
 
 #: (code, message fragment) of a create refused because a role made moments ago is not
-#: visible to the service yet; retried every `AwsProvider.settle_delay` seconds (2), at most
-#: `SETTLE_ATTEMPTS` times (about 30 s): this retry is dpn's wait for IAM propagation, and
+#: visible to the service yet; retried `AwsProvider.settle_delay` seconds (1) after the last
+#: attempt began, at most `SETTLE_ATTEMPTS` times (about 30 s): this retry is dpn's wait for
+#: IAM propagation (one create per service probes: `propagation`), and
 #: it runs only for a create that uses a role
 SETTLING: dict[str, tuple[str, str]] = {
     "lambda": ("InvalidParameterValueException", "cannot be assumed"),
@@ -85,7 +86,7 @@ SETTLING: dict[str, tuple[str, str]] = {
     "stepfunctions": ("AccessDeniedException", "assume the provided role"),
     "glue": ("InvalidInputException", "unable to assume"),
 }
-SETTLE_ATTEMPTS = 16
+SETTLE_ATTEMPTS = 30
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -226,6 +226,7 @@ APIS: dict[str, Api] = {
         tag=lambda c, t, tags: c.tag_role(RoleName=t.name, Tags=kv(tags)),
         delete=lambda c, t: c.delete_role(RoleName=t.name),
         created=lambda r, t: r["Role"]["Arn"],
+        propagates=True,
         configure=_role_configure,
         clear=_role_clear,
         incarnation=lambda r: r["Role"].get("RoleId"),

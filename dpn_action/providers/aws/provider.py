@@ -34,7 +34,9 @@ control-plane call that answers at once; what takes long, a stream or table beco
 is polled by waiters, each poll a quick call). One extra, bounded retry covers a
 known gap: a role created a moment ago is not yet visible to Lambda, Firehose or Step
 Functions (IAM is eventually consistent; `errors.SETTLING`). That retry is the wait for IAM
-propagation, so it happens only when a dependent uses the role.
+propagation, so it happens only when a dependent uses the role; for roles this provider made,
+one create per service and region probes and the others wait for it (`propagation`). Each
+client keeps to the request rates its service publishes (`pacing`).
 
 Access check. `caller()` asks STS who the credentials are, once, with shorter timeouts and
 one retry (`CHECK_*`), so a wrong endpoint, missing or refused credentials fail within
@@ -78,10 +80,13 @@ from dpn_action.providers.aws.errors import (
     has_code,
 )
 from dpn_action.providers.aws.listing import ListingTooLong, pages
+from dpn_action.providers.aws.pacing import PUBLISHED, Pace
+from dpn_action.providers.aws.propagation import Propagation
 from dpn_action.providers.aws.registry import (
     ARCHIVE_TYPES,
     HANDLED,
     LATE_MARKED_TYPES,
+    LISTING_TYPES,
     SETTINGS_TYPES,
     SURVEY_TYPES,
     TAG_TYPES,
@@ -105,6 +110,8 @@ if TYPE_CHECKING:
 #: standard retry mode retries each call up to `max_attempts` times (8 by default: 9 tries)
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
+#: connections a client keeps open: the most calls `--max-parallel` (1-64) runs at once
+MAX_CONNECTIONS = 64
 #: the same for the access check before a transaction (STS GetCallerIdentity): two tries in
 #: all, so an endpoint that never answers fails within 2 x 4 s plus one back-off (< 1 s)
 CHECK_CONNECT_TIMEOUT = 3
@@ -131,6 +138,7 @@ class AwsProvider:
     settings_types = SETTINGS_TYPES
     handled = HANDLED
     survey_types = SURVEY_TYPES
+    listing_types = LISTING_TYPES
     #: `create(..., absent=True)`: see `providers.base.create_absent`
     trusts_preflight = True
     #: every type with tags carries its marks as tags, so `dpn adopt` can mark it
@@ -146,7 +154,7 @@ class AwsProvider:
         fallback_region: str | None = None,
         max_attempts: int = 8,
         wait_timeout: float = 600.0,
-        settle_delay: float = 2.0,
+        settle_delay: float = 1.0,
         page_size: int | None = None,
     ) -> None:
         import boto3
@@ -192,11 +200,20 @@ class AwsProvider:
         self._caller: dict[str, str] | None = None
         #: ids of resources known to be usable (their `ready` waiter succeeded)
         self._ready: set[str] = set()
+        #: how long the roles this provider made take to be usable by other services
+        self._propagation = Propagation(SETTLE_ATTEMPTS * settle_delay + READ_TIMEOUT)
+        #: (service, region) -> whether the endpoint keeps tags given in the create call, for
+        #: the types that may lose them (`Api.retag`); absent: not known yet
+        self._keeps_create_tags: dict[tuple[str, str], bool] = {}
+        #: the (service, region)s whose first create is reading its tags back right now, and
+        #: what tells the creates that wait for its answer
+        self._checking_create_tags: dict[tuple[str, str], threading.Event] = {}
 
     # --- configuration ---------------------------------------------------------------
 
     def client(self, service: str, region: str | None = None) -> Client:
-        """The shared client of `service` (built once; sessions are not thread-safe)."""
+        """The shared client of `service` (built once; sessions are not thread-safe), paced
+        to the request rates the service publishes (`pacing`)."""
         key = (service, region or self.region)
         client = self._clients.get(key)
         if client is None:
@@ -209,6 +226,8 @@ class AwsProvider:
                         endpoint_url=self.endpoint_url,
                         config=self._config,
                     )
+                    if service in PUBLISHED:  # keep to the rates the service publishes
+                        client.meta.events.register("before-send", Pace(PUBLISHED[service]))
                     self._clients[key] = client
         return client
 
@@ -276,7 +295,7 @@ class AwsProvider:
             if parent is not None:
                 self.ensure_ready(parent)
         try:
-            answer = self._settled(api, lambda: api.create(client, new))
+            answer = self._settled(api, new, lambda: api.create(client, new))
         except Exception as exc:
             if not has_code(exc, ALREADY_EXISTS, api.service):
                 raise
@@ -285,6 +304,8 @@ class AwsProvider:
                 raise
             return self._adopt(api, client, new, existing)
         resource_id = api.created(answer, target) if api.created else None
+        if api.propagates and resource_id is not None:
+            self._propagation.made(resource_id)
         if resource_id is None:
             resource_id = api.ident(api.find(client, target), target)
         if resource_id is None:
@@ -490,7 +511,7 @@ class AwsProvider:
 
     def _finish(self, api: Api, client: Client, new: New, resource_id: str) -> ResourceState:
         target = replace(new.t, id=resource_id)
-        if api.retag and api.tag is not None:
+        if api.retag and api.tag is not None and not self._create_tags_kept(api, client, new):
             api.tag(client, target, new.tags)
         if api.configure is not None and (api.configure_when is None or api.configure_when(new)):
             self._wait(client, api.ready, target)  # settings are refused until it is usable
@@ -499,17 +520,70 @@ class AwsProvider:
         tags = new.tags if api.tag is not None else markers(new.tags)
         return ResourceState(new.op.type_key, new.name, resource_id, tags, dict(new.op.scope))
 
-    def _settled(self, api: Api, call: Callable[[], Kw]) -> Kw:
+    def _create_tags_kept(self, api: Api, client: Client, new: New) -> bool:
+        """Whether the tags `new`'s create call carried are known to be on the resource.
+
+        For a type whose endpoint may drop create-time tags (`Api.retag`: S3 and Kinesis on
+        AWS keep them, moto drops them), the first create per service and region reads its
+        tags back, one request instead of the tag call it replaces: dpn's marks there mean
+        the endpoint keeps create-time tags, and later creates send no tag call. Creates that
+        finish while that read is under way wait for its answer (no longer than the tag call
+        would take). Wherever it is not so, or cannot be known, each create tags again, so no
+        resource is left without dpn's marks."""
+        key = (api.service, new.region)
+        with self._lock:
+            known = self._keeps_create_tags.get(key)
+            checking = self._checking_create_tags.get(key)
+            if known is None and checking is None:
+                self._checking_create_tags[key] = threading.Event()
+        if known is not None:
+            return known
+        if checking is not None:
+            checking.wait(READ_TIMEOUT)
+            return self._keeps_create_tags.get(key, False)
+        kept = False
+        try:
+            found = api.tags(client, new.t, {})
+            kept = bool(markers(new.tags)) and markers(found) == markers(new.tags)
+        except Exception:  # not known: tag again, and keep tagging
+            kept = False
+        finally:
+            with self._lock:
+                self._keeps_create_tags[key] = kept
+                self._checking_create_tags.pop(key).set()
+        return kept
+
+    def _settled(self, api: Api, new: New, call: Callable[[], Kw]) -> Kw:
+        """`call` (a create), retried while the service refuses a role IAM has not
+        propagated to it yet; a create that assumes a role this provider made waits for it
+        first, as `propagation` says."""
         code, fragment = SETTLING.get(api.service, ("", ""))
+        ref = new.ref("role_ref") if code and "role_ref" in api.refs else None
+        role = ref.resource_id if ref is not None else None
+        if role is None or not self._propagation.young(role):
+            return self._retried(code, fragment, call)[0]
+        key = (api.service, new.region)
+        with waiting():
+            token = self._propagation.before(key, role)
+        sent = None
+        try:
+            answer, sent = self._retried(code, fragment, call)
+        finally:
+            self._propagation.after(key, role, token, sent)
+        return answer
+
+    def _retried(self, code: str, fragment: str, call: Callable[[], Kw]) -> tuple[Kw, float]:
+        """`call`'s answer, and when the attempt that gave it was sent."""
         for attempt in range(1, SETTLE_ATTEMPTS + 1):
+            sent = time.monotonic()
             try:
-                return call()
+                return call(), sent
             except Exception as exc:
                 settling = code and error_code(exc) == code and fragment in str(exc)
                 if not settling or attempt == SETTLE_ATTEMPTS:
                     raise
-            with waiting():
-                time.sleep(self.settle_delay)
+            with waiting():  # the next attempt begins `settle_delay` after this one began
+                time.sleep(max(0.0, sent + self.settle_delay - time.monotonic()))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _wait(self, client: Client, spec: Waiter | None, target: Target) -> None:
@@ -530,13 +604,16 @@ class AwsProvider:
 
 def client_config(max_attempts: int) -> Any:
     """The botocore configuration of every client: short timeouts, `adaptive` retries (a
-    token bucket that slows a client down once AWS throttles it), dpn in the user agent."""
+    token bucket that slows a client down once AWS throttles it), a connection for every
+    call `--max-parallel` lets run at once (botocore keeps 10: beyond that each call opened
+    a connection, and its TLS handshake, of its own), dpn in the user agent."""
     from botocore.config import Config
 
     return Config(
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
         retries={"mode": "adaptive", "max_attempts": max_attempts},
+        max_pool_connections=MAX_CONNECTIONS,
         user_agent_extra="dpn",
     )
 

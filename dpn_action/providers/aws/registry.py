@@ -38,13 +38,15 @@ SETTINGS_TYPES: dict[str, frozenset[str]] = {
 }
 #: the types `dpn delete --archive` can archive
 ARCHIVE_TYPES = frozenset(k for k, api in APIS.items() if api.archive is not None)
-#: the types tagged again after the create call (endpoints that drop create-time tags leave
-#: them unmarked until then); see `providers.base.marked_after_create`
+#: the types tagged again after the create call where the endpoint drops create-time tags
+#: (they are unmarked until then); see `providers.base.marked_after_create`
 LATE_MARKED_TYPES = frozenset(k for k, api in APIS.items() if api.retag)
 #: the types whose pre-flight one listing per scope decides (`AwsProvider.survey`)
 SURVEY_TYPES = frozenset(
     k for k, api in APIS.items() if api.listing is not None and api.listing.decides
 )
+#: the types `AwsProvider.listing` lists whole, one paginated listing per scope (`dpn sweep`)
+LISTING_TYPES = frozenset(k for k, api in APIS.items() if api.listing is not None)
 #: type -> the blueprint properties and reference fields it takes
 HANDLED: dict[str, Handled] = {k: api.handled for k, api in APIS.items()}
 

@@ -1,11 +1,13 @@
 """S3 buckets (`aws_s3_bucket`).
 
 A bucket is made in the region its `region` property names (the configured region
-otherwise), with dpn's marks as tags in `CreateBucket` and again right after it: some
-endpoints drop create-time tags, so a create killed between the two calls leaves a bucket
-without marks (`late_marked_types`). `CreateBucket` in us-east-1 answers a create of a name
-one already owns with success, so `create` reads first. Versioning, dpn's lifecycle rule
-and default encryption are set after the create, by the same code `dpn update` uses.
+otherwise), with dpn's marks as tags in `CreateBucket`. Some endpoints drop create-time tags
+(AWS keeps them, moto does not): the first create reads its tags back, and where they are
+missing every bucket is tagged again right after its create, so a create killed between the
+two calls leaves a bucket without marks (`late_marked_types`). `CreateBucket` in us-east-1
+answers a create of a name one already owns with success, so `create` reads first.
+Versioning, dpn's lifecycle rule and default encryption are set after the create, by the
+same code `dpn update` uses.
 
 Deleting a bucket. `delete` empties a bucket (every object version and delete marker) only
 when the bucket, as it is now, is tagged `managed-by: dpn` with the same transaction id as

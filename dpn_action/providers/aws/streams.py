@@ -2,8 +2,9 @@
 
 Both are waited for until active after a create, and a Kinesis stream until gone after a
 delete: a stream still being created cannot be deleted, so a rollback right after would
-fail. Some endpoints drop the tags given to `CreateStream`, so a stream is tagged again
-right after it (`late_marked_types`). A stream is deleted without
+fail. Some endpoints drop the tags given to `CreateStream` (AWS keeps them, moto does not):
+the first create reads its tags back, and where they are missing every stream is tagged again
+right after its create (`late_marked_types`). A stream is deleted without
 `EnforceConsumerDeletion`: consumers are registered by whoever reads it, and a stream that
 has any stays rather than taking them with it. A Firehose stream delivers to an S3 bucket
 (`bucket_ref`) as a role (`role_ref`), from a Kinesis stream where `stream_ref` names one.

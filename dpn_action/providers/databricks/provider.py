@@ -39,6 +39,7 @@ from dpn_action.providers.databricks.registry import (
     ARCHIVE_TYPES,
     HANDLED,
     LATE_MARKED_TYPES,
+    LISTING_TYPES,
     MARK_TYPES,
     SETTINGS_TYPES,
     SURVEY_TYPES,
@@ -107,6 +108,7 @@ class DatabricksProvider:
     settings_types = SETTINGS_TYPES
     handled = HANDLED
     survey_types = SURVEY_TYPES
+    listing_types = LISTING_TYPES
     #: `create(..., absent=True)`: see `providers.base.create_absent`
     trusts_preflight = True
     mark_types = MARK_TYPES

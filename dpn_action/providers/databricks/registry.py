@@ -50,6 +50,8 @@ ARCHIVE_TYPES = frozenset(k for k, kind in KINDS.items() if kind.archive is not 
 LATE_MARKED_TYPES = frozenset(k for k, kind in KINDS.items() if kind.marks.late)
 #: the types whose pre-flight one listing decides (`DatabricksProvider.survey`)
 SURVEY_TYPES = frozenset(k for k, kind in KINDS.items() if kind.lists_all)
+#: the types `DatabricksProvider.listing` lists whole, in one listing (`dpn sweep`)
+LISTING_TYPES = SURVEY_TYPES
 #: type -> the blueprint properties and reference fields it takes
 HANDLED: dict[str, Handled] = {
     k: Handled(kind.handled_properties, kind.handled_refs) for k, kind in KINDS.items()
