@@ -219,3 +219,20 @@ def test_lint_path_imports_no_cloud_sdk_nor_pydantic(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout
+
+
+def test_starting_dpn_imports_no_transaction_code_and_keeps_its_default() -> None:
+    """The command line spells the default --max-parallel itself, so that every lint and
+    hook does not import the transaction package for one number; it is the core's."""
+    from dpn_action.cli.provision import DEFAULT_MAX_PARALLEL as SPELLED
+    from dpn_action.txn.model import DEFAULT_MAX_PARALLEL
+
+    assert SPELLED == DEFAULT_MAX_PARALLEL
+    code = (
+        "import sys\n"
+        "import dpn_action.cli\n"
+        "print('TXN', sorted(m for m in sys.modules if m.startswith('dpn_action.txn')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "TXN []" in proc.stdout

@@ -27,10 +27,13 @@ from dpn_action.cli.common import (
     team_mode,
     team_options,
 )
-from dpn_action.txn.model import DEFAULT_MAX_PARALLEL
 
 if TYPE_CHECKING:
     from dpn_action.txn.model import TxnResult
+
+#: `txn.model.DEFAULT_MAX_PARALLEL`, spelled here so that starting `dpn` does not import the
+#: transaction package (every lint and hook would pay for it); a test keeps the two equal
+DEFAULT_MAX_PARALLEL = 16
 
 F = TypeVar("F", bound=Callable[..., Any])
 
