@@ -21,6 +21,7 @@ import click
 
 from dpn_action import __version__
 from dpn_action.findings import Finding, Severity
+from dpn_action.layout import BLUEPRINTS
 
 if TYPE_CHECKING:
     from dpn_action.naming.config import Configs
@@ -106,6 +107,19 @@ def team_mode(lock: str | None, wal_mirror: str | None, lock_timeout: float) -> 
         hint = "--lock" if lock and str(exc).startswith(lock.strip()) else "--wal-mirror"
         raise click.BadParameter(str(exc), param_hint=hint) from None
     return Team(shared, lock_timeout)
+
+
+def context_options(fn: F) -> F:
+    """`--context GLOB` (the blueprints compared against for uniqueness) and `--no-context`."""
+    fn = click.option("--no-context", is_flag=True, help="Check the given files on their own.")(fn)
+    return click.option(
+        "--context",
+        "context_globs",
+        multiple=True,
+        metavar="GLOB",
+        help="Also load these blueprints for the repository-wide uniqueness check "
+        f"(default: {BLUEPRINTS}); relative to the current directory, with ** and {{a,b}}.",
+    )(fn)
 
 
 def findings_format_option(fn: F) -> F:

@@ -12,6 +12,7 @@ import click
 
 from dpn_action.cli.common import (
     config_options,
+    context_options,
     emit,
     failed,
     findings_format_option,
@@ -156,15 +157,7 @@ def _report(plan: FixPlan, *, done: bool) -> None:
 @config_options
 @findings_format_option
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-@click.option(
-    "--context",
-    "context_globs",
-    multiple=True,
-    metavar="GLOB",
-    help="Also load these blueprints for the repository-wide uniqueness check "
-    "(default: blueprints/**/*.{json,yaml,yml}).",
-)
-@click.option("--no-context", is_flag=True, help="Check the given files on their own.")
+@context_options
 @click.option("--diff", "show_diff", is_flag=True, help="Print a unified diff; write nothing.")
 @click.option("--dry-run", is_flag=True, help="Say what would be fixed; write nothing.")
 @one_pass

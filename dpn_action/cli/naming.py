@@ -13,6 +13,7 @@ import click
 from dpn_action.cli.common import (
     cloud_errors,
     config_options,
+    context_options,
     emit,
     failed,
     findings_format_option,
@@ -31,16 +32,7 @@ from dpn_action.findings import Finding
 @config_options
 @findings_format_option
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
-@click.option(
-    "--context",
-    "context_globs",
-    multiple=True,
-    metavar="GLOB",
-    help="Also load these blueprints for the repository-wide uniqueness check "
-    "(default: blueprints/**/*.{json,yaml,yml}); relative to the current directory, "
-    "with ** and {a,b}.",
-)
-@click.option("--no-context", is_flag=True, help="Check the given files on their own.")
+@context_options
 @click.option(
     "--fix", "apply_fixes", is_flag=True, help="Apply the safe suggestions first (`dpn fix`)."
 )

@@ -21,6 +21,7 @@ from dpn_action.cli.provision import (
     _transaction,
     _wal_option,
 )
+from dpn_action.layout import BLUEPRINTS
 
 
 @main.command()
@@ -133,7 +134,7 @@ def _age_option(value: str) -> float:
     multiple=True,
     metavar="GLOB",
     help="The repository's blueprints, relative to the current directory (repeatable; "
-    "default blueprints/**/*.{json,yaml,yml}). Whatever any of them describes is kept: "
+    f"default {BLUEPRINTS}). Whatever any of them describes is kept: "
     "give them all.",
 )
 @click.option(
@@ -206,7 +207,7 @@ def sweep(
         exc.param_hint = "--blueprints"
         raise
     if not srcs:
-        shown = ", ".join(globs) or "blueprints/**/*.{json,yaml,yml}"
+        shown = ", ".join(globs) or BLUEPRINTS
         raise click.UsageError(
             f"no blueprint matches {shown} here: the sweep keeps what the repository's "
             "blueprints describe, so it needs them (run it where they are, or give --blueprints)"
