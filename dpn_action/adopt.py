@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 from dpn_action.plan import PlannedResource
 from dpn_action.providers.base import Provider, ResourceState, mark_types
 from dpn_action.provision import (
-    LazyProviders,
+    aws_regions,
     build_providers,
-    check_regions,
     context,
+    providers_for,
     read_plan,
     to_operations,
 )
@@ -85,7 +85,9 @@ def survey(
     providers: Mapping[str, Provider] | None = None,
 ) -> list[Candidate]:
     """Read each resource (changing nothing) and say what adopt would do with it."""
-    provs = providers if providers is not None else build_providers(p.provider for p in items)
+    provs = providers
+    if provs is None:
+        provs = build_providers({p.provider for p in items}, plan_regions=aws_regions(items))
     out = []
     for o in read_plan(items, max_parallel=max_parallel, providers=provs):
         p, state = o.item, o.state
@@ -126,13 +128,9 @@ def adopt_plan(
         replace(op, depends_on=tuple(d for d in op.depends_on if d in keys))
         for op in to_operations(chosen)
     ]
-    provs = providers
-    if provs is None:  # an unfinished transaction recovered first may need another cloud
-        provs = LazyProviders(build_providers(p.provider for p in chosen))
-    check_regions(chosen, provs)
     return adopt(
         ops,
-        provs,
+        providers_for(ops, Path(wal_dir), providers, chosen),
         wal_dir=wal_dir,
         max_parallel=max_parallel,
         on_progress=on_progress,

@@ -161,7 +161,7 @@ def remove_operations(
 
     return destroy(
         ops,
-        _providers_for(ops, Path(wal_dir), providers, items or ()),
+        providers_for(ops, Path(wal_dir), providers, items or ()),
         wal_dir=wal_dir,
         only=None if only is None else set(only),
         archive=archive,
@@ -351,7 +351,7 @@ def check_regions(items: Iterable[PlannedResource], providers: Mapping[str, Prov
     )
 
 
-def _providers_for(
+def providers_for(
     ops: list[Operation],
     wal_dir: Path,
     given: Mapping[str, Provider] | None,
@@ -394,7 +394,7 @@ def apply_plan(
     ops = to_operations(items)
     return apply(
         ops,
-        _providers_for(ops, Path(wal_dir), providers, items),
+        providers_for(ops, Path(wal_dir), providers, items),
         wal_dir=wal_dir,
         max_parallel=max_parallel,
         dry_run=dry_run,
