@@ -13,6 +13,7 @@ run at the same time, and each looks only at its own resources.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -83,6 +84,9 @@ def _one_request_at_a_time() -> Callable[[], None]:
     (`attach_role_policy` iterating the policies while a policy is created, say). AWS has no
     such failure, and the crash cases here send requests from several processes at once.
     moto's work is CPU-bound under one interpreter lock anyway, so little is lost.
+
+    The request body is read before the lock is taken: a client stopped (SIGSTOP) between
+    sending its headers and its body must hold up only its own request, not the server.
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
@@ -90,6 +94,13 @@ def _one_request_at_a_time() -> Callable[[], None]:
     lock = threading.Lock()
 
     def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        stream = environ["wsgi.input"]
+        if environ.get("wsgi.input_terminated"):  # chunked: read to the end
+            body = stream.read()
+        else:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = stream.read(length) if length > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(body)
         with lock:
             return original(self, environ, start_response)
 
