@@ -30,6 +30,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -275,6 +276,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     moto.start()
     host, port = moto.get_host_and_port()
     aws_url = f"http://{host}:{port}"
+    # moto keeps its accounts in the process: start from an empty one, whatever test
+    # modules ran here before (the stages below look at everything the account holds).
+    reset = urllib.request.Request(f"{aws_url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(reset) as answer:
+        assert answer.status == 200
     dbx = DatabricksTestServer(token=FAKE_CLOUD_SECRETS[1]).start()
     aws_env = {
         "AWS_ACCESS_KEY_ID": "testing",
