@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from dpn_action.findings import CODES, Finding, Severity, printable
+from dpn_action.findings import CODES, Finding, Fix, Severity, printable
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -117,6 +117,21 @@ def finding_to_dict(finding: Finding) -> dict[str, Any]:
         "pointer": finding.pointer,
         "message": finding.message,
         "hint": finding.hint,
+        "fix": fix_to_dict(finding.fix),
+    }
+
+
+def fix_to_dict(fix: Fix | None) -> dict[str, Any] | None:
+    """The edit that would resolve a finding (what `dpn fix` applies when there is one
+    candidate), as JSON data: at `pointer`, replace the member's `key` or its `value`,
+    written `old`, with one of `candidates`."""
+    if fix is None:
+        return None
+    return {
+        "pointer": fix.pointer,
+        "part": "key" if fix.key else "value",
+        "old": fix.old,
+        "candidates": list(fix.candidates),
     }
 
 
@@ -337,6 +352,14 @@ def format_findings(findings: Iterable[Finding], fmt: str, *, tool_version: str)
 def _printable(f: Finding) -> Finding:
     fields = (f.file, f.message, f.hint, f.pointer)
     clean = tuple(printable(x) for x in fields)
-    if clean == fields:
+    fix = f.fix
+    if fix is not None:
+        fix = replace(
+            fix,
+            pointer=printable(fix.pointer),
+            old=printable(fix.old),
+            candidates=tuple(printable(c) for c in fix.candidates),
+        )
+    if clean == fields and fix == f.fix:
         return f
-    return replace(f, file=clean[0], message=clean[1], hint=clean[2], pointer=clean[3])
+    return replace(f, file=clean[0], message=clean[1], hint=clean[2], pointer=clean[3], fix=fix)

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from dpn_action.findings import CODES, Finding, Severity
+from dpn_action.findings import CODES, Finding, Fix, Severity, rename_fix
 from dpn_action.formatters import (
     FINGERPRINT_KEY,
     FORMATS,
@@ -239,9 +239,59 @@ def test_json_keys_come_in_a_stable_order() -> None:
 
     assert list(document) == ["findings", "summary"]
     assert {tuple(entry) for entry in document["findings"]} == {
-        ("code", "severity", "file", "line", "column", "pointer", "message", "hint")
+        ("code", "severity", "file", "line", "column", "pointer", "message", "hint", "fix")
     }
     assert list(document["summary"]) == ["errors", "warnings", "notes"]
+
+
+def test_json_says_the_edit_that_would_fix_a_finding_and_null_without_one() -> None:
+    """What `dpn fix` applies, as data a script or an editor can apply too: the member's key
+    or value at the pointer, as written, and the candidates (one: a fix; more: a choice)."""
+    rename = Finding.make(
+        "DPN014",
+        "unknown field 'purpsoe' in an S3 bucket entry",
+        file="blueprints/b.json",
+        line=4,
+        column=6,
+        pointer="/resources/aws/s3_buckets/0/purpsoe",
+        fix=rename_fix("/resources/aws/s3_buckets/0/purpsoe", "purpsoe", ["purpose"]),
+    )
+    value = Finding.make(
+        "DPN040",
+        "purpose 'Lake House' was normalised to 'lake-house' for aws_s3_bucket",
+        file="blueprints/b.json",
+        line=5,
+        column=17,
+        pointer="/resources/aws/s3_buckets/0/purpose",
+        fix=Fix("/resources/aws/s3_buckets/0/purpose", "Lake House", ("lake-house",)),
+    )
+    odd = Finding.make(
+        "DPN014",
+        "unknown field",
+        file="blueprints/b.json",
+        line=9,
+        pointer="/x",
+        fix=rename_fix("/x", "\ud800y", ["a", "b"]),
+    )
+
+    document = json.loads(format_findings([odd, value, rename], "json", tool_version="0"))
+
+    assert [f["fix"] for f in document["findings"]] == [
+        {
+            "pointer": "/resources/aws/s3_buckets/0/purpsoe",
+            "part": "key",
+            "old": "purpsoe",
+            "candidates": ["purpose"],
+        },
+        {
+            "pointer": "/resources/aws/s3_buckets/0/purpose",
+            "part": "value",
+            "old": "Lake House",
+            "candidates": ["lake-house"],
+        },
+        {"pointer": "/x", "part": "key", "old": "\\ud800y", "candidates": ["a", "b"]},
+    ]
+    assert json.loads(format_json(varied_findings()))["findings"][0]["fix"] is None
 
 
 def test_json_summary_counts_each_severity() -> None:

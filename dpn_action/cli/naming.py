@@ -121,6 +121,7 @@ def plan_preview(
     import fnmatch
 
     from dpn_action.analysis import analyse
+    from dpn_action.formatters import finding_to_dict
     from dpn_action.plan import (
         plan_order,
         planned_in_order,
@@ -135,7 +136,7 @@ def plan_preview(
         order = [r for r in order if fnmatch.fnmatchcase(r.type.key, type_glob)]
     if fmt == "json" and not cloud:
         # the common case, and the one for large plans: no planned resource held
-        write_plan_preview(sys.stdout, order, findings=[_finding_dict(f) for f in findings])
+        write_plan_preview(sys.stdout, order, findings=[finding_to_dict(f) for f in findings])
         sys.exit(1 if failed(findings) else 0)
     items = planned_in_order(order)
     statuses: dict[str, str] = {}
@@ -150,7 +151,7 @@ def plan_preview(
             sys.stdout,
             items,
             cloud=statuses,
-            findings=[_finding_dict(f) for f in findings],
+            findings=[finding_to_dict(f) for f in findings],
         )
     elif failed(findings) and (not items or any(f.code in _UNREAD for f in findings)):
         # a file that cannot be read, or nothing to show: the errors alone, no partial plan
@@ -164,19 +165,6 @@ def plan_preview(
 
 #: findings about a file that could not be read at all
 _UNREAD = frozenset({"DPN001", "DPN003", "DPN004", "DPN005", "DPN006"})
-
-
-def _finding_dict(f: Finding) -> dict[str, Any]:
-    return {
-        "code": f.code,
-        "severity": f.severity.value,
-        "file": f.file,
-        "line": f.line,
-        "column": f.column,
-        "pointer": f.pointer,
-        "message": f.message,
-        "hint": f.hint,
-    }
 
 
 def _preview_table(
