@@ -160,18 +160,23 @@ class Scope(BaseModel):
 
 def _ranged(t: ResourceType, name: str) -> Any:
     """The field of a creation property, with the cloud's range of a numeric setting (or of
-    the numeric settings inside an object, such as a cluster's `autoscale`) in its schema."""
+    the numeric settings inside an object, such as a cluster's `autoscale`) in its schema,
+    and the only keys of an object whose keys are fixed (`ResourceType.object_keys`)."""
     rng = t.ranges.get(name)
     if rng is not None:
         return Field(default=None, json_schema_extra=rng.schema(t.title))
-    inner: dict[str, Any] = {
-        key.partition(".")[2]: r.schema(t.title)
+    inner: dict[str, Any] = {key: {} for key in t.object_keys.get(name, ())}
+    inner.update(
+        (key.partition(".")[2], r.schema(t.title))
         for key, r in t.ranges.items()
         if key.partition(".")[0] == name and "." in key
-    }
+    )
     text = f"Creation setting of the {t.title}, passed to the cloud."
-    if inner:
-        return Field(default=None, description=text, json_schema_extra={"properties": inner})
+    extra: dict[str, Any] = {"properties": inner} if inner else {}
+    if name in t.object_keys:
+        extra["additionalProperties"] = False
+    if extra:
+        return Field(default=None, description=text, json_schema_extra=extra)
     return Field(default=None, description=text)
 
 

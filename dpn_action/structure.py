@@ -261,9 +261,10 @@ class _Validator:
                         fix=rename_fix(child, k, near),
                     )
             elif extra is False:
+                # the collections are the keys above the entries (no list index on the way)
                 what = (
                     "collection"
-                    if pointer.startswith("/resources") and _is_collections(props)
+                    if pointer.startswith("/resources") and not _in_list(pointer)
                     else "key"
                 )
                 near = close_matches(k, list(props))
@@ -451,8 +452,9 @@ def _is_scalar(v: Any) -> bool:
     return isinstance(v, (str, int, float))
 
 
-def _is_collections(props: dict[str, Schema]) -> bool:
-    return all(isinstance(p, dict) for p in props.values())
+def _in_list(pointer: str) -> bool:
+    """Whether `pointer` goes through an item of a list (an entry of a collection)."""
+    return any(token.isdigit() for token in pointer.split("/"))
 
 
 def _article(word: str) -> str:

@@ -180,6 +180,20 @@ def test_arguments_are_read_as_the_sdk_types() -> None:
         Args("dbx_cluster", {"flag": "yes"}).flag("flag")
 
 
+def test_a_key_the_sdk_type_lacks_is_refused_not_dropped() -> None:
+    """The SDK's `from_dict` builds an object from the keys it knows and drops the others:
+    a task's misspelt `notebook_tsk` would make a job that runs no notebook."""
+    from databricks.sdk.service.jobs import Task
+
+    tasks = [{"task_key": "load"}, {"task_key": "t", "notebook_tsk": {"notebook_path": "/x"}}]
+    with pytest.raises(TypeError, match=r"`tasks` has 'notebook_tsk', which the SDK's Task"):
+        Args("dbx_job", {"tasks": tasks}).sdk_list("tasks", Task)
+    with pytest.raises(TypeError, match=r"`auto` has 'max', 'min', which the SDK's AutoScale"):
+        Args("dbx_cluster", {"auto": {"min": 1, "max": 2}}).sdk("auto", compute.AutoScale)
+    (task,) = Args("dbx_job", {"tasks": tasks[:1]}).sdk_list("tasks", Task) or []
+    assert task.task_key == "load"
+
+
 def test_an_sdk_object_is_built_from_its_json_form() -> None:
     auto = build(compute.AutoScale, {"min_workers": 1})
     assert auto == compute.AutoScale(min_workers=1)

@@ -112,3 +112,25 @@ def test_a_job_and_a_policy_description_reach_the_provider(tmp_path: Path) -> No
     by_type = {p.type: p for p in planned(result.resources)}
     assert by_type["dbx_job"].properties["description"] == "daily load"
     assert by_type["dbx_policy"].properties["description"] == "ETL compute"
+
+
+#: the SDK type each object setting with fixed keys is built as (`providers.databricks`)
+SDK_TYPES = {
+    ("dbx_cluster", "autoscale"): ("databricks.sdk.service.compute", "AutoScale"),
+    ("dbx_job", "email_notifications"): ("databricks.sdk.service.jobs", "JobEmailNotifications"),
+}
+
+
+def test_an_object_settings_fixed_keys_are_the_fields_of_the_sdk_type_built_from_it() -> None:
+    """The catalogue cannot import the SDK (lint never does), so it keeps the keys as data:
+    here they are held to the SDK's dataclass, which drops any other key without a word."""
+    import dataclasses
+    import importlib
+
+    declared = {(t.key, p): keys for t in CATALOGUE.values() for p, keys in t.object_keys.items()}
+    assert set(declared) == set(SDK_TYPES)
+    for where, (module, name) in SDK_TYPES.items():
+        sdk_type = getattr(importlib.import_module(module), name)
+        fields = {f.name for f in dataclasses.fields(sdk_type)}
+        assert set(declared[where]) == fields, where
+        assert len(declared[where]) == len(fields), where

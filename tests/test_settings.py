@@ -313,6 +313,58 @@ def test_dpn_the_schema_and_the_range_agree_on_every_number(
         assert JSONSCHEMA.is_valid(blueprint_with(key, entry_setting(prop, value))) is ok
 
 
+# ------------------------------------------------------------- objects with fixed keys
+#: every object setting whose keys are fixed, as (type key, setting)
+CLOSED = [(key, prop) for key, t in CATALOGUE.items() for prop in t.object_keys]
+
+
+def test_the_object_settings_with_fixed_keys_are_autoscale_and_email_notifications() -> None:
+    assert CLOSED == [("dbx_cluster", "autoscale"), ("dbx_job", "email_notifications")]
+
+
+@pytest.mark.parametrize(("key", "prop"), CLOSED, ids=[f"{k}.{p}" for k, p in CLOSED])
+def test_a_misspelt_key_inside_an_object_setting_is_dpn011_with_the_key_it_meant(
+    key: str, prop: str
+) -> None:
+    """The cloud's SDK builds these objects from the keys it knows and drops any other
+    without a word: `on_failur` would quietly create a job that alerts nobody."""
+    keys = CATALOGUE[key].object_keys[prop]
+    good = blueprint_with(key, {prop: dict.fromkeys(keys, 1)})
+    assert structural(good) == [] and JSONSCHEMA.is_valid(good)
+    for meant in keys:
+        typo = meant[:-1]  # one letter short
+        bad = blueprint_with(key, {prop: {typo: 1}})
+
+        (f,) = structural(bad)
+        assert f.code == "DPN011" and f.is_error
+        assert f.pointer == f"{pointer_of(key, prop)}/{typo}"
+        assert f"unknown key '{typo}'" in f.message and f"'{meant}'" in f.hint
+        assert f.fix is not None and f.fix.key and f.fix.candidates[0] == meant
+        assert not JSONSCHEMA.is_valid(bad)  # editors and check-jsonschema see it too
+
+
+def test_dpn_fix_renames_a_misspelt_notification_key_with_one_close_match(
+    tmp_path: Path,
+) -> None:
+    entry = "      - {job_type: batch, purpose: load, email_notifications: {on_failur: [a@b.c]}}\n"
+    bp = write(
+        tmp_path / "bp.yaml",
+        "version: '1.0'\n"
+        "metadata: {environment: dev, project: dp}\n"
+        "resources:\n"
+        "  databricks:\n"
+        "    jobs:\n" + entry,
+    )
+    linted = dpn("lint", str(bp))
+    assert linted.exit_code == 1
+    column = entry.index("on_failur") + 1
+    assert f"bp.yaml:6:{column}: DPN011 unknown key 'on_failur'" in linted.output, linted.output
+
+    assert dpn("fix", str(bp)).exit_code == 0
+    assert "email_notifications: {on_failure: [a@b.c]}" in bp.read_text()
+    assert dpn("lint", str(bp)).exit_code == 0
+
+
 def test_the_example_blueprints_stay_clean_of_setting_findings() -> None:
     paths = sorted((REPO / "examples" / "blueprints").iterdir())
     result = analyse(NamingConfig(), paths, names=False)

@@ -81,6 +81,9 @@ class ResourceType:
     #: creation property -> the kind of IAM policy document it holds: "trust" (who may
     #: assume a role) or "permissions" (what is allowed)
     policies: dict[str, str] = field(default_factory=dict)
+    #: creation property -> the only keys its object may have (the fields of the request
+    #: type the cloud's SDK builds from it, which drops any other key without a word)
+    object_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def ranges(self) -> dict[str, Range]:
@@ -439,6 +442,7 @@ _TYPES: tuple[ResourceType, ...] = (
             "runtime_engine": S,
         },
         sensitive=("spark_conf",),
+        object_keys={"autoscale": ("min_workers", "max_workers")},
         short_key="{workload}",
     ),
     ResourceType(
@@ -463,6 +467,18 @@ _TYPES: tuple[ResourceType, ...] = (
             "description": S,
         },
         sensitive=("tasks",),
+        object_keys={
+            "email_notifications": (
+                "on_start",
+                "on_success",
+                "on_failure",
+                "on_duration_warning_threshold_exceeded",
+                "on_streaming_backlog_exceeded",
+                "on_maintenance_start",
+                "on_maintenance_complete",
+                "no_alert_for_skipped_runs",
+            )
+        },
     ),
     ResourceType(
         key="dbx_notebook_path",

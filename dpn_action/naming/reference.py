@@ -78,6 +78,13 @@ def render() -> str:
             )
         if t.properties:
             lines.append("- Creation properties: " + ", ".join(f"`{p}`" for p in t.properties))
+        for prop, keys in t.object_keys.items():
+            lines.append(
+                f"- `{prop}` takes only the keys "
+                + ", ".join(f"`{k}`" for k in keys)
+                + " (the SDK builds it from those and drops any other, so another key is "
+                "`DPN011`)"
+            )
         for f in t.local_files:
             lines.append(
                 f"- `{f.label}` names a file: relative to the blueprint, inside the repository, "

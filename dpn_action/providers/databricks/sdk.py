@@ -15,6 +15,7 @@ own transaction.
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
@@ -161,7 +162,7 @@ class Args:
     def sdk(self, key: str, cls: type[T]) -> T | None:
         """An SDK object (a dataclass or an enum) from its JSON form."""
         value = self._take(key)
-        return None if value is None else build(cls, value)
+        return None if value is None else build(cls, self._known(key, cls, value))
 
     def sdk_list(self, key: str, cls: type[T]) -> list[T] | None:
         value = self._take(key)
@@ -169,7 +170,20 @@ class Args:
             return None
         if not isinstance(value, list):
             raise self._wrong(key, value, "a list")
-        return [build(cls, v) for v in value]
+        return [build(cls, self._known(key, cls, v)) for v in value]
+
+    def _known(self, key: str, cls: type, value: object) -> object:
+        """`value`, refused when it is the JSON form of an SDK dataclass with a key the
+        dataclass lacks: its `from_dict` would drop that setting without a word."""
+        if isinstance(value, Mapping) and dataclasses.is_dataclass(cls):
+            fields = {f.name for f in dataclasses.fields(cls)}
+            unknown = sorted(str(k) for k in value if k not in fields)
+            if unknown:
+                raise TypeError(
+                    f"{self._what}: `{key}` has {', '.join(map(repr, unknown))}, which the "
+                    f"SDK's {cls.__name__} does not take (it takes {', '.join(sorted(fields))})"
+                )
+        return value
 
     def send(self, method: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call `method` with these arguments, once every argument given was read."""
