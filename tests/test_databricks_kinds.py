@@ -24,7 +24,7 @@ from databricks.sdk.service import compute
 from dpn_action.providers.base import Operation
 from dpn_action.providers.databricks import KINDS
 from dpn_action.providers.databricks.kind import Resend
-from dpn_action.providers.databricks.sdk import Args, build
+from dpn_action.providers.databricks.sdk import Args, build, refuse_unknown_keys
 
 # --------------------------------------------------------------------------- a recording client
 
@@ -192,6 +192,22 @@ def test_a_key_the_sdk_type_lacks_is_refused_not_dropped() -> None:
         Args("dbx_cluster", {"auto": {"min": 1, "max": 2}}).sdk("auto", compute.AutoScale)
     (task,) = Args("dbx_job", {"tasks": tasks[:1]}).sdk_list("tasks", Task) or []
     assert task.task_key == "load"
+
+
+def test_an_update_refuses_a_key_within_the_field_types_the_definition_holds() -> None:
+    """`dpn update` compares and sends the blueprint's values as the types of the cloud's
+    definition (`JobSettings.tasks` is an optional list of `Task`): the same refusal."""
+    from databricks.sdk.service.jobs import JobSettings
+
+    hints = typing.get_type_hints(JobSettings)
+    tasks = [{"task_key": "t", "notebook_task": {"notebook_path": "/x"}, "retries": 2}]
+    with pytest.raises(TypeError, match=r"dbx_job: `tasks` has 'retries', which the SDK's Task"):
+        refuse_unknown_keys("dbx_job", "tasks", hints["tasks"], tasks)
+    with pytest.raises(TypeError, match=r"'on_failur', which the SDK's JobEmailNotifications"):
+        refuse_unknown_keys("dbx_job", "e", hints["email_notifications"], {"on_failur": []})
+    refuse_unknown_keys("dbx_job", "tasks", hints["tasks"], tasks[:0])
+    refuse_unknown_keys("dbx_job", "name", hints["name"], "a name")  # not an object: as it is
+    refuse_unknown_keys("dbx_job", "tags", hints["tags"], {"any": "key"})  # a map, not a type
 
 
 def test_an_sdk_object_is_built_from_its_json_form() -> None:

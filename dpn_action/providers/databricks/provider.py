@@ -46,7 +46,7 @@ from dpn_action.providers.databricks.registry import (
     TAG_TYPES,
     kind_of,
 )
-from dpn_action.providers.databricks.sdk import Kw, gone, taken
+from dpn_action.providers.databricks.sdk import Kw, gone, refuse_unknown_keys, taken
 from dpn_action.providers.databricks.settings import (
     at,
     blank,
@@ -395,6 +395,8 @@ class DatabricksProvider:
         marks = {k: marks[k] for k in MARK_KEYS if k in marks}
         kwargs = self._kwargs(kind, replace(op, properties=props), marks, resolved)
         hints = field_hints(type(definition))
+        for k, v in kwargs.items():
+            refuse_unknown_keys(op.type_key, k, hints.get(k, Any), v)
         want = {k: plain(coerce(hints.get(k, Any), v)) for k, v in kwargs.items()}
         changed = sorted(
             p

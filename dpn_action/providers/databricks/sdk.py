@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import typing
 from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
@@ -71,6 +72,26 @@ def build(cls: type[T], value: object) -> T:
     if from_dict is None or not isinstance(value, dict):
         raise TypeError(f"a {type(value).__name__} is not a {cls.__name__}")
     return cast(T, from_dict(value))
+
+
+def refuse_unknown_keys(what: str, key: str, hint: Any, value: object) -> None:
+    """Refuse `value`, the JSON form of the argument `key` whose SDK type is `hint` (a
+    dataclass, optional, or a list of them), when it has a key the dataclass has no field
+    for: the SDK's `from_dict` would drop that setting without a word."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if len(args) == 1 and type(None) in typing.get_args(hint):  # Optional[X]
+        refuse_unknown_keys(what, key, args[0], value)
+    elif typing.get_origin(hint) is list and args and isinstance(value, list):
+        for item in value:
+            refuse_unknown_keys(what, key, args[0], item)
+    elif isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, Mapping):
+        fields = {f.name for f in dataclasses.fields(hint)}
+        unknown = sorted(str(k) for k in value if k not in fields)
+        if unknown:
+            raise TypeError(
+                f"{what}: `{key}` has {', '.join(map(repr, unknown))}, which the SDK's "
+                f"{hint.__name__} does not take (it takes {', '.join(sorted(fields))})"
+            )
 
 
 def first_answer(wait: object, cls: type[T]) -> T:
@@ -162,7 +183,10 @@ class Args:
     def sdk(self, key: str, cls: type[T]) -> T | None:
         """An SDK object (a dataclass or an enum) from its JSON form."""
         value = self._take(key)
-        return None if value is None else build(cls, self._known(key, cls, value))
+        if value is None:
+            return None
+        refuse_unknown_keys(self._what, key, cls, value)
+        return build(cls, value)
 
     def sdk_list(self, key: str, cls: type[T]) -> list[T] | None:
         value = self._take(key)
@@ -170,20 +194,9 @@ class Args:
             return None
         if not isinstance(value, list):
             raise self._wrong(key, value, "a list")
-        return [build(cls, self._known(key, cls, v)) for v in value]
-
-    def _known(self, key: str, cls: type, value: object) -> object:
-        """`value`, refused when it is the JSON form of an SDK dataclass with a key the
-        dataclass lacks: its `from_dict` would drop that setting without a word."""
-        if isinstance(value, Mapping) and dataclasses.is_dataclass(cls):
-            fields = {f.name for f in dataclasses.fields(cls)}
-            unknown = sorted(str(k) for k in value if k not in fields)
-            if unknown:
-                raise TypeError(
-                    f"{self._what}: `{key}` has {', '.join(map(repr, unknown))}, which the "
-                    f"SDK's {cls.__name__} does not take (it takes {', '.join(sorted(fields))})"
-                )
-        return value
+        for v in value:
+            refuse_unknown_keys(self._what, key, cls, v)
+        return [build(cls, v) for v in value]
 
     def send(self, method: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call `method` with these arguments, once every argument given was read."""
