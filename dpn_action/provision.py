@@ -18,6 +18,7 @@ from dpn_action.naming.catalogue import CATALOGUE
 from dpn_action.plan import PlannedResource
 from dpn_action.providers.base import (
     MANAGED_BY_KEY,
+    REPOSITORY_TAG_KEY,
     TXN_TAG_KEY,
     Operation,
     Provider,
@@ -34,11 +35,17 @@ if TYPE_CHECKING:
     from dpn_action.txn.history import Planned
     from dpn_action.txn.lock import Shared
 
-#: tags that are dpn's ownership marks: `dpn update` never changes them
-MARKS = frozenset({MANAGED_BY_KEY, TXN_TAG_KEY})
+#: tags dpn writes itself (its ownership marks, the repository): `dpn update` never
+#: changes them, nor reports them as tags the blueprint no longer lists
+MARKS = frozenset({MANAGED_BY_KEY, TXN_TAG_KEY, REPOSITORY_TAG_KEY})
 
 
-def to_operations(items: Iterable[PlannedResource]) -> list[Operation]:
+def to_operations(
+    items: Iterable[PlannedResource], repository: str | None = None
+) -> list[Operation]:
+    """The cloud operations of planned resources; with `repository`, each resource is
+    tagged with it (`REPOSITORY_TAG_KEY`) where its type takes tags."""
+    extra = {REPOSITORY_TAG_KEY: repository} if repository else {}
     return [
         Operation(
             key=p.key,
@@ -46,7 +53,7 @@ def to_operations(items: Iterable[PlannedResource]) -> list[Operation]:
             provider=p.provider,
             name=p.name,
             properties=_absolute_files(p),
-            tags=dict(p.tags),
+            tags={**p.tags, **extra},
             depends_on=tuple(p.depends_on),
             refs=dict(p.refs),
             scope=dict(p.scope),
@@ -387,11 +394,13 @@ def apply_plan(
     cancel: Cancel | None = None,
     shared: Shared | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    repository: str | None = None,
 ) -> TxnResult:
-    """Create every planned resource as one transaction (see `dpn_action.txn.executor`)."""
+    """Create every planned resource as one transaction (see `dpn_action.txn.executor`),
+    each tagged with the `repository` it is made for, when there is one."""
     from dpn_action.txn.executor import apply
 
-    ops = to_operations(items)
+    ops = to_operations(items, repository)
     return apply(
         ops,
         providers_for(ops, Path(wal_dir), providers, items),

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from dpn_action.naming.catalogue import CATALOGUE
 from dpn_action.plan import PlannedResource
 from dpn_action.providers.base import (
+    REPOSITORY_TAG_KEY,
     Listed,
     Operation,
     Provider,
@@ -65,6 +66,7 @@ RETAINED = "retained"  # a person kept it (continue-rollback --retain)
 YOUNG = "young"  # its transaction began less than `older_than` ago
 UNDATED = "undated"  # its dpn-transaction tag is not a transaction id: its age is unknown
 HOLDS = "holds"  # something that stays is in it (a table in a database)
+ELSEWHERE = "elsewhere"  # another repository made it (its dpn-repository tag)
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _AGE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
@@ -228,12 +230,15 @@ def scan(
     max_parallel: int = DEFAULT_MAX_PARALLEL,
     providers: Mapping[str, Provider] | None = None,
     now: datetime | None = None,
+    repository: str | None = None,
 ) -> Report:
     """List, read the tags, and judge every resource of the types to sweep. Changes nothing.
 
     `items` are every blueprint's planned resources (what the repository describes);
     `type_items` those whose types are swept (default: `items`); `types` names the types
-    instead. Raises `provision.ProviderSetupError` when a cloud cannot be used at all.
+    instead. `repository` is the one the sweep runs for (`dpn_action.repository`): what
+    another repository made is kept. Raises `provision.ProviderSetupError` when a cloud
+    cannot be used at all.
     """
     from dpn_action import provision
     from dpn_action.txn.sweep import read_logs
@@ -261,7 +266,7 @@ def scan(
             report.not_swept[t] = f"listed within each {p}, which dpn cannot list"
     report.types = sorted(t for t in listable if t not in report.not_swept)
     found = _listed(report, providers, max_parallel)
-    _judge(report, found, items, logs, now or datetime.now(UTC))
+    _judge(report, found, items, logs, now or datetime.now(UTC), repository)
     return report
 
 
@@ -360,12 +365,22 @@ def _fold(type_key: str, key: str) -> str:
     return key.lower() if CATALOGUE[type_key].case_insensitive else key
 
 
+def _elsewhere(made_for: str, repository: str | None) -> str:
+    if repository is None:
+        return (
+            f"repository {made_for} made it, and this run cannot tell which repository it "
+            "sweeps for (set DPN_REPOSITORY)"
+        )
+    return f"repository {made_for} made it, not {repository}"
+
+
 def _judge(
     report: Report,
     listed: list[_Item],
     items: list[PlannedResource],
     logs: Logs,
     now: datetime,
+    repository: str | None = None,
 ) -> None:
     described = {_fold(p.type, p.key) for p in items}
     counts: dict[str, int] = {}
@@ -380,8 +395,11 @@ def _judge(
         txn = s.transaction_id
         began = started(txn)
         age = (now - began).total_seconds() if began is not None else None
+        made_for = s.tags.get(REPOSITORY_TAG_KEY)
         if _fold(s.type_key, item.key) in described:
             verdicts[n] = (DESCRIBED, "a blueprint of the repository describes it", age)
+        elif made_for is not None and made_for != repository:
+            verdicts[n] = (ELSEWHERE, _elsewhere(made_for, repository), age)
         elif txn in logs.open:
             verdicts[n] = (OPEN, f"transaction {txn} owns it: {logs.open[txn]}", age)
         elif (item.key, txn or "") in logs.retained:
@@ -403,6 +421,14 @@ def _judge(
             at = where.get((parent, f"{parent}:{'.'.join(item.state.scope.values())}"))
             if at is not None:
                 inside.setdefault(at, []).append(n)
+    # What is in another repository's resource is that repository's too (a Glue table, which
+    # has no tags of its own, in its database).
+    for n in sorted(inside):
+        if n in verdicts and verdicts[n][0] == ELSEWHERE:
+            for c in inside[n]:
+                if c in verdicts and verdicts[c][0] not in (DESCRIBED, ELSEWHERE):
+                    note = f"it is in {listed[n].key}: {verdicts[n][1]}"
+                    verdicts[c] = (ELSEWHERE, note, verdicts[c][2])
     changed = True
     while changed:
         changed = False

@@ -219,7 +219,8 @@ class Clouds:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("AWS_", "DATABRICKS_")) and k != CRASH_ENV
+            if not k.startswith(("AWS_", "DATABRICKS_"))
+            and k not in (CRASH_ENV, "DPN_REPOSITORY", "GITHUB_REPOSITORY")
         }
         env.update(FAKE_AWS)
         env.update(

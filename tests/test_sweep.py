@@ -255,3 +255,52 @@ def test_a_resource_gone_before_its_tags_are_read_is_passed_over_and_a_failed_re
         "of broken"
     }
     assert report.places == {"aws": {"account": "111122223333", "region": "us-east-1"}}
+
+
+class _Glue:
+    """An AWS provider stand-in with two Glue databases, each holding one table: one
+    database made for this repository, one for another (tables carry no tags of their own,
+    so no repository)."""
+
+    name = "aws"
+    listing_types = frozenset({"aws_glue_database", "aws_glue_table"})
+
+    def __init__(self) -> None:
+        self.databases = {
+            "ours_db": {**marks(OLD), "dpn-repository": "acme/ours"},
+            "their_db": {**marks(OLD), "dpn-repository": "acme/theirs"},
+        }
+
+    def listing(self, type_key: str, scope: dict[str, str], prefix: str = "") -> list[Listed]:
+        if type_key == "aws_glue_database":
+            return [Listed(n, n) for n in self.databases]
+        return [Listed(f"t_{scope['database']}", f"t_{scope['database']}")]
+
+    def read_tags(self, type_key: str, found: Listed, scope: dict[str, str]) -> dict[str, str]:
+        return dict(self.databases[found.name]) if type_key == "aws_glue_database" else marks(OLD)
+
+    def identity(self) -> dict[str, str]:
+        return {"account": "111122223333", "region": "us-east-1"}
+
+
+def test_another_repositorys_database_and_the_table_in_it_are_kept(tmp_path: Path) -> None:
+    report = scan(
+        [],
+        wal_dir=tmp_path / "wal",
+        types=["aws_glue_database", "aws_glue_table"],
+        providers={"aws": _Glue()},  # type: ignore[dict-item]
+        repository="acme/ours",
+    )
+    verdicts = {f.key: (f.verdict, f.note) for f in report.found}
+    assert verdicts == {
+        "aws_glue_database:ours_db": ("orphan", "no blueprint describes it"),
+        "aws_glue_table:ours_db.t_ours_db": ("orphan", "no blueprint describes it"),
+        "aws_glue_database:their_db": (
+            "elsewhere",
+            "repository acme/theirs made it, not acme/ours",
+        ),
+        "aws_glue_table:their_db.t_their_db": (
+            "elsewhere",
+            "it is in aws_glue_database:their_db: repository acme/theirs made it, not acme/ours",
+        ),
+    }

@@ -757,3 +757,75 @@ def test_an_orphan_a_running_create_adopts_while_the_sweep_waits_for_the_lock_is
     assert f"aws_sqs_queue:{back}: transaction " in kept
     assert "which the listing may not reflect, names it" in kept
     assert back in case.queues() and old not in case.queues()
+
+
+# ------------------------------------------------------- several repositories, one account
+
+
+def test_a_sweep_keeps_what_another_repository_made_in_the_same_account(
+    clouds: Clouds, tmp_path: Path
+) -> None:
+    """Two repositories apply to one account. Each create tags what it makes with its
+    repository; the sweep of one deletes its own orphan and keeps the other's queue (which
+    no blueprint of the sweeping repository describes), and a resource without the tag
+    (made before dpn tagged repositories) is judged as before."""
+    ours = Case(clouds, tmp_path / "ours")
+    theirs = Case(clouds, tmp_path / "theirs")
+    theirs.account, theirs.aws = ours.account, ours.aws  # the same account
+    t = ours.token
+    mine, other = {"DPN_REPOSITORY": "acme/ours"}, {"DPN_REPOSITORY": "acme/theirs"}
+    gone = ours.write("gone", {"aws": queues("old")})
+    assert ours.dpn("create", "--blueprint", gone, **mine).returncode == 0
+    ours.remove("gone")
+    keep = ours.write("keep", {"aws": queues("keep")})
+    assert ours.dpn("create", "--blueprint", keep, **mine).returncode == 0
+    theirs_bp = theirs.write("theirs", {"aws": queues("live")})
+    assert theirs.dpn("create", "--blueprint", theirs_bp, **other).returncode == 0
+    ours.queue(f"{t}-dev-legacy-events", **marks(OLD_TXN))  # no repository tag
+    before = ours.queues()
+    assert before[f"{t}-dev-old-events"]["dpn-repository"] == "acme/ours"
+    assert before[f"{theirs.token}-dev-live-events"]["dpn-repository"] == "acme/theirs"
+
+    found = sweep_json(ours, "--older-than", "0", **mine)
+
+    v = verdicts(found)
+    assert v[f"aws_sqs_queue:{t}-dev-old-events"] == "orphan"
+    assert v[f"aws_sqs_queue:{t}-dev-legacy-events"] == "orphan"
+    assert v[f"aws_sqs_queue:{theirs.token}-dev-live-events"] == "elsewhere"
+    (kept,) = [k for k in found["kept"] if k["verdict"] == "elsewhere"]
+    assert kept["note"] == "repository acme/theirs made it, not acme/ours"
+    # a run that cannot tell its repository keeps every tagged resource
+    unnamed = verdicts(sweep_json(ours, "--older-than", "0"))
+    assert unnamed[f"aws_sqs_queue:{t}-dev-old-events"] == "elsewhere"
+    assert unnamed[f"aws_sqs_queue:{t}-dev-legacy-events"] == "orphan"
+
+    proc = ours.dpn("sweep", "--older-than", "0", "--delete", "--yes", "--format", "json", **mine)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)["transaction"]
+    assert set(result["deleted"]) == {
+        f"aws_sqs_queue:{t}-dev-old-events",
+        f"aws_sqs_queue:{t}-dev-legacy-events",
+    }
+    left = ours.queues()
+    assert left[f"{theirs.token}-dev-live-events"] == before[f"{theirs.token}-dev-live-events"]
+    assert f"{t}-dev-old-events" not in left and f"{t}-dev-legacy-events" not in left
+    assert left[f"{t}-dev-keep-events"]["dpn-repository"] == "acme/ours"
+    # the other repository's sweep, for its part, keeps ours and finds no orphan
+    seen = sweep_json(theirs, "--older-than", "0", **other)
+    assert verdicts(seen) == {
+        f"aws_sqs_queue:{t}-dev-keep-events": "elsewhere",
+        f"aws_sqs_queue:{theirs.token}-dev-live-events": "described",
+    }
+
+
+def test_a_name_a_tag_cannot_hold_is_a_usage_error_before_anything_is_made(
+    clouds: Clouds, tmp_path: Path
+) -> None:
+    case = Case(clouds, tmp_path / "repo")
+    bp = case.write("q", {"aws": queues("q")})
+
+    proc = case.dpn("create", "--blueprint", bp, DPN_REPOSITORY="acme/<ours>")
+
+    assert proc.returncode == 2
+    assert "DPN_REPOSITORY='acme/<ours>' cannot be a tag value" in proc.stderr
+    assert case.queues() == {}

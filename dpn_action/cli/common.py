@@ -157,6 +157,17 @@ def naming_configs(
     return Configs(values_config, patterns_config, overrides, display_root=Path.cwd())
 
 
+def repository_name() -> str | None:
+    """The repository this run applies (`dpn_action.repository`): the value of the
+    `dpn-repository` tag on what it creates, and whose resources a sweep may take."""
+    from dpn_action.repository import RepositoryError, identity
+
+    try:
+        return identity()
+    except RepositoryError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def here() -> tuple[Tree, str]:
     """The work tree dpn runs in, and the directory it runs in, relative to its root: where
     commands that name no blueprint find the naming configs."""

@@ -23,6 +23,7 @@ from dpn_action.cli.common import (
     failed,
     main,
     naming_configs,
+    repository_name,
     sources,
     team_mode,
     team_options,
@@ -278,6 +279,7 @@ def _create(
     """Create the planned resources as one transaction, signals and errors handled."""
     from dpn_action.provision import apply_plan
 
+    repository = repository_name()
     with _transaction() as run:
         result = apply_plan(
             items,
@@ -288,6 +290,7 @@ def _create(
             cancel=run.cancel,
             shared=team.shared,
             lock_timeout=team.lock_timeout,
+            repository=repository,
         )
     return result, run
 

@@ -11,7 +11,14 @@ from typing import Any
 
 import click
 
-from dpn_action.cli.common import cloud_errors, config_options, main, team_mode, team_options
+from dpn_action.cli.common import (
+    cloud_errors,
+    config_options,
+    main,
+    repository_name,
+    team_mode,
+    team_options,
+)
 from dpn_action.cli.provision import (
     _blueprint_option,
     _format_option,
@@ -216,6 +223,7 @@ def sweep(
     scoped = [p for p in items if not environment or p.environment == environment]
     if environment and not scoped and not wanted:
         raise click.UsageError(f"no blueprint of environment {environment!r}")
+    repository = repository_name()
     with cloud_errors():
         report = sweeping.scan(
             items,
@@ -225,6 +233,7 @@ def sweep(
             older_than=age,
             shared=team.shared,
             max_parallel=max_parallel,
+            repository=repository,
         )
     if not delete:
         if fmt == "json":

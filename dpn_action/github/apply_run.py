@@ -327,6 +327,7 @@ class ApplyRun(WalArtifacts):
             + (" (dry run)" if self.inputs.dry_run else "")
         )
         cancel = Cancel()
+        made_for = self.made_for
         try:
             with interruptible(cancel) as seen:
                 result = provision.apply_plan(
@@ -337,6 +338,7 @@ class ApplyRun(WalArtifacts):
                     providers=providers,
                     cancel=cancel,
                     shared=self.shared,
+                    repository=made_for,
                 )
         except Exception as exc:  # every failure of the transaction core is reported
             raise ActionError("apply-failed", f"the transaction could not run: {exc}") from exc

@@ -64,6 +64,17 @@ class Context:
         return f"{server}/{quote(self.repository)}/actions/runs/{run_id}"
 
     @property
+    def made_for(self) -> str | None:
+        """The repository whose resources this run makes and sweeps (`dpn-repository`):
+        `DPN_REPOSITORY` when set, else the workflow's own `GITHUB_REPOSITORY`."""
+        from dpn_action.repository import RepositoryError, identity
+
+        try:
+            return identity(self.cwd, self.env)
+        except RepositoryError as exc:
+            raise ActionError("usage", str(exc)) from None
+
+    @property
     def shared(self) -> Shared | None:
         """Team mode from the `lock` and `wal-mirror` inputs (None: the WAL directory's file
         lock and the artifact only). The lock's holder is this run (its URL), and what the

@@ -57,6 +57,7 @@ class SweepRun(WalArtifacts):
                 f"No blueprint{where} matches {self.inputs.blueprints!r}: nothing swept",
             )
             return 0
+        made_for = self.made_for
         providers = self._prepare_wal(scoped)
         gh = self.gh
         name = self._restore_wal(gh, self.inputs.wal_dir) if gh is not None else None
@@ -71,6 +72,7 @@ class SweepRun(WalArtifacts):
                 shared=self.shared,
                 max_parallel=self.inputs.max_parallel,
                 providers=providers,
+                repository=made_for,
             )
         except ProviderSetupError as exc:
             raise ActionError("sweep-failed", str(exc)) from exc

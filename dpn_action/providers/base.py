@@ -16,6 +16,9 @@ from typing import Any, Protocol, runtime_checkable
 MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "dpn"
 TXN_TAG_KEY = "dpn-transaction"
+#: the repository whose blueprints asked for a resource (`dpn_action.repository`); not an
+#: ownership mark: `dpn sweep` keeps what another repository made
+REPOSITORY_TAG_KEY = "dpn-repository"
 
 
 #: what a `CloudAccessError` is about
