@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -597,3 +598,15 @@ def dpn(
         timeout=timeout,
         check=False,
     )
+
+
+def wait_stopped(proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    """Until the process has stopped itself (SIGSTOP at a crash point)."""
+    deadline = time.monotonic() + timeout
+    stat = Path(f"/proc/{proc.pid}/stat")
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if stat.read_text().rsplit(")", 1)[1].split()[0] == "T":
+            return
+        time.sleep(0.05)
+    raise AssertionError("the process never stopped")

@@ -18,14 +18,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from provision_env import EXAMPLES, REGION, Clouds, new_token
+from provision_env import EXAMPLES, REGION, Clouds, new_token, wait_stopped
 
 from dpn_action.naming.catalogue import CATALOGUE
 from dpn_action.txn import TxnStatus, status
@@ -171,18 +170,6 @@ def verdicts(data: dict[str, Any]) -> dict[str, str]:
 
 def queues(*purposes: str) -> dict[str, Any]:
     return {"sqs_queues": [{"purpose": p, "queue_type": "events"} for p in purposes]}
-
-
-def wait_stopped(proc: subprocess.Popen[str], timeout: float = 120) -> None:
-    """Until the process has stopped itself (SIGSTOP at a crash point)."""
-    deadline = time.monotonic() + timeout
-    stat = Path(f"/proc/{proc.pid}/stat")
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        if stat.read_text().rsplit(")", 1)[1].split()[0] == "T":
-            return
-        time.sleep(0.05)
-    raise AssertionError("the process never stopped")
 
 
 # ------------------------------------------------------------------ found by tags alone

@@ -11,13 +11,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from provision_env import Clouds, Workdir, dpn, new_token, workdir
+from provision_env import Clouds, Workdir, dpn, new_token, wait_stopped, workdir
 from team_env import BUCKET
 
 from dpn_action.txn import TxnStatus, status
@@ -76,18 +75,6 @@ def start(clouds: Clouds, work: Workdir, *args: str, **env: str) -> subprocess.P
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_stopped(proc: subprocess.Popen[str], timeout: float = 120) -> None:
-    """Until the process has stopped itself (SIGSTOP at a crash point)."""
-    deadline = time.monotonic() + timeout
-    stat = Path(f"/proc/{proc.pid}/stat")
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        if stat.read_text().rsplit(")", 1)[1].split()[0] == "T":
-            return
-        time.sleep(0.05)
-    raise AssertionError("the process never stopped")
 
 
 def mirror_copy(clouds: Clouds, token: str, txn_id: str) -> tuple[dict[str, Any], bytes]:
