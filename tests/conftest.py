@@ -218,3 +218,19 @@ def git_repo(tmp_path: Path) -> Path:
     root.mkdir()
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     return root
+
+
+class Clock:
+    """A clock that moves only when someone sleeps (a `time.monotonic` and `time.sleep`
+    stand-in): what waits, and for how long, without waiting."""
+
+    def __init__(self, start: float = 100.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

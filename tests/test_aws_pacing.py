@@ -7,23 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import Clock
 from test_aws_provider import endpoint  # noqa: F401
 
 from dpn_action.providers.aws import AwsProvider
 from dpn_action.providers.aws.pacing import PUBLISHED, Pace, Rate
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 50.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def _send(pace: Pace, operation: str, times: int = 1) -> None:
@@ -32,7 +20,7 @@ def _send(pace: Pace, operation: str, times: int = 1) -> None:
 
 
 def test_a_burst_passes_then_requests_are_spaced_at_the_rate() -> None:
-    clock = Clock()
+    clock = Clock(50.0)
     pace = Pace((Rate(15, 15),), clock, clock.sleep)
     _send(pace, "CreateFunction", 15)
     assert clock.slept == []
@@ -43,7 +31,7 @@ def test_a_burst_passes_then_requests_are_spaced_at_the_rate() -> None:
 def test_requests_waiting_together_queue_behind_each_other() -> None:
     """Threads that find the bucket empty at the same moment wait 1, 2, 3 ... tokens' time
     (each takes its own place in the queue before it sleeps)."""
-    clock = Clock()
+    clock = Clock(50.0)
     slept: list[float] = []
     pace = Pace((Rate(5, 1),), clock, slept.append)  # the clock stands still meanwhile
     _send(pace, "CreateStream", 4)
@@ -51,7 +39,7 @@ def test_requests_waiting_together_queue_behind_each_other() -> None:
 
 
 def test_exempt_and_uncovered_operations_never_wait() -> None:
-    clock = Clock()
+    clock = Clock(50.0)
     limits = (
         Rate(1, 1, exempt=frozenset({"GetFunction"})),
         Rate(1, 1, frozenset({"CreateStateMachine"})),
@@ -64,7 +52,7 @@ def test_exempt_and_uncovered_operations_never_wait() -> None:
 
 
 def test_the_bucket_refills_while_no_one_asks() -> None:
-    clock = Clock()
+    clock = Clock(50.0)
     pace = Pace((Rate(10, 10),), clock, clock.sleep)
     _send(pace, "CreateFunction", 10)
     clock.now += 0.5  # five tokens back

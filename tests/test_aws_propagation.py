@@ -17,26 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
+from conftest import Clock
 from test_aws_provider import TXN, Cloud, _Body, endpoint, fresh_aws  # noqa: F401
 
 from dpn_action.providers.aws import AwsProvider
 from dpn_action.providers.aws.propagation import Propagation
-
-
-class Clock:
-    """A clock that moves only when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
 
 KEY = ("lambda", "us-east-1")
 
